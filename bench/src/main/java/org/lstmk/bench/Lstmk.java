@@ -1,0 +1,41 @@
+package org.lstmk.bench;
+
+import java.util.Arrays;
+
+/**
+ * The {@code lstmk} command-line front: {@code info}, {@code verify}, {@code demo}, {@code bench}.
+ * Results go to standard output; diagnostics (the dispatcher's log line, JVM warnings) to standard error.
+ */
+public final class Lstmk {
+    private Lstmk() {}
+
+    public static void main(String[] args) throws Exception {
+        String cmd = args.length == 0 ? "help" : args[0];
+        String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
+        int rc = switch (cmd) {
+            case "info" -> InfoCommand.run(rest);
+            case "verify" -> VerifyCommand.run(rest);
+            case "demo" -> DemoCommand.run(rest);
+            case "bench" -> BenchCommand.run(rest);
+            case "help", "-h", "--help" -> usage(0);
+            default -> {
+                System.err.println("lstmk: unknown command '" + cmd + "'");
+                yield usage(2);
+            }
+        };
+        System.exit(rc);
+    }
+
+    private static int usage(int rc) {
+        (rc == 0 ? System.out : System.err).println("""
+                usage: lstmk <command> [options]
+                  info                      Java, CPU vector species, every backend (usable or why not), the default choice
+                  verify [--backend NAME]   every usable backend (or NAME) against the scalar reference; exit 1 on mismatch
+                  demo                      random LSTM (I=H=256, B=16, T=50) forward + backward through the dispatcher,
+                                            checked against the reference
+                  bench [JMH options]       JMH benchmarks (e.g. bench Simd -p shape=512x16x100); -h for JMH's options
+                  test                      (lstmk script only) build and run every test
+                environment: LSTM_BACKEND=name or -Dlstm.backend=name forces a backend; -Dlstm.verify=true checks every call""");
+        return rc;
+    }
+}

@@ -1,0 +1,116 @@
+package org.lstmk.bench.jmh;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.TimeUnit;
+import org.lstmk.api.GradientMode;
+import org.lstmk.api.Lstm;
+import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmGradients;
+import org.lstmk.api.LstmState;
+import org.lstmk.api.PackedWeights;
+import org.lstmk.api.TrainingWorkspace;
+import org.lstmk.verify.RandomData;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Whole-sequence LSTM through the public API on native, 64-byte aligned buffers, {@code I = H}, zero initial state
+ * (as the oneDNN peer benchmark). {@code shape} is {@code HxBxT}. FLOPs: {@code 2·T·B·4H·(I+H)} for
+ * {@link #inference}, three times that for {@link #training} (forward training + backward with weight gradients).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class LstmBenchmark {
+    @Param({"simd"})
+    public String backend;
+
+    @Param({"512x16x100"})
+    public String shape;
+
+    /** Threads per call (CPU backends); 0 = the backend's choice. */
+    @Param({"2"})
+    public int threads;
+
+    /** Inputs uniform in ±inputScale: 1 for ordinary data, 100 to saturate the gates. */
+    @Param({"1"})
+    public double inputScale;
+
+    private Arena arena;
+    private Lstm lstm;
+    private PackedWeights weights;
+    private TrainingWorkspace workspace;
+    private int steps, batch;
+    private MemorySegment x, y, dy, dx;
+    private LstmState last, dInitial;
+    private LstmGradients grads;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        String[] p = shape.split("x");
+        int hid = Integer.parseInt(p[0]);
+        batch = Integer.parseInt(p[1]);
+        steps = Integer.parseInt(p[2]);
+        LstmConfig cfg = LstmConfig.of(hid, hid);
+        RandomData rnd = new RandomData(7);
+        arena = Arena.ofShared();
+        lstm = Lstm.builder(cfg).backend(backend).threads(threads).verify(false).build();
+        weights = lstm.pack(rnd.weights(cfg));
+        workspace = lstm.newWorkspace(steps, batch);
+        x = copy(rnd.uniform(steps * batch * hid, inputScale));
+        dy = copy(rnd.uniform(steps * batch * hid, 1));
+        y = arena.allocate((long) steps * batch * hid * Float.BYTES, 64);
+        dx = arena.allocate((long) steps * batch * hid * Float.BYTES, 64);
+        last = new LstmState(arena.allocate((long) batch * hid * Float.BYTES, 64),
+                arena.allocate((long) batch * hid * Float.BYTES, 64));
+        dInitial = new LstmState(arena.allocate((long) batch * hid * Float.BYTES, 64),
+                arena.allocate((long) batch * hid * Float.BYTES, 64));
+        int g = 4 * hid;
+        grads = new LstmGradients(arena.allocate((long) g * hid * Float.BYTES, 64),
+                arena.allocate((long) g * hid * Float.BYTES, 64), arena.allocate(g * Float.BYTES, 64),
+                arena.allocate(g * Float.BYTES, 64));
+    }
+
+    private MemorySegment copy(float[] a) {
+        MemorySegment s = arena.allocate((long) a.length * Float.BYTES, 64);
+        MemorySegment.copy(a, 0, s, ValueLayout.JAVA_FLOAT, 0, a.length);
+        return s;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        workspace.close();
+        weights.close();
+        lstm.close();
+        arena.close();
+    }
+
+    @Benchmark
+    public MemorySegment inference() {
+        lstm.forward(weights, steps, batch, x, null, y, last);
+        return y;
+    }
+
+    @Benchmark
+    public MemorySegment training() {
+        lstm.forwardTraining(weights, steps, batch, x, null, y, last, workspace);
+        lstm.backward(weights, workspace, x, dy, null, dx, dInitial, grads, GradientMode.OVERWRITE);
+        return dx;
+    }
+}

@@ -1,0 +1,49 @@
+package org.lstmk.api;
+
+import org.lstmk.spi.BackendWeights;
+
+/**
+ * Weights converted once by an engine's backend into its preferred layout (gate-interleaved, padded, on the GPU).
+ * Opaque; immutable once packed; usable only with the {@link Lstm} engine that packed them. Owns native or device
+ * memory: close it (try-with-resources). Closing twice is harmless; using closed weights throws.
+ */
+public final class PackedWeights implements AutoCloseable {
+    private final Lstm owner;
+    private final BackendWeights impl;
+    private final boolean hasBias;
+    private volatile boolean closed;
+
+    PackedWeights(Lstm owner, BackendWeights impl, boolean hasBias) {
+        this.owner = owner;
+        this.impl = impl;
+        this.hasBias = hasBias;
+    }
+
+    /** The configuration the weights were packed for. */
+    public LstmConfig config() { return owner.config(); }
+
+    /** Name of the backend that owns the packed copy. */
+    public String backend() { return owner.backendName(); }
+
+    /** Whether the layer has biases. */
+    public boolean hasBias() { return hasBias; }
+
+    /** Whether {@link #close()} has been called. */
+    public boolean isClosed() { return closed; }
+
+    BackendWeights impl(Lstm user, String argument) {
+        if (closed) throw new IllegalStateException(argument + ": packed weights have been closed");
+        if (user != owner) {
+            throw new IllegalArgumentException(argument + ": packed weights belong to another engine ("
+                    + owner.backendName() + ", " + owner.config() + "); pack them with the engine that runs them");
+        }
+        return impl;
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        impl.close();
+    }
+}

@@ -1,0 +1,19 @@
+package org.lstmk.reference;
+
+import org.lstmk.spi.Availability;
+import org.lstmk.spi.BackendOptions;
+import org.lstmk.spi.BackendProvider;
+import org.lstmk.spi.LstmBackend;
+
+/** Registers the scalar reference: always usable, lowest priority. */
+public final class ReferenceProvider implements BackendProvider {
+    @Override public String name() { return ReferenceBackend.NAME; }
+
+    @Override public String description() { return "scalar Java reference in double precision (the oracle; slow by design)"; }
+
+    @Override public int priority() { return 0; }
+
+    @Override public Availability availability() { return Availability.usable("pure Java, runs everywhere"); }
+
+    @Override public LstmBackend open(BackendOptions options) { return new ReferenceBackend(); }
+}

@@ -1,0 +1,34 @@
+package org.lstmk.spi;
+
+/**
+ * Entry point of a backend, registered in {@code META-INF/services/org.lstmk.spi.BackendProvider}.
+ *
+ * <p>Implementations must load on any JVM: they may not link classes of optional dependencies (the Vector API
+ * module, JCuda) until {@link #availability()} has confirmed them and {@link #open(BackendOptions)} is called.
+ */
+public interface BackendProvider {
+    /** Short lower-case name used by {@code -Dlstm.backend=} and {@code LSTM_BACKEND=}, e.g. {@code "simd"}. */
+    String name();
+
+    /** One line saying what the backend is. */
+    String description();
+
+    /**
+     * Preference among usable backends when the user forces none: higher wins. The reference is 0; a backend
+     * that should be chosen only when forced returns {@link #autoSelectable()} false instead of a low number.
+     */
+    int priority();
+
+    /** Whether the dispatcher may choose this backend by itself; false for test vehicles. */
+    default boolean autoSelectable() { return true; }
+
+    /** Whether the backend can run here, computed once and cached by the implementation. Never throws. */
+    Availability availability();
+
+    /**
+     * Opens an instance; called only when {@link #availability()} is usable.
+     *
+     * @throws IllegalStateException if the backend fails to start although it looked usable
+     */
+    LstmBackend open(BackendOptions options);
+}

@@ -1,0 +1,86 @@
+package org.lstmk.spi;
+
+import java.lang.foreign.MemorySegment;
+import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmGradients;
+
+/**
+ * The validated arguments of each kernel entry point. Shapes use {@code T = steps}, {@code B = batch},
+ * {@code I = config.inputSize()}, {@code H = config.hiddenSize()}; sequence buffers follow {@code config.layout()}.
+ * Components documented as optional may be {@code null}.
+ */
+public final class Calls {
+    private Calls() {}
+
+    /**
+     * Sequence forward.
+     *
+     * @param x         {@code [T,B,I]} input
+     * @param h0        optional {@code [B,H]} initial hidden state (zeros if null)
+     * @param c0        optional {@code [B,H]} initial cell state (zeros if null)
+     * @param y         {@code [T,B,H]} output: the hidden state of every step
+     * @param hT        optional {@code [B,H]} final hidden state
+     * @param cT        optional {@code [B,H]} final cell state
+     * @param workspace null for inference; for training, where to save what backward needs
+     *                  ({@code steps <= maxSteps}, {@code batch <= maxBatch} have been checked)
+     */
+    public record Forward(LstmConfig config, BackendWeights weights, int steps, int batch,
+                          MemorySegment x, MemorySegment h0, MemorySegment c0,
+                          MemorySegment y, MemorySegment hT, MemorySegment cT,
+                          BackendWorkspace workspace) {}
+
+    /**
+     * Sequence backward (BPTT) over the last training forward saved in {@code workspace}, whose {@code steps},
+     * {@code batch} and weights these are.
+     *
+     * @param x          {@code [T,B,I]} the input of that forward (not saved by the workspace)
+     * @param dy         {@code [T,B,H]} gradient of the loss with respect to {@code y}
+     * @param dhT        optional {@code [B,H]} gradient with respect to the final hidden state
+     * @param dcT        optional {@code [B,H]} gradient with respect to the final cell state
+     * @param dx         optional {@code [T,B,I]} gradient with respect to {@code x}
+     * @param dh0        optional {@code [B,H]} gradient with respect to the initial hidden state
+     * @param dc0        optional {@code [B,H]} gradient with respect to the initial cell state
+     * @param gradients  optional weight gradients
+     * @param accumulate add into {@code gradients} instead of overwriting them
+     */
+    public record Backward(LstmConfig config, BackendWeights weights, BackendWorkspace workspace, int steps, int batch,
+                           MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
+                           MemorySegment dx, MemorySegment dh0, MemorySegment dc0,
+                           LstmGradients gradients, boolean accumulate) {}
+
+    /**
+     * One timestep forward.
+     *
+     * @param x     {@code [B,I]}
+     * @param h     optional {@code [B,H]} previous hidden state
+     * @param c     optional {@code [B,H]} previous cell state
+     * @param hNext {@code [B,H]} new hidden state
+     * @param cNext {@code [B,H]} new cell state
+     * @param gates optional {@code [B,4H]} gate activations {@code i,f,g,o} (after sigmoid/tanh, PyTorch order,
+     *              row {@code b} holds {@code i[0..H), f[0..H), g[0..H), o[0..H)}) saved for {@link CellBackward}
+     */
+    public record CellForward(LstmConfig config, BackendWeights weights, int batch,
+                              MemorySegment x, MemorySegment h, MemorySegment c,
+                              MemorySegment hNext, MemorySegment cNext, MemorySegment gates) {}
+
+    /**
+     * One timestep backward.
+     *
+     * @param x          {@code [B,I]} the step's input
+     * @param h          optional {@code [B,H]} the step's previous hidden state (zeros if null)
+     * @param c          optional {@code [B,H]} the step's previous cell state (zeros if null)
+     * @param gates      {@code [B,4H]} activations saved by {@link CellForward}
+     * @param dhNext     optional {@code [B,H]} gradient with respect to the new hidden state
+     * @param dcNext     optional {@code [B,H]} gradient with respect to the new cell state
+     * @param dx         optional {@code [B,I]}
+     * @param dh         optional {@code [B,H]} gradient with respect to the previous hidden state
+     * @param dc         optional {@code [B,H]} gradient with respect to the previous cell state
+     * @param gradients  optional weight gradients
+     * @param accumulate add into {@code gradients} instead of overwriting them
+     */
+    public record CellBackward(LstmConfig config, BackendWeights weights, int batch,
+                               MemorySegment x, MemorySegment h, MemorySegment c, MemorySegment gates,
+                               MemorySegment dhNext, MemorySegment dcNext,
+                               MemorySegment dx, MemorySegment dh, MemorySegment dc,
+                               LstmGradients gradients, boolean accumulate) {}
+}

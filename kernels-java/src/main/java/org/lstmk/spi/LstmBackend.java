@@ -1,0 +1,38 @@
+package org.lstmk.spi;
+
+import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmWeights;
+
+/**
+ * The kernels of one backend. Every call has been validated by the public API before it arrives: sizes are at
+ * least what the shapes need, segments are alive and aligned to 4 bytes, outputs are writable and no output
+ * overlaps any other argument. Optional arguments are {@code null} (an input that is zero, an output not wanted).
+ *
+ * <p>An instance serves one engine and is used by one thread at a time; kernels may use more threads inside a call.
+ */
+public interface LstmBackend extends AutoCloseable {
+    /** The provider's name. */
+    String name();
+
+    /** Converts weights once into this backend's layout; the result does not alias {@code weights}. */
+    BackendWeights pack(LstmConfig config, LstmWeights weights);
+
+    /** A workspace for forward training of up to {@code maxSteps} timesteps of {@code maxBatch} sequences. */
+    BackendWorkspace newWorkspace(LstmConfig config, int maxSteps, int maxBatch);
+
+    /** Sequence forward; saves what backward needs into {@code call.workspace()} when it is not null (training). */
+    void forward(Calls.Forward call);
+
+    /** Sequence backward over what the last training forward on {@code call.workspace()} saved. */
+    void backward(Calls.Backward call);
+
+    /** One timestep forward, optionally saving gate activations. */
+    void cellForward(Calls.CellForward call);
+
+    /** One timestep backward from saved gate activations. */
+    void cellBackward(Calls.CellBackward call);
+
+    /** Releases what the instance owns (threads, streams); packed weights and workspaces stay valid. */
+    @Override
+    default void close() {}
+}
