@@ -7,7 +7,8 @@ import org.lstmk.spi.LstmBackend;
 
 /**
  * Test double: a backend that says it is usable but fails when opened (a device that vanished between the probe
- * and the start). Not auto-selectable, so only a test that forces it ever opens it.
+ * and the start). Not auto-selectable, so only a test that forces it ever opens it; its priority is above every
+ * real backend so that the default selection must pass it over for that reason (and record it).
  */
 public final class BrokenStartTestProvider implements BackendProvider {
     public static final String NAME = "test-broken-start";
@@ -17,7 +18,7 @@ public final class BrokenStartTestProvider implements BackendProvider {
 
     @Override public String description() { return "test double that fails to start"; }
 
-    @Override public int priority() { return -200; }
+    @Override public int priority() { return 500_000; }
 
     @Override public boolean autoSelectable() { return false; }
 

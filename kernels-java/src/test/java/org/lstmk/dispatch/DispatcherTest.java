@@ -24,8 +24,8 @@ import org.lstmk.reference.ReferenceBackend;
 
 /**
  * Backend discovery and choice, with the test doubles registered in this module's test resources:
- * {@code test-unusable} (top priority, never usable), {@code test-broken-start} (usable, fails to open, forced
- * only) and {@code test-flipped-gate} (a wrong reference, forced only). Written so that it stays true when real
+ * {@code test-unusable} (top priority, never usable), {@code test-broken-start} (high priority, usable, fails to
+ * open, forced only) and {@code test-flipped-gate} (a wrong reference, forced only). Written so that it stays true when real
  * backends (simd, cuda) join the class path: the default is derived from {@link Lstm#backends()}, never named.
  */
 class DispatcherTest {
@@ -99,6 +99,10 @@ class DispatcherTest {
             assertEquals(UnusableTestProvider.REASON, unusable.reason());
             assertTrue(s.describe().contains("skipped: " + UnusableTestProvider.NAME + " (" + UnusableTestProvider.REASON + ")"),
                     s.describe());
+            // A usable backend that is not auto-selectable is passed over without being opened.
+            BackendSelection.Skipped forcedOnly = s.skipped().stream()
+                    .filter(k -> k.backend().equals(BrokenStartTestProvider.NAME)).findFirst().orElseThrow();
+            assertEquals("chosen only when forced: test double that fails to start", forcedOnly.reason());
         }
     }
 
