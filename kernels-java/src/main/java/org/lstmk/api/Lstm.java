@@ -114,7 +114,15 @@ public final class Lstm implements AutoCloseable {
 
     /** Inference with zero initial state on Java arrays; returns {@code y [T,B,H]}. */
     public float[] forward(PackedWeights weights, int steps, int batch, float[] x) {
-        float[] y = new float[Math.multiplyExact(Math.multiplyExact(steps, batch), config.hiddenSize())];
+        // Sizes are checked before y is allocated: a bad size must get the API's message, not an array error.
+        ArgumentChecks.positive("steps", steps);
+        ArgumentChecks.positive("batch", batch);
+        long n = (long) steps * batch * config.hiddenSize();
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("y: [T=" + steps + ", B=" + batch + ", H=" + config.hiddenSize()
+                    + "] has " + n + " elements, more than the supported " + Integer.MAX_VALUE);
+        }
+        float[] y = new float[(int) n];
         forward(weights, steps, batch, MemorySegment.ofArray(Objects.requireNonNull(x, "x")), null,
                 MemorySegment.ofArray(y), null);
         return y;
