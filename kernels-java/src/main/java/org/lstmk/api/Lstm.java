@@ -91,6 +91,13 @@ public final class Lstm implements AutoCloseable {
         open();
         ArgumentChecks.positive("maxSteps", maxSteps);
         ArgumentChecks.positive("maxBatch", maxBatch);
+        // Backends index saved gates [T+1, B, 4H] with ints, as every sequence buffer.
+        long gates = ((long) maxSteps + 1) * maxBatch * config.gateRows();
+        if (gates > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("workspace: (maxSteps + 1) × maxBatch × 4H = " + gates
+                    + " elements, more than the supported " + Integer.MAX_VALUE + " (maxSteps=" + maxSteps
+                    + ", maxBatch=" + maxBatch + ", H=" + config.hiddenSize() + ")");
+        }
         BackendWorkspace ws = backend.newWorkspace(config, maxSteps, maxBatch);
         return new TrainingWorkspace(this, ws, maxSteps, maxBatch);
     }

@@ -56,6 +56,7 @@ public final class Comparison {
                 margin = (Double.isNaN(r) ? Double.isNaN(a) : a == r) ? 0 : Double.POSITIVE_INFINITY;
             } else if (!Double.isFinite(a)) {
                 margin = Double.POSITIVE_INFINITY;
+                maxAbs = Double.POSITIVE_INFINITY;
             } else {
                 double err = Math.abs(a - r);
                 maxAbs = Math.max(maxAbs, err);

@@ -262,6 +262,14 @@ class LifecycleValidationTest {
     }
 
     @Test
+    void workspaceTooLargeToIndexIsRejectedByName() {
+        try (CallFixture f = new CallFixture(NonFinitePolicy.PROPAGATE)) {
+            assertMessage("workspace: (maxSteps + 1) × maxBatch × 4H = 2000002000000 elements, more than the supported "
+                    + "2147483647 (maxSteps=1000000, maxBatch=100000, H=5)", () -> f.lstm.newWorkspace(1_000_000, 100_000));
+        }
+    }
+
+    @Test
     void nullObjectsAreRejectedByName() {
         try (CallFixture f = new CallFixture(NonFinitePolicy.PROPAGATE)) {
             ApiCall fw = f.forward(false), bw = f.backward(), cf = f.cellForward(), cb = f.cellBackward();

@@ -31,6 +31,14 @@ class ComparisonTest {
     }
 
     @Test
+    void aNonFiniteOutputAgainstAFiniteReferenceReportsAnInfiniteError() {
+        Comparison.Result r = compare(new float[] {1, NAN}, new float[] {1, 2});
+        assertFalse(r.passed());
+        assertEquals(Double.POSITIVE_INFINITY, r.maxAbs());
+        assertTrue(r.describe().startsWith("t: MISMATCH, max abs Infinity"), r.describe());
+    }
+
+    @Test
     void zeroTensorsPass() {
         Comparison.Result r = compare(new float[5], new float[5]);
         assertTrue(r.passed());
