@@ -98,7 +98,7 @@ public final class Dispatcher {
             forcedBy = BACKEND_ENV;
         }
         boolean verifying = verify != null ? verify : Boolean.getBoolean(VERIFY_PROPERTY);
-        Opened opened = forced != null ? openForced(forced, forcedBy, options) : openDefault(options);
+        Opened opened = forced != null ? openForced(forced, forcedBy, options) : openDefault(providers(), options);
         if (verifying) {
             BackendSelection s = opened.selection();
             opened = new Opened(new VerifyingBackend(opened.backend(), new ReferenceBackend()),
@@ -127,9 +127,10 @@ public final class Dispatcher {
         }
     }
 
-    private static Opened openDefault(BackendOptions options) {
+    /** The first usable, auto-selectable provider of {@code candidates} (best first) that opens. */
+    static Opened openDefault(List<BackendProvider> candidates, BackendOptions options) {
         List<BackendSelection.Skipped> skipped = new ArrayList<>();
-        for (BackendProvider p : providers()) {
+        for (BackendProvider p : candidates) {
             Availability a = p.availability();
             if (!p.autoSelectable()) {
                 skipped.add(new BackendSelection.Skipped(p.name(), "chosen only when forced: " + p.description()));
