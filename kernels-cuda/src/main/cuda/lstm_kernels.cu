@@ -19,29 +19,32 @@ using GemmTile = TileShape<LSTMK_GEMM_TILE_M, LSTMK_GEMM_TILE_N, LSTMK_GEMM_TILE
 static_assert(GemmTile::THREADS == LSTMK_GEMM_THREADS, "kernel_geometry.h: LSTMK_GEMM_THREADS");
 
 /**
- * C[M,N] = A.B (+ bias[n]) (+ beta*C). Blocks: x over M tiles, y over N tiles. With cRowGateH = H > 0, output row m
+ * C[M,N] = A.B (+ bias[n]) (+ beta*C). Blocks: x over M tiles, y over N tiles (grid-stride). With cRowGateH = H > 0, output row m
  * is a packed gate row and is stored at PyTorch row pytorch_row(m, H) (weight gradients); 0 stores row m at m.
  * beta == 0 never reads C, so C may hold garbage.
  */
 template <Contiguous A_FAST, Contiguous B_FAST>
 __device__ __forceinline__ void gemm(int M, int N, int K, MatrixView A, MatrixView B, const float* bias, float beta,
                                      float* C, long long ldc, int cRowGateH) {
-    float acc[GemmTile::RM][GemmTile::RN] = {};
-    const int m0 = (int) blockIdx.x * GemmTile::TM, n0 = (int) blockIdx.y * GemmTile::TN;
-    block_product<GemmTile, A_FAST, B_FAST>(M, N, K, A, B, m0, n0, acc);
-    const int mt = m0 + GemmTile::thread_row(), nt = n0 + GemmTile::thread_col();
+    const int m0 = (int) blockIdx.x * GemmTile::TM;
+    // Grid-stride over N tiles: gridDim.y is capped at 65535 by CUDA, N is not.
+    for (int n0 = (int) blockIdx.y * GemmTile::TN; n0 < N; n0 += (int) gridDim.y * GemmTile::TN) {
+        float acc[GemmTile::RM][GemmTile::RN] = {};
+        block_product<GemmTile, A_FAST, B_FAST>(M, N, K, A, B, m0, n0, acc);
+        const int mt = m0 + GemmTile::thread_row(), nt = n0 + GemmTile::thread_col();
 #pragma unroll
-    for (int r = 0; r < GemmTile::RM; ++r) {
-        const int m = mt + r;
-        if (m >= M) continue;
-        const long long row = cRowGateH > 0 ? pytorch_row(m, cRowGateH) : m;
+        for (int r = 0; r < GemmTile::RM; ++r) {
+            const int m = mt + r;
+            if (m >= M) continue;
+            const long long row = cRowGateH > 0 ? pytorch_row(m, cRowGateH) : m;
 #pragma unroll
-        for (int c = 0; c < GemmTile::RN; ++c) {
-            const int n = nt + c;
-            if (n >= N) continue;
-            float v = acc[r][c] + (bias != nullptr ? bias[n] : 0.f);
-            float* out = C + row * ldc + n;
-            *out = beta == 0.f ? v : fmaf(beta, *out, v);
+            for (int c = 0; c < GemmTile::RN; ++c) {
+                const int n = nt + c;
+                if (n >= N) continue;
+                float v = acc[r][c] + (bias != nullptr ? bias[n] : 0.f);
+                float* out = C + row * ldc + n;
+                *out = beta == 0.f ? v : fmaf(beta, *out, v);
+            }
         }
     }
 }
@@ -82,7 +85,7 @@ static_assert(ForwardTile::RN == GATES, "a thread must own the four gates of its
 
 /**
  * One timestep for B batch rows: pre-activations h_{t-1} . W_hh^T (packed) + gx, then the cell, all in registers.
- * Blocks: x over packed gate-column tiles (TILE_N/4 units each), y over batch tiles.
+ * Blocks: x over packed gate-column tiles (TILE_N/4 units each), y over batch tiles (grid-stride).
  *
  * @param hPrev  h_{t-1} rows (null: zeros)             @param wHh   packed W_hh [4H, H]
  * @param gx     x_t . W_ih^T + b rows, packed [B, 4H]   @param c     [B, H] contiguous: c_{t-1} in, c_t out
@@ -96,37 +99,38 @@ lstmk_lstm_forward_step(int B, int H, const float* hPrev, long long hPrevStride,
                         float* gates, long long gatesStride, int gatesPytorchOrder, float* hSave,
                         long long hSaveStride, float* cSave, long long cSaveStride) {
     using S = ForwardTile;
-    float acc[S::RM][S::RN] = {};
-    const int n0 = (int) blockIdx.x * S::TN, m0 = (int) blockIdx.y * S::TM;
-    block_product<S, Contiguous::K, Contiguous::K>(B, GATES * H, H, MatrixView{hPrev, hPrevStride, 1},
-                                                   MatrixView{wHh, 1, H}, m0, n0, acc);
-    const int j = (n0 + S::thread_col()) / GATES;
-    if (j >= H) return;   // after the last barrier: safe
+    const int n0 = (int) blockIdx.x * S::TN;
+    const int j = (n0 + S::thread_col()) / GATES;   // this thread's hidden unit
+    const bool pt = gatesPytorchOrder != 0;
+    for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
+        float acc[S::RM][S::RN] = {};
+        block_product<S, Contiguous::K, Contiguous::K>(B, GATES * H, H, MatrixView{hPrev, hPrevStride, 1},
+                                                       MatrixView{wHh, 1, H}, m0, n0, acc);
 #pragma unroll
-    for (int r = 0; r < S::RM; ++r) {
-        const int b = m0 + S::thread_row() + r;
-        if (b >= B) continue;
-        float a[GATES];
+        for (int r = 0; r < S::RM; ++r) {
+            const int b = m0 + S::thread_row() + r;
+            if (b >= B || j >= H) continue;
+            float a[GATES];
 #pragma unroll
-        for (int g = 0; g < GATES; ++g) a[g] = acc[r][g] + gx[b * gxStride + GATES * j + g];
-        const Gates x = activate(a);
-        const long long bj = (long long) b * H + j;
-        const float cPrev = c[bj];
-        const float cNew = cell_state(x, cPrev);
-        const float hNew = x.o * tanh_f(cNew);
-        c[bj] = cNew;
-        y[b * yStride + j] = hNew;
-        if (hOut != nullptr) hOut[bj] = hNew;
-        if (gates != nullptr) {
-            float* row = gates + b * gatesStride;
-            const bool pt = gatesPytorchOrder != 0;
-            row[gate_col(j, 0, H, pt)] = x.i;
-            row[gate_col(j, 1, H, pt)] = x.f;
-            row[gate_col(j, 2, H, pt)] = x.g;
-            row[gate_col(j, 3, H, pt)] = x.o;
+            for (int g = 0; g < GATES; ++g) a[g] = acc[r][g] + gx[b * gxStride + GATES * j + g];
+            const Gates x = activate(a);
+            const long long bj = (long long) b * H + j;
+            const float cPrev = c[bj];
+            const float cNew = cell_state(x, cPrev);
+            const float hNew = x.o * tanh_f(cNew);
+            c[bj] = cNew;
+            y[b * yStride + j] = hNew;
+            if (hOut != nullptr) hOut[bj] = hNew;
+            if (gates != nullptr) {
+                float* row = gates + b * gatesStride;
+                row[gate_col(j, 0, H, pt)] = x.i;
+                row[gate_col(j, 1, H, pt)] = x.f;
+                row[gate_col(j, 2, H, pt)] = x.g;
+                row[gate_col(j, 3, H, pt)] = x.o;
+            }
+            if (hSave != nullptr) hSave[b * hSaveStride + j] = hPrev != nullptr ? hPrev[b * hPrevStride + j] : 0.f;
+            if (cSave != nullptr) cSave[b * cSaveStride + j] = cPrev;
         }
-        if (hSave != nullptr) hSave[b * hSaveStride + j] = hPrev != nullptr ? hPrev[b * hPrevStride + j] : 0.f;
-        if (cSave != nullptr) cSave[b * cSaveStride + j] = cPrev;
     }
 }
 LSTMK_KERNEL(lstmk_lstm_forward_step)
@@ -154,34 +158,36 @@ lstmk_lstm_backward_step(int B, int H, const float* dANext, long long dANextStri
                          long long gatesStride, int gatesPytorchOrder, const float* cPrev, long long cPrevStride,
                          float* dc, float* dA, long long dAStride) {
     using S = BackwardTile;
-    float acc[S::RM][S::RN] = {};
-    const int n0 = (int) blockIdx.x * S::TN, m0 = (int) blockIdx.y * S::TM;
-    block_product<S, Contiguous::K, Contiguous::MN>(B, H, GATES * H, MatrixView{dANext, dANextStride, 1},
-                                                    MatrixView{wHh, H, 1}, m0, n0, acc);
+    const int n0 = (int) blockIdx.x * S::TN;
     const bool pt = gatesPytorchOrder != 0;
+    for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
+        float acc[S::RM][S::RN] = {};
+        block_product<S, Contiguous::K, Contiguous::MN>(B, H, GATES * H, MatrixView{dANext, dANextStride, 1},
+                                                        MatrixView{wHh, H, 1}, m0, n0, acc);
 #pragma unroll
-    for (int r = 0; r < S::RM; ++r) {
-        const int b = m0 + S::thread_row() + r;
-        if (b >= B) continue;
+        for (int r = 0; r < S::RM; ++r) {
+            const int b = m0 + S::thread_row() + r;
+            if (b >= B) continue;
 #pragma unroll
-        for (int u = 0; u < S::RN; ++u) {
-            const int j = n0 + S::thread_col() + u;
-            if (j >= H) continue;
-            const long long bj = (long long) b * H + j;
-            float dh = acc[r][u];
-            if (dhIn != nullptr) dh += dhIn[bj];
-            if (dy != nullptr) dh += dy[b * dyStride + j];
-            const float* row = gates + b * gatesStride;
-            const Gates x{row[gate_col(j, 0, H, pt)], row[gate_col(j, 1, H, pt)], row[gate_col(j, 2, H, pt)],
-                          row[gate_col(j, 3, H, pt)]};
-            const float cp = cPrev != nullptr ? cPrev[b * cPrevStride + j] : 0.f;
-            float dcj = dc[bj];
-            float da[GATES];
-            cell_backward(x, cp, dh, dcj, da);
-            dc[bj] = dcj;
-            float* out = dA + b * dAStride + GATES * j;
+            for (int u = 0; u < S::RN; ++u) {
+                const int j = n0 + S::thread_col() + u;
+                if (j >= H) continue;
+                const long long bj = (long long) b * H + j;
+                float dh = acc[r][u];
+                if (dhIn != nullptr) dh += dhIn[bj];
+                if (dy != nullptr) dh += dy[b * dyStride + j];
+                const float* row = gates + b * gatesStride;
+                const Gates x{row[gate_col(j, 0, H, pt)], row[gate_col(j, 1, H, pt)], row[gate_col(j, 2, H, pt)],
+                              row[gate_col(j, 3, H, pt)]};
+                const float cp = cPrev != nullptr ? cPrev[b * cPrevStride + j] : 0.f;
+                float dcj = dc[bj];
+                float da[GATES];
+                cell_backward(x, cp, dh, dcj, da);
+                dc[bj] = dcj;
+                float* out = dA + b * dAStride + GATES * j;
 #pragma unroll
-            for (int g = 0; g < GATES; ++g) out[g] = da[g];
+                for (int g = 0; g < GATES; ++g) out[g] = da[g];
+            }
         }
     }
 }
