@@ -122,19 +122,36 @@ final class CudaBackend implements LstmBackend {
         open();
         LstmConfig cfg = f.config();
         int steps = f.steps(), batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize();
-        long rows = rows(steps, batch), gateCols = 4L * hid;
+        long rows = rows(steps, batch);
         CudaWeights w = (CudaWeights) f.weights();
         CudaWorkspace ws = (CudaWorkspace) f.workspace();
-        Sequence seq = new Sequence(cfg.layout(), steps, batch);
 
         DeviceBuffer x = upload(Slot.X, f.x(), rows * in);
-        DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, rows * gateCols);
-        kernels.gemm(Gemm.NT, (int) rows, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in,
-                w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
         DeviceBuffer h0 = f.h0() == null ? null : upload(Slot.H0, f.h0(), (long) batch * hid);
         DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
         DeviceBuffer y = scratch.floats(Slot.Y, rows * hid);
         DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * hid);
+        forwardOnDevice(cfg, w, ws, steps, batch, x, h0, c, y, hLast);
+        download(y, f.y(), rows * hid);
+        download(hLast, f.hT(), (long) batch * hid);
+        download(c, f.cT(), (long) batch * hid);
+        device.synchronize();
+    }
+
+    /**
+     * The device side of a sequence forward, on arguments already on the device: the input projection, then one
+     * fused step per timestep. {@code c} holds c0 and receives cT; {@code y} receives every h_t; {@code hLast} (may be
+     * null) receives hT; {@code ws} (null for inference) receives what backward needs. Asynchronous: does not
+     * synchronize.
+     */
+    void forwardOnDevice(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, int steps, int batch, DeviceBuffer x,
+                         DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
+        int in = cfg.inputSize(), hid = cfg.hiddenSize();
+        long rows = rows(steps, batch), gateCols = 4L * hid;
+        Sequence seq = new Sequence(cfg.layout(), steps, batch);
+        DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, rows * gateCols);
+        kernels.gemm(Gemm.NT, (int) rows, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in,
+                w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
         for (int t = 0; t < steps; t++) {
             Rows hPrev = t == 0 ? Rows.dense(h0, hid) : seq.step(y, t - 1, hid);
             kernels.forwardStep(batch, hid, hPrev, w.wHh, seq.step(projected, t, gateCols), c, seq.step(y, t, hid),
@@ -143,10 +160,6 @@ final class CudaBackend implements LstmBackend {
                     ws != null ? seq.step(ws.hPrev, t, hid) : Rows.NONE,
                     ws != null ? seq.step(ws.cPrev, t, hid) : Rows.NONE);
         }
-        download(y, f.y(), rows * hid);
-        download(hLast, f.hT(), (long) batch * hid);
-        download(c, f.cT(), (long) batch * hid);
-        device.synchronize();
     }
 
     @Override
