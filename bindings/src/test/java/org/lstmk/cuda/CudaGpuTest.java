@@ -2,7 +2,6 @@ package org.lstmk.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.MemorySegment;
 import java.util.stream.Collectors;
@@ -12,7 +11,6 @@ import org.lstmk.api.Lstm;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmState;
 import org.lstmk.api.PackedWeights;
-import org.lstmk.spi.Availability;
 import org.lstmk.verify.Comparison;
 import org.lstmk.verify.ConformanceSuite;
 import org.lstmk.verify.ConformanceSuite.Case;
@@ -24,14 +22,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The {@code cuda} backend on a real GPU against the reference: the same cases as the host build, plus shapes large
  * enough to fill many blocks. Every test skips, with the reason, where no usable GPU is present (CI); on a GPU
- * machine they run and assert (bench/gpu/run-device.sh).
+ * machine they run and assert (bench/gpu/run-device.sh, which also makes a missing GPU a failure: see
+ * {@link GpuRequirement}).
  */
 class CudaGpuTest {
-    /** Per test, not in a @BeforeAll: a class-level skip shows up as "0 tests", a per-test skip as skipped tests. */
-    static void requireGpu() {
-        Availability a = new CudaProvider().availability();
-        assumeTrue(a.usable(), () -> "no usable GPU: " + a.detail());
-    }
 
     static Stream<Case> cases() {
         return Stream.of(CudaHostConformanceTest.standardCases(), CudaHostConformanceTest.oddSizes(), Stream.of(
@@ -44,7 +38,7 @@ class CudaGpuTest {
     @ParameterizedTest(name = "{0} {5}")
     @MethodSource("cases")
     void agreesWithTheReference(Case c) {
-        requireGpu();
+        GpuRequirement.require();   // per test: a class-level skip would show as "0 tests"
         ConformanceSuite.Outcome o = ConformanceSuite.run(c, CudaProvider.NAME, 1);
         assertTrue(o.passed(), () -> c + " disagrees with the reference on the GPU:\n" + o.results().stream()
                 .filter(r -> !r.passed()).map(Comparison.Result::describe).collect(Collectors.joining("\n")));
@@ -52,7 +46,7 @@ class CudaGpuTest {
 
     @Test
     void gpuAndHostBuildGiveTheSameInference() {
-        requireGpu();
+        GpuRequirement.require();   // per test: a class-level skip would show as "0 tests"
         int in = 64, hid = 96, t = 10, b = 24;
         LstmConfig cfg = LstmConfig.of(in, hid);
         RandomData rnd = new RandomData(44);
