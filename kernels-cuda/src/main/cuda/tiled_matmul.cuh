@@ -37,25 +37,46 @@ struct TileShape {
 enum class Contiguous { K, MN };
 
 /**
- * Loads the ROWS x TK tile of op (element (i, k) = op(i0+i, k0+k), i.e. rows of A or columns of B) into
- * tile[k][i], zero outside [0, limit) x [0, K). Neighbouring threads take neighbouring elements along whichever
- * index is contiguous in memory, so global reads coalesce.
+ * One operand's share of a ROWS x TK tile (element (i, k) = op(i0+i, k0+k): rows of A or columns of B), held in
+ * registers between the global load and the shared-memory store, so that the next tile's loads are in flight while
+ * the current tile is multiplied. Neighbouring threads take neighbouring elements along whichever index is
+ * contiguous in memory, so global reads coalesce. PER is a compile-time constant and every loop over it unrolls,
+ * so the staging array stays in registers.
  */
-template <int ROWS, int TK, int PITCH, int THREADS, Contiguous FAST>
-__device__ __forceinline__ void load_tile(float (*tile)[PITCH], MatrixView op, int i0, int limit, int k0, int K) {
-#pragma unroll 4
-    for (int e = (int) threadIdx.x; e < ROWS * TK; e += THREADS) {
-        int i = FAST == Contiguous::K ? e / TK : e % ROWS;
-        int k = FAST == Contiguous::K ? e % TK : e / ROWS;
-        int gi = i0 + i, gk = k0 + k;
-        tile[k][i] = (gi < limit && gk < K) ? op.p[gi * op.rowStride + gk * op.colStride] : 0.f;
+template <int ROWS, int TK, int THREADS, Contiguous FAST>
+struct TileStage {
+    static constexpr int PER = ROWS * TK / THREADS;
+    float v[PER];
+
+    __device__ __forceinline__ static int row_of(int e) { return FAST == Contiguous::K ? e / TK : e % ROWS; }
+    __device__ __forceinline__ static int k_of(int e) { return FAST == Contiguous::K ? e % TK : e / ROWS; }
+
+    /** Global -> registers; zero outside [0, limit) x [0, K). */
+    __device__ __forceinline__ void fetch(MatrixView op, int i0, int limit, int k0, int K) {
+#pragma unroll
+        for (int q = 0; q < PER; ++q) {
+            const int e = (int) threadIdx.x + q * THREADS;
+            const int gi = i0 + row_of(e), gk = k0 + k_of(e);
+            v[q] = (gi < limit && gk < K) ? op.p[gi * op.rowStride + gk * op.colStride] : 0.f;
+        }
     }
-}
+
+    /** Registers -> tile[k][i] in shared memory. */
+    template <int PITCH>
+    __device__ __forceinline__ void store(float (*tile)[PITCH]) const {
+#pragma unroll
+        for (int q = 0; q < PER; ++q) {
+            const int e = (int) threadIdx.x + q * THREADS;
+            tile[k_of(e)][row_of(e)] = v[q];
+        }
+    }
+};
 
 /**
  * acc += A[m0.., 0..K) . B[0..K), n0..) for this thread's register tile; A is M x K, B is K x N (as views: A(m,k)
  * and B(k,n)). Every thread of the block must call it (it synchronises); out-of-range rows and columns contribute
- * zeros, so any M, N, K works. A null A or B leaves acc unchanged.
+ * zeros, so any M, N, K works. A null A or B leaves acc unchanged. Software-pipelined: tile k+1 is fetched into
+ * registers before tile k is multiplied out of shared memory.
  */
 template <class S, Contiguous A_FAST, Contiguous B_FAST>
 __device__ __forceinline__ void block_product(int M, int N, int K, MatrixView A, MatrixView B, int m0, int n0,
@@ -66,21 +87,29 @@ __device__ __forceinline__ void block_product(int M, int N, int K, MatrixView A,
     __shared__ __align__(16) float Bs[S::TK][PB];
     if (A.p == nullptr || B.p == nullptr) return;   // uniform across the block: no thread is left at a barrier
 
+    const MatrixView Bt{B.p, B.colStride, B.rowStride};   // B's columns as the rows of its tile
+    TileStage<S::TM, S::TK, S::THREADS, A_FAST> a;
+    TileStage<S::TN, S::TK, S::THREADS, B_FAST> b;
+    a.fetch(A, m0, M, 0, K);
+    b.fetch(Bt, n0, N, 0, K);
     const int tr = S::thread_row(), tc = S::thread_col();
     for (int k0 = 0; k0 < K; k0 += S::TK) {
-        MatrixView Bt{B.p, B.colStride, B.rowStride};   // B's columns as the rows of the loaded tile
-        load_tile<S::TM, S::TK, PA, S::THREADS, A_FAST>(As, A, m0, M, k0, K);
-        load_tile<S::TN, S::TK, PB, S::THREADS, B_FAST>(Bs, Bt, n0, N, k0, K);
+        a.store(As);
+        b.store(Bs);
         __syncthreads();
+        if (k0 + S::TK < K) {   // uniform: the next tile's global loads overlap this tile's arithmetic
+            a.fetch(A, m0, M, k0 + S::TK, K);
+            b.fetch(Bt, n0, N, k0 + S::TK, K);
+        }
 #pragma unroll 8
         for (int kk = 0; kk < S::TK; ++kk) {
-            float a[S::RM], b[S::RN];
-            read_row<S::RM>(&As[kk][tr], a);
-            read_row<S::RN>(&Bs[kk][tc], b);
+            float x[S::RM], y[S::RN];
+            read_row<S::RM>(&As[kk][tr], x);
+            read_row<S::RN>(&Bs[kk][tc], y);
 #pragma unroll
             for (int r = 0; r < S::RM; ++r) {
 #pragma unroll
-                for (int c = 0; c < S::RN; ++c) acc[r][c] = fmaf(a[r], b[c], acc[r][c]);
+                for (int c = 0; c < S::RN; ++c) acc[r][c] = fmaf(x[r], y[c], acc[r][c]);
             }
         }
         __syncthreads();   // the next iteration overwrites the tiles
