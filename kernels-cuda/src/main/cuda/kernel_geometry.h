@@ -15,11 +15,12 @@
 
 // Fused recurrent forward step: block = TILE_B batch rows x TILE_N packed gate columns (TILE_N/4 hidden units with
 // all four gates). MICRO_N must be 4: a thread owns the four gates of one unit for MICRO_B batch rows, so the
-// whole LSTM cell runs in its registers.
+// whole LSTM cell runs in its registers. 8 units per block so that B = 16 already gives H/8 blocks per step
+// (128 for H = 1024) to spread over the SMs; every weight loaded is still used for 16 batch rows.
 #define LSTMK_FWD_TILE_B 16
-#define LSTMK_FWD_TILE_N 64
+#define LSTMK_FWD_TILE_N 32
 #define LSTMK_FWD_TILE_K 32
-#define LSTMK_FWD_MICRO_B 4
+#define LSTMK_FWD_MICRO_B 2
 #define LSTMK_FWD_MICRO_N 4
 #define LSTMK_FWD_THREADS 64
 

@@ -6,9 +6,14 @@ package org.lstmk.cuda;
  * the kernel it launches; the kernel's comment in the .cu file is the specification.
  */
 final class Kernels {
-    /** CUDA caps gridDim.y (and z) at 65535; kernels grid-stride over y, so larger problems still work. */
-    private static final int MAX_GRID_Y = 65535;
+    /**
+     * System property lowering the cap on gridDim.y below CUDA's 65535 (read when a backend opens). The kernels
+     * grid-stride over y, so any cap gives the same results; tests set it to 1 to make those loops iterate.
+     */
+    static final String MAX_GRID_Y_PROPERTY = "lstmk.cuda.maxGridY";
+    private static final int CUDA_MAX_GRID_Y = 65535;
 
+    private final int maxGridY = Math.clamp(Integer.getInteger(MAX_GRID_Y_PROPERTY, CUDA_MAX_GRID_Y), 1, CUDA_MAX_GRID_Y);
     private final Device device;
     private final KernelGeometry geometry;
     private final DeviceKernel gemmNt, gemmNn, gemmTn, forwardStep, backwardStep, colsum, pack;
@@ -47,7 +52,7 @@ final class Kernels {
             case NN -> gemmNn;
             case TN -> gemmTn;
         };
-        device.launch(kernel, Dim3.of(blocks(m, t.m()), Math.min(blocks(n, t.n()), MAX_GRID_Y)), Dim3.of(t.threads()),
+        device.launch(kernel, Dim3.of(blocks(m, t.m()), Math.min(blocks(n, t.n()), maxGridY)), Dim3.of(t.threads()),
                 new KernelArgs().i32(m).i32(n).i32(k).ptr(a).i64(lda).ptr(b).i64(ldb).ptr(bias).f32(beta).ptr(c)
                         .i64(ldc).i32(cRowGateH));
     }
@@ -60,7 +65,7 @@ final class Kernels {
     void forwardStep(int batch, int hidden, Rows hPrev, DeviceBuffer wHh, Rows gx, DeviceBuffer c, Rows y,
                      DeviceBuffer hOut, Rows gates, boolean gatesPytorchOrder, Rows hSave, Rows cSave) {
         KernelGeometry.Tile t = geometry.forward();
-        device.launch(forwardStep, Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), MAX_GRID_Y)),
+        device.launch(forwardStep, Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
                 Dim3.of(t.threads()),
                 new KernelArgs().i32(batch).i32(hidden).ptr(hPrev.first()).i64(hPrev.strideFloats()).ptr(wHh)
                         .ptr(gx.first()).i64(gx.strideFloats()).ptr(c).ptr(y.first()).i64(y.strideFloats()).ptr(hOut)
@@ -75,7 +80,7 @@ final class Kernels {
     void backwardStep(int batch, int hidden, Rows dANext, DeviceBuffer wHh, DeviceBuffer dhIn, Rows dy, Rows gates,
                       boolean gatesPytorchOrder, Rows cPrev, DeviceBuffer dc, Rows dA) {
         KernelGeometry.Tile t = geometry.backward();
-        device.launch(backwardStep, Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), MAX_GRID_Y)),
+        device.launch(backwardStep, Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
                 Dim3.of(t.threads()),
                 new KernelArgs().i32(batch).i32(hidden).ptr(dANext.first()).i64(dANext.strideFloats()).ptr(wHh)
                         .ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(gates.first())

@@ -94,6 +94,18 @@ class CudaHostBackendTest {
     }
 
     @Test
+    void gridStrideLoopsCoverWhatTheGridDoesNot() {
+        // With gridDim.y capped at 1, every kernel's y loop must walk all batch and column tiles itself.
+        System.setProperty(Kernels.MAX_GRID_Y_PROPERTY, "1");
+        try {
+            CudaHostConformanceTest.assertPasses(new Case("grid y = 1", 70, 20, 3, 35, Layout.BATCH_MAJOR, true, 1,
+                    GradientMode.ACCUMULATE, 91));
+        } finally {
+            System.clearProperty(Kernels.MAX_GRID_Y_PROPERTY);
+        }
+    }
+
+    @Test
     void repeatedRunsAreBitForBitEqual() {
         LstmConfig cfg = LstmConfig.builder(13, 30).layout(Layout.BATCH_MAJOR).build();
         try (Lstm lstm = Lstm.builder(cfg).backend(BACKEND).verify(false).build();

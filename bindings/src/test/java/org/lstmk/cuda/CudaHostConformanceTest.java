@@ -25,7 +25,7 @@ class CudaHostConformanceTest {
         return ConformanceSuite.standardCases().stream();
     }
 
-    /** Sizes around the kernels' tile edges (16 batch rows, 16 and 32 units, 64 GEMM rows), both layouts, both modes. */
+    /** Sizes around the kernels' tile edges (16 batch rows, 8 and 32 units, 64 GEMM rows and columns), both layouts and modes. */
     static Stream<Case> oddSizes() {
         List<Case> c = new ArrayList<>();
         long seed = 100;
