@@ -32,8 +32,11 @@ public interface Device extends AutoCloseable {
     /** Looks a kernel up by name ({@code cuModuleGetFunction}). */
     DeviceKernel kernel(String name);
 
-    /** Enqueues a kernel launch ({@code cuLaunchKernel}, no dynamic shared memory). */
-    void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, KernelArgs args);
+    /**
+     * Enqueues a kernel launch ({@code cuLaunchKernel}) with {@code sharedBytes} of dynamic shared memory (our kernels
+     * use static shared memory only and pass 0; the host build rejects anything else).
+     */
+    void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args);
 
     /** Waits for everything issued so far; completes downloads; reports execution errors. */
     void synchronize();

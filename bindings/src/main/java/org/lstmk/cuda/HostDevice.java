@@ -104,19 +104,19 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, KernelArgs args) {
+    public void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
         open();
         if (!(kernel instanceof Kernel k) || k.device != this) {
             throw new IllegalArgumentException("cuLaunchKernel: kernel " + kernel.name() + " belongs to another device");
         }
         String call = "cuLaunchKernel(" + k.name + ", grid " + grid + ", block " + block + ")";
-        String rejected = lib.checkLaunch(k.name, args.signature(), grid, block);
+        String rejected = lib.checkLaunch(k.name, args.signature(), grid, block, sharedBytes);
         if (rejected != null) throw new DeviceException(call + " failed: " + rejected);
         Arena arena = Arena.ofShared();
         MemorySegment params = marshal(args, arena, call);
         enqueue(new Op(call, arena) {
             @Override void run() {
-                String failed = lib.launch(k.name, args.signature(), grid, block, params);
+                String failed = lib.launch(k.name, args.signature(), grid, block, sharedBytes, params);
                 if (failed != null) throw new DeviceException("kernel " + failed);
             }
         });
@@ -222,6 +222,7 @@ public final class HostDevice implements Device {
             this.bytes = bytes;
         }
 
+        @SuppressWarnings("restricted")   // the host library's allocation of exactly this size
         MemorySegment segment() {
             return MemorySegment.ofAddress(address).reinterpret(bytes);
         }

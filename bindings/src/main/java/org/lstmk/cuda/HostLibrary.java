@@ -68,6 +68,7 @@ final class HostLibrary {
         return l;
     }
 
+    @SuppressWarnings("restricted")   // loading our own library is the point; the JVM runs with native access enabled
     private static Object tryLoad() {
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "");
@@ -88,6 +89,7 @@ final class HostLibrary {
         }
     }
 
+    @SuppressWarnings("restricted")
     private static MethodHandle bind(Linker linker, SymbolLookup lib, String name, FunctionDescriptor fd) {
         return linker.downcallHandle(lib.find(name).orElseThrow(
                 () -> new IllegalStateException("liblstmk_cuda_host.so lacks " + name)), fd);
@@ -114,11 +116,11 @@ final class HostLibrary {
     }
 
     /** Null if a launch with this configuration would be accepted, else the reason. */
-    String checkLaunch(String name, String signature, Dim3 grid, Dim3 block) {
+    String checkLaunch(String name, String signature, Dim3 grid, Dim3 block, int sharedBytes) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment msg = a.allocate(MESSAGE_BYTES);
             int rc = (int) checkLaunch.invokeExact(a.allocateFrom(name), a.allocateFrom(signature), grid.x(), grid.y(),
-                    grid.z(), block.x(), block.y(), block.z(), 0, msg, MESSAGE_BYTES);
+                    grid.z(), block.x(), block.y(), block.z(), sharedBytes, msg, MESSAGE_BYTES);
             return rc == 0 ? null : msg.getString(0);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -126,11 +128,11 @@ final class HostLibrary {
     }
 
     /** Runs the kernel over its grid on this thread; null on success, else what went wrong. */
-    String launch(String name, String signature, Dim3 grid, Dim3 block, MemorySegment params) {
+    String launch(String name, String signature, Dim3 grid, Dim3 block, int sharedBytes, MemorySegment params) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment msg = a.allocate(MESSAGE_BYTES);
             int rc = (int) launch.invokeExact(a.allocateFrom(name), a.allocateFrom(signature), grid.x(), grid.y(),
-                    grid.z(), block.x(), block.y(), block.z(), 0, params, msg, MESSAGE_BYTES);
+                    grid.z(), block.x(), block.y(), block.z(), sharedBytes, params, msg, MESSAGE_BYTES);
             return rc == 0 ? null : msg.getString(0);
         } catch (Throwable t) {
             throw rethrow(t);

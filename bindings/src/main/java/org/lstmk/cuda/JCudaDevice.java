@@ -199,7 +199,7 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, KernelArgs args) {
+    public void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
         bind();
         if (!(kernel instanceof Kernel k) || k.device != this) {
             throw new IllegalArgumentException("cuLaunchKernel: kernel " + kernel.name() + " belongs to another device");
@@ -216,7 +216,8 @@ final class JCudaDevice implements Device {
                 case KernelArgs.Float v -> Pointer.to(new float[] {v.value()});
             };
         }
-        check(call, () -> cuLaunchKernel(k.function, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), 0,
+        check(call, () -> cuLaunchKernel(k.function, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                sharedBytes,
                 stream, Pointer.to(params), null));
         if (launchedSinceSync.size() < 8) launchedSinceSync.add(k.name);
     }

@@ -12,6 +12,8 @@ final class Kernels {
      */
     static final String MAX_GRID_Y_PROPERTY = "lstmk.cuda.maxGridY";
     private static final int CUDA_MAX_GRID_Y = 65535;
+    /** Every kernel declares its shared memory statically. */
+    private static final int NO_DYNAMIC_SHARED_MEMORY = 0;
 
     private final int maxGridY = Math.clamp(Integer.getInteger(MAX_GRID_Y_PROPERTY, CUDA_MAX_GRID_Y), 1, CUDA_MAX_GRID_Y);
     private final Device device;
@@ -53,6 +55,7 @@ final class Kernels {
             case TN -> gemmTn;
         };
         device.launch(kernel, Dim3.of(blocks(m, t.m()), Math.min(blocks(n, t.n()), maxGridY)), Dim3.of(t.threads()),
+                NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(m).i32(n).i32(k).ptr(a).i64(lda).ptr(b).i64(ldb).ptr(bias).f32(beta).ptr(c)
                         .i64(ldc).i32(cRowGateH));
     }
@@ -66,7 +69,7 @@ final class Kernels {
                      DeviceBuffer hOut, Rows gates, boolean gatesPytorchOrder, Rows hSave, Rows cSave) {
         KernelGeometry.Tile t = geometry.forward();
         device.launch(forwardStep, Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
-                Dim3.of(t.threads()),
+                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(batch).i32(hidden).ptr(hPrev.first()).i64(hPrev.strideFloats()).ptr(wHh)
                         .ptr(gx.first()).i64(gx.strideFloats()).ptr(c).ptr(y.first()).i64(y.strideFloats()).ptr(hOut)
                         .ptr(gates.first()).i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0)
@@ -81,7 +84,7 @@ final class Kernels {
                       boolean gatesPytorchOrder, Rows cPrev, DeviceBuffer dc, Rows dA) {
         KernelGeometry.Tile t = geometry.backward();
         device.launch(backwardStep, Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
-                Dim3.of(t.threads()),
+                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(batch).i32(hidden).ptr(dANext.first()).i64(dANext.strideFloats()).ptr(wHh)
                         .ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(gates.first())
                         .i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0).ptr(cPrev.first())
@@ -92,6 +95,7 @@ final class Kernels {
     void biasGradient(int rows, int hidden, DevicePointer dA, float beta, DeviceBuffer out1, DeviceBuffer out2) {
         int columns = 4 * hidden;
         device.launch(colsum, Dim3.of(blocks(columns, geometry.colsumCols())), Dim3.of(geometry.colsumThreads()),
+                NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(rows).i32(columns).ptr(dA).i64(columns).f32(beta).ptr(out1).ptr(out2)
                         .i32(hidden));
     }
@@ -100,7 +104,8 @@ final class Kernels {
     void packGateRows(int hidden, int k, DeviceBuffer src, DeviceBuffer add, DeviceBuffer dst) {
         long elements = 4L * hidden * k;
         int threads = geometry.packThreads();
-        device.launch(pack, Dim3.of((int) Math.min(blocks(elements, threads), 1 << 16)), Dim3.of(threads),
+        device.launch(pack, Dim3.of(Math.min(blocks(elements, threads), 1 << 16)), Dim3.of(threads),
+                NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(hidden).i32(k).ptr(src).ptr(add).ptr(dst));
     }
 

@@ -110,7 +110,7 @@ abstract class DeviceContractTest {
         try (DeviceBuffer b = device.allocate(16)) {
             KernelArgs args = new KernelArgs().i32(1).i32(1).ptr(b).ptr((DeviceBuffer) null).ptr(b);
             DeviceException e = assertThrows(DeviceException.class,
-                    () -> device.launch(pack, Dim3.of(1), Dim3.of(2048), args));
+                    () -> device.launch(pack, Dim3.of(1), Dim3.of(2048), 0, args));
             assertTrue(e.getMessage().contains("cuLaunchKernel(lstmk_pack_gate_rows"), e.getMessage());
         }
     }

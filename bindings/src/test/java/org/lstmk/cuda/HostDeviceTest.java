@@ -24,8 +24,19 @@ class HostDeviceTest extends DeviceContractTest {
         try (DeviceBuffer b = device.allocate(16)) {
             KernelArgs tooFew = new KernelArgs().i32(1).i32(1).ptr(b);
             DeviceException e = assertThrows(DeviceException.class,
-                    () -> device.launch(pack, Dim3.of(1), Dim3.of(32), tooFew));
+                    () -> device.launch(pack, Dim3.of(1), Dim3.of(32), 0, tooFew));
             assertTrue(e.getMessage().contains("takes arguments (iippp) but was given (iip)"), e.getMessage());
+        }
+    }
+
+    @Test
+    void dynamicSharedMemoryIsRejected() {
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        try (DeviceBuffer b = device.allocate(16)) {
+            KernelArgs args = new KernelArgs().i32(1).i32(1).ptr(b).ptr((DeviceBuffer) null).ptr(b);
+            DeviceException e = assertThrows(DeviceException.class,
+                    () -> device.launch(pack, Dim3.of(1), Dim3.of(32), 1024, args));
+            assertTrue(e.getMessage().contains("dynamic shared memory (1024 bytes) is not supported"), e.getMessage());
         }
     }
 
@@ -35,7 +46,7 @@ class HostDeviceTest extends DeviceContractTest {
         try (DeviceBuffer src = device.allocate(4 * 4 * Float.BYTES); DeviceBuffer dst = device.allocate(Float.BYTES)) {
             device.fillZero(src, 0, src.bytes());
             // H = 1, K = 4: writes 16 floats into a buffer of one.
-            device.launch(pack, Dim3.of(1), Dim3.of(32),
+            device.launch(pack, Dim3.of(1), Dim3.of(32), 0,
                     new KernelArgs().i32(1).i32(4).ptr(src).ptr((DeviceBuffer) null).ptr(dst));
             DeviceException e = assertThrows(DeviceException.class, device::synchronize);
             assertTrue(e.getMessage().contains("cuStreamSynchronize failed after cuLaunchKernel(lstmk_pack_gate_rows"),
