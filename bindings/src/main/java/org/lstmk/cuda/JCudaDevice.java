@@ -62,6 +62,8 @@ import jcuda.driver.CUstream;
 final class JCudaDevice implements Device {
     private static final int STREAM_NON_BLOCKING = 1;
     private static final long STAGING_ALIGN = 256;
+    /** Copies go through pinned staging in pieces of at most this much (a ByteBuffer view is limited to 2 GiB). */
+    private static final long STAGING_CHUNK = 64L << 20;
 
     private final CUdevice device;
     private final CUcontext context;
@@ -156,11 +158,12 @@ final class JCudaDevice implements Device {
         Buffer d = own(dst, "cuMemcpyHtoDAsync");
         long n = src.byteSize();
         Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
-        if (n == 0) return;
-        long at = stage(n);
-        MemorySegment.copy(src, 0, stagingSegment, at, n);
-        check("cuMemcpyHtoDAsync(" + n + " bytes)",
-                () -> cuMemcpyHtoDAsync(d.pointer.withByteOffset(dstOffset), staging.withByteOffset(at), n, stream));
+        for (long done = 0; done < n; done += STAGING_CHUNK) {
+            long part = Math.min(STAGING_CHUNK, n - done), to = dstOffset + done, at = stage(part);
+            MemorySegment.copy(src, done, stagingSegment, at, part);
+            check("cuMemcpyHtoDAsync(" + part + " bytes)",
+                    () -> cuMemcpyHtoDAsync(d.pointer.withByteOffset(to), staging.withByteOffset(at), part, stream));
+        }
     }
 
     @Override
@@ -169,11 +172,13 @@ final class JCudaDevice implements Device {
         long n = dst.byteSize();
         Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
         if (dst.isReadOnly()) throw new IllegalArgumentException("cuMemcpyDtoHAsync: destination is read-only");
-        if (n == 0) return;
-        long at = stage(n);
-        check("cuMemcpyDtoHAsync(" + n + " bytes)",
-                () -> cuMemcpyDtoHAsync(staging.withByteOffset(at), s.pointer.withByteOffset(srcOffset), n, stream));
-        afterSync.add(() -> MemorySegment.copy(stagingSegment, at, dst, 0, n));
+        for (long done = 0; done < n; done += STAGING_CHUNK) {
+            long part = Math.min(STAGING_CHUNK, n - done), from = srcOffset + done, into = done, at = stage(part);
+            check("cuMemcpyDtoHAsync(" + part + " bytes)",
+                    () -> cuMemcpyDtoHAsync(staging.withByteOffset(at), s.pointer.withByteOffset(from), part, stream));
+            MemorySegment landing = stagingSegment;   // staging is only replaced after a synchronize has run this
+            afterSync.add(() -> MemorySegment.copy(landing, at, dst, into, part));
+        }
     }
 
     @Override
@@ -271,10 +276,17 @@ final class JCudaDevice implements Device {
     @Override
     public void close() {
         if (closed) return;
+        // Release everything whatever fails on the way (the context may already be broken by a kernel fault).
         try {
-            bind();
+            cuCtxSetCurrent(context);
             cuStreamSynchronize(stream);
-            for (Buffer b : new ArrayList<>(live)) b.close();
+            for (Buffer b : new ArrayList<>(live)) {
+                try {
+                    b.close();
+                } catch (RuntimeException e) {
+                    // freed as far as the driver allows; keep releasing the rest
+                }
+            }
             if (staging != null) cuMemFreeHost(staging);
             cuStreamDestroy(stream);
             cuModuleUnload(module);
@@ -284,22 +296,30 @@ final class JCudaDevice implements Device {
         }
     }
 
-    /** Reserves {@code bytes} of pinned staging memory, growing it (after a synchronize) when full. */
+    /**
+     * Reserves {@code bytes} (at most {@link #STAGING_CHUNK}) of pinned staging memory. When it is full, waits for
+     * what is in flight (a synchronize) and starts over, growing it first while it is under 4 chunks, so that a
+     * call's copies usually fit without waiting.
+     */
     private long stage(long bytes) {
         long at = (stagingUsed + STAGING_ALIGN - 1) / STAGING_ALIGN * STAGING_ALIGN;
-        if (staging == null || at + bytes > stagingSegment.byteSize()) {
-            long capacity = Math.max(bytes, Math.max(1L << 20, staging == null ? 0 : 2 * stagingSegment.byteSize()));
-            synchronize();   // the old staging may still be in flight
+        if (staging != null && at + bytes <= stagingSegment.byteSize()) {
+            stagingUsed = at + bytes;
+            return at;
+        }
+        synchronize();   // everything staged so far has landed; stagingUsed is 0
+        long size = staging == null ? 0 : stagingSegment.byteSize();
+        if (size < 4 * STAGING_CHUNK || size < bytes) {
+            long capacity = Math.max(bytes, size == 0 ? 1L << 20 : Math.min(2 * size, 4 * STAGING_CHUNK));
             if (staging != null) check("cuMemFreeHost", () -> cuMemFreeHost(staging));
             staging = null;
             Pointer p = new Pointer();
             check("cuMemAllocHost(" + capacity + " bytes)", () -> cuMemAllocHost(p, capacity));
             staging = p;
             stagingSegment = MemorySegment.ofBuffer(p.getByteBuffer(0, capacity));
-            at = 0;
         }
-        stagingUsed = at + bytes;
-        return at;
+        stagingUsed = bytes;
+        return 0;
     }
 
     private void bind() {
