@@ -50,6 +50,20 @@ abstract class DeviceContractTest {
     }
 
     @Test
+    void copiesLargerThanOneStagingPieceArriveWhole() {
+        int n = 20_000_003;   // 80 MB: more than one 64 MiB staging piece, and an odd tail
+        float[] src = new float[n];
+        for (int i = 0; i < n; i++) src[i] = i * 0.5f;
+        float[] back = new float[n];
+        try (DeviceBuffer b = device.allocate((long) n * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(src), b, 0);
+            device.download(b, 0, MemorySegment.ofArray(back));
+            device.synchronize();
+        }
+        assertArrayEquals(src, back);
+    }
+
+    @Test
     void uploadReadsItsSourceWhenCalled() {
         float[] src = sequence(4, 5);
         float[] back = new float[4];
