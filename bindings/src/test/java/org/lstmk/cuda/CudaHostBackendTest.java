@@ -118,6 +118,30 @@ class CudaHostBackendTest {
     }
 
     @Test
+    void backwardCanRunTwiceOnOneTrainingForward() {
+        int in = 9, hid = 14, t = 5, b = 6;
+        LstmConfig cfg = LstmConfig.builder(in, hid).layout(Layout.BATCH_MAJOR).build();
+        RandomData rnd = new RandomData(12);
+        float[] x = rnd.uniform(t * b * in, 1), dy = rnd.uniform(t * b * hid, 1);
+        try (Lstm lstm = Lstm.builder(cfg).backend(BACKEND).verify(false).build();
+             PackedWeights w = lstm.pack(rnd.weights(cfg));
+             TrainingWorkspace ws = lstm.newWorkspace(t, b)) {
+            MemorySegment xs = MemorySegment.ofArray(x);
+            lstm.forwardTraining(w, t, b, xs, null, MemorySegment.ofArray(new float[t * b * hid]), null, ws);
+            float[][] first = null;
+            for (int run = 0; run < 2; run++) {
+                float[] dx = new float[t * b * in], dWhh = new float[4 * hid * hid], dh0 = new float[b * hid];
+                lstm.backward(w, ws, xs, MemorySegment.ofArray(dy), null, MemorySegment.ofArray(dx),
+                        LstmState.of(dh0, null), LstmGradients.of(new float[4 * hid * in], dWhh, null, null),
+                        GradientMode.OVERWRITE);
+                float[][] out = {dx, dWhh, dh0};
+                if (first == null) first = out;
+                else for (int i = 0; i < out.length; i++) assertArrayEquals(first[i], out[i], "output " + i);
+            }
+        }
+    }
+
+    @Test
     void layerWithoutBiasAgreesWithTheReference() {
         int in = 6, hid = 11, t = 3, b = 4;
         LstmConfig cfg = LstmConfig.of(in, hid);
