@@ -35,7 +35,7 @@ class CudaGpuTest {
                         org.lstmk.api.GradientMode.OVERWRITE, 502))).flatMap(s -> s);
     }
 
-    @ParameterizedTest(name = "{0} {5}")
+    @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void agreesWithTheReference(Case c) {
         GpuRequirement.require();   // per test: a class-level skip would show as "0 tests"
