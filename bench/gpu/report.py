@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Joins the GPU run's measurements into one table (markdown): our kernels' device time (GpuTiming, CUDA events),
+our end-to-end time through the Java API (JMH, LstmBenchmark.inference), and cuDNN through PyTorch
+(cudnn_lstm.py), with the ratio to cuDNN and TFLOP/s. Any input may be missing; its columns then show "-".
+
+Usage: python3 report.py --timing timing.tsv --jmh jmh.json --cudnn cudnn.json [--out results.md]
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+
+def read_timing(path):
+    """GpuTiming's TSV: shape -> row dict; the '# ...' line names the device."""
+    rows, device = {}, None
+    if not path or not os.path.exists(path):
+        return rows, device
+    header = None
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            if line.startswith("#"):
+                device = line[1:].strip()
+            elif header is None:
+                header = line.split("\t")
+            else:
+                rows[line.split("\t")[0]] = dict(zip(header, line.split("\t")))
+    return rows, device
+
+
+def read_jmh(path):
+    """JMH JSON: shape -> (ms/op, error) for LstmBenchmark.inference on backend cuda."""
+    out = {}
+    if not path or not os.path.exists(path):
+        return out
+    with open(path) as f:
+        text = f.read().strip()
+    if not text:
+        return out
+    for r in json.loads(text):
+        params = r.get("params", {})
+        if r.get("benchmark", "").endswith(".inference") and params.get("backend") in ("cuda", "cuda-host"):
+            m = r["primaryMetric"]
+            out[params["shape"]] = (number(m.get("score")), number(m.get("scoreError")))
+    return out
+
+
+def number(v):
+    """A finite float, or None (JMH writes "NaN" for the error of a single iteration)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def read_cudnn(path):
+    if not path or not os.path.exists(path):
+        return {}, {}
+    with open(path) as f:
+        data = json.load(f)
+    return {r["shape"]: r for r in data.get("results", [])}, data
+
+
+def fmt(v, digits=3):
+    return "-" if v is None else ("%.*f" % (digits, v))
+
+
+def e2e_cell(score):
+    if not score or score[0] is None:
+        return "-"
+    return "%.3f ± %.3f" % score if score[1] is not None else "%.3f" % score[0]
+
+
+def shape_key(shape):
+    h, b, t = (int(v) for v in shape.split("x"))
+    return (h, b, t)
+
+
+def build(timing, device, jmh, cudnn, cudnn_info):
+    shapes = sorted(set(timing) | set(jmh) | set(cudnn), key=shape_key)
+    lines = []
+    lines.append("# CUDA backend vs cuDNN: forward inference (I = H, zero initial state, time-major)")
+    lines.append("")
+    lines.append("- ours: %s" % (device or "(no GpuTiming output)"))
+    if cudnn_info:
+        lines.append("- cuDNN: %s, PyTorch %s, CUDA %s, cuDNN %s" % (cudnn_info.get("device"), cudnn_info.get("torch"),
+                                                               cudnn_info.get("cuda"), cudnn_info.get("cudnn")))
+    lines.append("- kernel ms: device time of one sequence with inputs on the GPU (CUDA events, median); "
+                 "ratio = ours / cuDNN fp32 (TF32 off), lower is better")
+    lines.append("- end-to-end ms: host memory in, host memory out (ours: JMH LstmBenchmark.inference through the "
+                 "Java API; cuDNN: x.cuda() -> LSTM -> y.cpu()); TFLOP/s = 2*T*B*4H*(I+H) / kernel time")
+    lines.append("")
+    lines.append("| shape HxBxT | ours kernel ms | cuDNN fp32 ms | ratio | ours TFLOP/s | cuDNN TFLOP/s "
+                 "| cuDNN tf32 ms | ours e2e ms (JMH) | cuDNN e2e ms |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    worst_b16 = None
+    for s in shapes:
+        t, c = timing.get(s), cudnn.get(s)
+        ours = float(t["device_ms_median"]) if t else None
+        ours_tf = float(t["device_tflops"]) if t else None
+        cd = c["fp32_ms"] if c else None
+        ratio = ours / cd if ours is not None and cd else None
+        if ratio is not None and shape_key(s)[1] >= 16:
+            worst_b16 = ratio if worst_b16 is None else max(worst_b16, ratio)
+        e2e = jmh.get(s)
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            s, fmt(ours), fmt(cd), fmt(ratio, 2), fmt(ours_tf, 2), fmt(c["fp32_tflops"] if c else None, 2),
+            fmt(c["tf32_ms"] if c else None), e2e_cell(e2e), fmt(c["fp32_e2e_ms"] if c else None)))
+    lines.append("")
+    if worst_b16 is not None:
+        lines.append("Issue 4 goal (within 2x of cuDNN fp32 for B >= 16): %s (worst ratio %.2f)"
+                     % ("met" if worst_b16 <= 2.0 else "NOT met", worst_b16))
+    else:
+        lines.append("Issue 4 goal (within 2x of cuDNN fp32 for B >= 16): not measured")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--timing")
+    ap.add_argument("--jmh")
+    ap.add_argument("--cudnn")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    timing, device = read_timing(args.timing)
+    cudnn, cudnn_info = read_cudnn(args.cudnn)
+    text = build(timing, device, read_jmh(args.jmh), cudnn, cudnn_info)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+package org.lstmk.cuda;
+
+import org.lstmk.spi.Availability;
+import org.lstmk.spi.BackendOptions;
+import org.lstmk.spi.BackendProvider;
+import org.lstmk.spi.LstmBackend;
+
+/**
+ * Registers {@code cuda-host}: the CUDA backend with its kernels running on the CPU through their g++ host build
+ * ({@link HostDevice}). A test vehicle, not a product backend: it exists so CI checks the kernels and the whole
+ * Java launch path against the reference without a GPU. Slow, and never chosen unless forced.
+ */
+public final class CudaHostProvider implements BackendProvider {
+    public static final String NAME = "cuda-host";
+
+    @Override public String name() { return NAME; }
+
+    @Override
+    public String description() {
+        return "test vehicle: the cuda backend with its CUDA kernels run on the CPU through their g++ host build"
+                + " (slow; chosen only when forced)";
+    }
+
+    @Override public int priority() { return -100; }
+
+    @Override public boolean autoSelectable() { return false; }
+
+    @Override
+    public Availability availability() {
+        String reason = HostLibrary.unavailableReason();
+        if (reason != null) return Availability.unusable(reason);
+        return Availability.usable("CUDA kernels emulated on the CPU (" + HostLibrary.get().kernelCount()
+                + " kernels, one fiber per CUDA thread); a test vehicle, not for speed");
+    }
+
+    @Override
+    public LstmBackend open(BackendOptions options) {
+        return new CudaBackend(NAME, new HostDevice());
+    }
+}

@@ -1,0 +1,145 @@
+package org.lstmk.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.lstmk.api.Lstm;
+import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmWeights;
+import org.lstmk.api.PackedWeights;
+import org.lstmk.spi.Availability;
+import org.lstmk.verify.RandomData;
+
+/**
+ * Times sequence-forward inference of the CUDA backend on DeepBench-like shapes ({@code I = H}, zero initial state),
+ * two ways: <b>device</b> time of the kernels alone (input projection + T fused steps, inputs already on the GPU),
+ * measured with CUDA events, which is what cuDNN's time is compared with; and <b>end-to-end</b> time of
+ * {@link Lstm#forward} from native host memory (uploads, kernels, downloads), wall clock. Prints one tab-separated
+ * line per shape; bench/gpu/report.py joins it with JMH and cuDNN.
+ *
+ * <pre>java -cp ... org.lstmk.cuda.GpuTiming [--device cuda|host] [--shapes 512x16x100,...] [--reps 20] [--warmup 3]</pre>
+ *
+ * {@code --device host} runs the same code on the host build (for checking the tool without a GPU; its times mean
+ * nothing). Exit code 3 when the requested device is not usable.
+ */
+public final class GpuTiming {
+    private GpuTiming() {}
+
+    /** Header of the output. */
+    public static final String HEADER = "shape\thidden\tbatch\tsteps\tdevice_ms_median\tdevice_ms_min\te2e_ms_median"
+            + "\tgflop\tdevice_tflops";
+
+    public static void main(String[] args) {
+        String device = "cuda";
+        List<String> shapes = List.of("512x1x100", "512x16x100", "512x64x100", "1024x1x100", "1024x16x100",
+                "1024x64x100", "2048x1x100", "2048x16x100", "2048x64x100", "1024x64x50", "1024x64x200");
+        int reps = 20, warmup = 3;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--device" -> device = args[++i];
+                case "--shapes" -> shapes = Arrays.asList(args[++i].split(","));
+                case "--reps" -> reps = Integer.parseInt(args[++i]);
+                case "--warmup" -> warmup = Integer.parseInt(args[++i]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]
+                        + " (usage: [--device cuda|host] [--shapes HxBxT,...] [--reps N] [--warmup N])");
+            }
+        }
+        int rc = run(device, shapes, reps, warmup, System.out);
+        if (rc != 0) System.exit(rc);
+    }
+
+    /** Runs the timing; returns the exit code. */
+    static int run(String device, List<String> shapes, int reps, int warmup, PrintStream out) {
+        boolean gpu = device.equals("cuda");
+        Availability a = gpu ? new CudaProvider().availability() : new CudaHostProvider().availability();
+        if (!a.usable()) {
+            System.err.println("GpuTiming: " + device + " is not usable: " + a.detail());
+            return 3;
+        }
+        out.println("# " + a.detail());
+        out.println(HEADER);
+        for (String shape : shapes) out.println(time(gpu, shape.trim(), reps, warmup));
+        return 0;
+    }
+
+    private static String time(boolean gpu, String shape, int reps, int warmup) {
+        String[] p = shape.split("x");
+        int hid = Integer.parseInt(p[0]), batch = Integer.parseInt(p[1]), steps = Integer.parseInt(p[2]);
+        LstmConfig cfg = LstmConfig.of(hid, hid);
+        RandomData rnd = new RandomData(7);
+        LstmWeights weights = rnd.weights(cfg);
+        float[] x = rnd.uniform(steps * batch * hid, 1);
+        double[] device = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup);
+        double[] e2e = endToEndTimes(gpu ? CudaProvider.NAME : CudaHostProvider.NAME, cfg, weights, x, steps, batch,
+                reps, warmup);
+        double gflop = 2.0 * steps * batch * 4 * hid * (2.0 * hid) / 1e9;
+        double medianMs = median(device);
+        return String.format(Locale.ROOT, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g", shape, hid, batch, steps,
+                medianMs, Arrays.stream(device).min().orElse(0), median(e2e), gflop, gflop / medianMs);
+    }
+
+    /** Kernel time per sequence: the device part of forward on inputs already on the device. */
+    private static double[] deviceTimes(boolean gpu, LstmConfig cfg, LstmWeights weights, float[] x, int steps,
+                                        int batch, int reps, int warmup) {
+        Device dev = gpu ? JCudaDevice.open(0, KernelResources.bytes(KernelResources.FATBIN)) : new HostDevice();
+        CudaBackend backend = new CudaBackend("timing", dev);
+        int hid = cfg.hiddenSize();
+        long bh = (long) batch * hid;
+        try (CudaWeights w = (CudaWeights) backend.pack(cfg, weights);
+             DeviceBuffer xd = dev.allocate((long) x.length * Float.BYTES);
+             DeviceBuffer c = dev.allocate(bh * Float.BYTES);
+             DeviceBuffer y = dev.allocate((long) steps * bh * Float.BYTES)) {
+            dev.upload(MemorySegment.ofArray(x), xd, 0);
+            Runnable forward = () -> {
+                dev.fillZero(c, 0, c.bytes());
+                backend.forwardOnDevice(cfg, w, null, steps, batch, xd, null, c, y, null);
+            };
+            double[] ms = new double[reps];
+            for (int i = -warmup; i < reps; i++) {
+                double t;
+                if (dev instanceof JCudaDevice j) {
+                    t = j.time(forward);
+                } else {
+                    long t0 = System.nanoTime();
+                    forward.run();
+                    dev.synchronize();
+                    t = (System.nanoTime() - t0) / 1e6;
+                }
+                if (i >= 0) ms[i] = t;
+            }
+            return ms;
+        } finally {
+            backend.close();
+        }
+    }
+
+    /** Wall time per {@link Lstm#forward} call from native host memory, as an application sees it. */
+    private static double[] endToEndTimes(String backend, LstmConfig cfg, LstmWeights weights, float[] x, int steps,
+                                          int batch, int reps, int warmup) {
+        try (Arena arena = Arena.ofConfined();
+             Lstm lstm = Lstm.builder(cfg).backend(backend).verify(false).build();
+             PackedWeights w = lstm.pack(weights)) {
+            MemorySegment xs = arena.allocate((long) x.length * Float.BYTES, 64);
+            MemorySegment.copy(x, 0, xs, ValueLayout.JAVA_FLOAT, 0, x.length);
+            MemorySegment ys = arena.allocate((long) steps * batch * cfg.hiddenSize() * Float.BYTES, 64);
+            List<Double> ms = new ArrayList<>();
+            for (int i = -warmup; i < reps; i++) {
+                long t0 = System.nanoTime();
+                lstm.forward(w, steps, batch, xs, null, ys, null);
+                if (i >= 0) ms.add((System.nanoTime() - t0) / 1e6);
+            }
+            return ms.stream().mapToDouble(Double::doubleValue).toArray();
+        }
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length == 0 ? 0 : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}

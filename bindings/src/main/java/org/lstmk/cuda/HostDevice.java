@@ -1,0 +1,248 @@
+package org.lstmk.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A {@link Device} that runs the host build of the kernels on the CPU (see {@link HostLibrary}): the test vehicle
+ * that lets CI run the whole CUDA backend without a GPU. "Device memory" is native memory from the host library,
+ * filled with NaN when allocated and fenced by guard zones that a kernel writing out of bounds damages (the launch
+ * then fails).
+ *
+ * <p>It keeps the asynchronous contract of a CUDA stream rather than running things as they are issued: uploads are
+ * snapshotted, then everything (copies, fills, launches) is queued and runs in order at {@link #synchronize()}, so
+ * a caller that reads a download before synchronizing, or forgets to synchronize, gets wrong results here too.
+ */
+public final class HostDevice implements Device {
+    /** Order in which a block's threads run between barriers (all must give the same results). */
+    public enum Schedule { ASCENDING, DESCENDING, SHUFFLED }
+
+    private final HostLibrary lib;
+    private final ArrayDeque<Op> stream = new ArrayDeque<>();
+    private final Set<Buffer> live = new LinkedHashSet<>();
+    private boolean closed;
+
+    /** Opens the host build; throws {@link IllegalStateException} with the reason if it cannot be loaded. */
+    public HostDevice() {
+        this.lib = HostLibrary.get();
+    }
+
+    /** Sets the thread schedule of every host-build launch in this process. */
+    public static void schedule(Schedule s) {
+        HostLibrary.get().setSchedule(s.ordinal());
+    }
+
+    /** Allocations of the host library not yet freed, over the whole process. */
+    public static long processLiveAllocations() {
+        return HostLibrary.get().liveAllocations();
+    }
+
+    @Override
+    public String description() {
+        return "host build of the CUDA kernels on the CPU (" + lib.kernelCount() + " kernels)";
+    }
+
+    @Override
+    public DeviceBuffer allocate(long bytes) {
+        open();
+        if (bytes < 0) throw new IllegalArgumentException("cuMemAlloc: negative size " + bytes);
+        long address = lib.alloc(bytes);
+        if (address == 0) throw new DeviceException("cuMemAlloc(" + bytes + " bytes) failed: out of host memory");
+        Buffer b = new Buffer(address, bytes);
+        live.add(b);
+        return b;
+    }
+
+    @Override
+    public void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+        Buffer d = own(dst, "cuMemcpyHtoDAsync");
+        long n = src.byteSize();
+        Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
+        Arena arena = Arena.ofShared();
+        MemorySegment snapshot = arena.allocate(Math.max(n, 1), 16);
+        MemorySegment.copy(src, 0, snapshot, 0, n);
+        enqueue(new Op("cuMemcpyHtoDAsync", arena) {
+            @Override void run() { MemorySegment.copy(snapshot, 0, d.segment(), dstOffset, n); }
+        });
+    }
+
+    @Override
+    public void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        Buffer s = own(src, "cuMemcpyDtoHAsync");
+        long n = dst.byteSize();
+        Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
+        if (dst.isReadOnly()) throw new IllegalArgumentException("cuMemcpyDtoHAsync: destination is read-only");
+        enqueue(new Op("cuMemcpyDtoHAsync", null) {
+            @Override void run() { MemorySegment.copy(s.segment(), srcOffset, dst, 0, n); }
+        });
+    }
+
+    @Override
+    public void fillZero(DeviceBuffer dst, long offset, long bytes) {
+        Buffer d = own(dst, "cuMemsetD8Async");
+        Device.checkRange(d, offset, bytes, "cuMemsetD8Async");
+        enqueue(new Op("cuMemsetD8Async", null) {
+            @Override void run() { d.segment().asSlice(offset, bytes).fill((byte) 0); }
+        });
+    }
+
+    @Override
+    public DeviceKernel kernel(String name) {
+        open();
+        String signature = lib.kernelSignature(Objects.requireNonNull(name, "name"));
+        if (signature == null) {
+            throw new DeviceException("cuModuleGetFunction(" + name + ") failed: no such kernel in the host build");
+        }
+        return new Kernel(this, name);
+    }
+
+    @Override
+    public void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
+        open();
+        if (!(kernel instanceof Kernel k) || k.device != this) {
+            throw new IllegalArgumentException("cuLaunchKernel: kernel " + kernel.name() + " belongs to another device");
+        }
+        String call = "cuLaunchKernel(" + k.name + ", grid " + grid + ", block " + block + ")";
+        String rejected = lib.checkLaunch(k.name, args.signature(), grid, block, sharedBytes);
+        if (rejected != null) throw new DeviceException(call + " failed: " + rejected);
+        Arena arena = Arena.ofShared();
+        MemorySegment params = marshal(args, arena, call);
+        enqueue(new Op(call, arena) {
+            @Override void run() {
+                String failed = lib.launch(k.name, args.signature(), grid, block, sharedBytes, params);
+                if (failed != null) throw new DeviceException("kernel " + failed);
+            }
+        });
+    }
+
+    @Override
+    public void synchronize() {
+        open();
+        while (!stream.isEmpty()) {
+            Op op = stream.poll();
+            try {
+                op.run();
+            } catch (RuntimeException e) {
+                // Like a CUDA stream after a fault: nothing issued after the failure runs.
+                stream.forEach(Op::release);
+                stream.clear();
+                throw new DeviceException("cuStreamSynchronize failed after " + op.call + ": " + e.getMessage());
+            } finally {
+                op.release();
+            }
+        }
+    }
+
+    @Override
+    public long liveAllocations() {
+        return live.size();
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        stream.forEach(Op::release);
+        stream.clear();
+        for (Buffer b : new ArrayList<>(live)) b.close();   // a leak here would be the caller's bug; free anyway
+        closed = true;
+    }
+
+    private void open() {
+        if (closed) throw new IllegalStateException("device has been closed");
+    }
+
+    private void enqueue(Op op) {
+        stream.add(op);
+    }
+
+    private Buffer own(DeviceBuffer b, String call) {
+        open();
+        if (!(b instanceof Buffer buf) || !live.contains(buf)) {
+            throw new IllegalArgumentException(call + ": " + (b != null && b.isClosed() ? "buffer has been closed"
+                    : "buffer belongs to another device"));
+        }
+        return buf;
+    }
+
+    /** cuLaunchKernel's {@code void** kernelParams}: one 8-byte slot per argument, and the array of their addresses. */
+    private MemorySegment marshal(KernelArgs args, Arena arena, String call) {
+        List<KernelArgs.Arg> list = args.list();
+        MemorySegment slots = arena.allocate(8L * Math.max(1, list.size()), 8);
+        MemorySegment params = arena.allocate(ValueLayout.ADDRESS, Math.max(1, list.size()));
+        for (int i = 0; i < list.size(); i++) {
+            MemorySegment slot = slots.asSlice(8L * i, 8);
+            switch (list.get(i)) {
+                case KernelArgs.Pointer p -> slot.set(ValueLayout.JAVA_LONG, 0,
+                        p.at() == null ? 0 : own(p.at().buffer(), call).address + p.at().byteOffset());
+                case KernelArgs.Int v -> slot.set(ValueLayout.JAVA_INT, 0, v.value());
+                case KernelArgs.Long v -> slot.set(ValueLayout.JAVA_LONG, 0, v.value());
+                case KernelArgs.Float v -> slot.set(ValueLayout.JAVA_FLOAT, 0, v.value());
+            }
+            params.setAtIndex(ValueLayout.ADDRESS, i, slot);
+        }
+        return params;
+    }
+
+    /** One queued stream operation, with the native memory it keeps alive until it has run. */
+    private abstract static class Op {
+        final String call;
+        private Arena arena;
+
+        Op(String call, Arena arena) {
+            this.call = call;
+            this.arena = arena;
+        }
+
+        abstract void run();
+
+        void release() {
+            if (arena != null) {
+                arena.close();
+                arena = null;
+            }
+        }
+    }
+
+    private record Kernel(HostDevice device, String name) implements DeviceKernel {}
+
+    private final class Buffer implements DeviceBuffer {
+        final long address;
+        final long bytes;
+        private boolean freed;
+
+        Buffer(long address, long bytes) {
+            this.address = address;
+            this.bytes = bytes;
+        }
+
+        @SuppressWarnings("restricted")   // the host library's allocation of exactly this size
+        MemorySegment segment() {
+            return MemorySegment.ofAddress(address).reinterpret(bytes);
+        }
+
+        @Override public long bytes() { return bytes; }
+
+        @Override public boolean isClosed() { return freed; }
+
+        @Override
+        public void close() {
+            if (freed) return;
+            String damaged;
+            try {
+                if (!closed) synchronize();   // cuMemFree waits for the work that may still use the buffer
+            } finally {
+                freed = true;
+                live.remove(this);
+                damaged = lib.free(address);   // freed on every path, even after a failed kernel
+            }
+            if (damaged != null) throw new DeviceException("cuMemFree(" + bytes + " bytes): " + damaged);
+        }
+    }
+}

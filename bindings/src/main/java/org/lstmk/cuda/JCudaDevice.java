@@ -1,0 +1,375 @@
+package org.lstmk.cuda;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemAllocHost;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.IntSupplier;
+import jcuda.CudaException;
+import jcuda.NativePointerObject;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+
+/**
+ * A real GPU through JCuda's driver API: the device's primary context (shared with other CUDA users in the JVM),
+ * the kernels' fatbin loaded from the jar with {@code cuModuleLoadData}, one non-blocking stream per instance, and
+ * pinned host staging for every copy (so copies are truly asynchronous and heap segments can be copied at all).
+ * Every driver call is checked; a failure is a {@link DeviceException} naming the call.
+ *
+ * <p>Only loaded once {@link JCudaProbe} has found JCuda, a driver and a device: this class links JCuda.
+ */
+final class JCudaDevice implements Device {
+    private static final int STREAM_NON_BLOCKING = 1;
+    private static final long STAGING_ALIGN = 256;
+    /** Copies go through pinned staging in pieces of at most this much (a ByteBuffer view is limited to 2 GiB). */
+    private static final long STAGING_CHUNK = 64L << 20;
+
+    private final CUdevice device;
+    private final CUcontext context;
+    private final CUmodule module;
+    private final CUstream stream;
+    private final String description;
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Set<Buffer> live = new LinkedHashSet<>();
+    private final List<Runnable> afterSync = new ArrayList<>();   // staged downloads to copy out
+    private final List<String> launchedSinceSync = new ArrayList<>();
+    private Pointer staging;
+    private MemorySegment stagingSegment;
+    private long stagingUsed;
+    private boolean closed;
+
+    private JCudaDevice(CUdevice device, CUcontext context, CUmodule module, CUstream stream, String description) {
+        this.device = device;
+        this.context = context;
+        this.module = module;
+        this.stream = stream;
+        this.description = description;
+    }
+
+    /** Opens device {@code ordinal} and loads {@code fatbin} into its primary context. */
+    static JCudaDevice open(int ordinal, byte[] fatbin) {
+        check("cuInit", () -> cuInit(0));
+        CUdevice dev = new CUdevice();
+        check("cuDeviceGet(" + ordinal + ")", () -> cuDeviceGet(dev, ordinal));
+        CUcontext ctx = new CUcontext();
+        check("cuDevicePrimaryCtxRetain", () -> cuDevicePrimaryCtxRetain(ctx, dev));
+        CUmodule mod = null;
+        try {
+            check("cuCtxSetCurrent", () -> cuCtxSetCurrent(ctx));
+            CUmodule m = new CUmodule();
+            check("cuModuleLoadData(lstm_kernels.fatbin)", () -> cuModuleLoadData(m, fatbin));
+            mod = m;
+            CUstream st = new CUstream();
+            check("cuStreamCreate", () -> cuStreamCreate(st, STREAM_NON_BLOCKING));
+            return new JCudaDevice(dev, ctx, m, st, describe(dev));
+        } catch (RuntimeException e) {
+            if (mod != null) cuModuleUnload(mod);
+            cuDevicePrimaryCtxRelease(dev);
+            throw e;
+        }
+    }
+
+    /** E.g. {@code NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79 GiB), driver CUDA 13.0}. */
+    static String describe(CUdevice dev) {
+        byte[] name = new byte[256];
+        check("cuDeviceGetName", () -> cuDeviceGetName(name, name.length, dev));
+        long[] mem = new long[1];
+        check("cuDeviceTotalMem", () -> cuDeviceTotalMem(mem, dev));
+        int[] version = new int[1];
+        check("cuDriverGetVersion", () -> cuDriverGetVersion(version));
+        String n = new String(name).trim();
+        int nul = n.indexOf('\0');
+        return String.format("%s (sm_%d, %d SMs, %d GiB), driver CUDA %d.%d", nul >= 0 ? n.substring(0, nul) : n,
+                computeCapability(dev), attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+                mem[0] >> 30, version[0] / 1000, version[0] % 1000 / 10);
+    }
+
+    /** Compute capability as major*10 + minor, e.g. 90. */
+    static int computeCapability(CUdevice dev) {
+        return 10 * attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+                + attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+    }
+
+    private static int attribute(CUdevice dev, int attribute) {
+        int[] v = new int[1];
+        check("cuDeviceGetAttribute(" + attribute + ")", () -> cuDeviceGetAttribute(v, attribute, dev));
+        return v[0];
+    }
+
+    @Override
+    public String description() {
+        return description;
+    }
+
+    @Override
+    public DeviceBuffer allocate(long bytes) {
+        bind();
+        if (bytes < 0) throw new IllegalArgumentException("cuMemAlloc: negative size " + bytes);
+        CUdeviceptr p = new CUdeviceptr();
+        check("cuMemAlloc(" + bytes + " bytes)", () -> cuMemAlloc(p, Math.max(bytes, 1)));
+        Buffer b = new Buffer(p, bytes);
+        live.add(b);
+        return b;
+    }
+
+    @Override
+    public void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+        Buffer d = own(dst, "cuMemcpyHtoDAsync");
+        long n = src.byteSize();
+        Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
+        for (long done = 0; done < n; done += STAGING_CHUNK) {
+            long part = Math.min(STAGING_CHUNK, n - done), to = dstOffset + done, at = stage(part);
+            MemorySegment.copy(src, done, stagingSegment, at, part);
+            check("cuMemcpyHtoDAsync(" + part + " bytes)",
+                    () -> cuMemcpyHtoDAsync(d.pointer.withByteOffset(to), staging.withByteOffset(at), part, stream));
+        }
+    }
+
+    @Override
+    public void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        Buffer s = own(src, "cuMemcpyDtoHAsync");
+        long n = dst.byteSize();
+        Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
+        if (dst.isReadOnly()) throw new IllegalArgumentException("cuMemcpyDtoHAsync: destination is read-only");
+        for (long done = 0; done < n; done += STAGING_CHUNK) {
+            long part = Math.min(STAGING_CHUNK, n - done), from = srcOffset + done, into = done, at = stage(part);
+            check("cuMemcpyDtoHAsync(" + part + " bytes)",
+                    () -> cuMemcpyDtoHAsync(staging.withByteOffset(at), s.pointer.withByteOffset(from), part, stream));
+            MemorySegment landing = stagingSegment;   // staging is only replaced after a synchronize has run this
+            afterSync.add(() -> MemorySegment.copy(landing, at, dst, into, part));
+        }
+    }
+
+    @Override
+    public void fillZero(DeviceBuffer dst, long offset, long bytes) {
+        Buffer d = own(dst, "cuMemsetD8Async");
+        Device.checkRange(d, offset, bytes, "cuMemsetD8Async");
+        if (bytes == 0) return;
+        check("cuMemsetD8Async(" + bytes + " bytes)",
+                () -> cuMemsetD8Async(d.pointer.withByteOffset(offset), (byte) 0, bytes, stream));
+    }
+
+    @Override
+    public DeviceKernel kernel(String name) {
+        bind();
+        Objects.requireNonNull(name, "name");
+        CUfunction f = functions.get(name);
+        if (f == null) {
+            CUfunction found = new CUfunction();
+            check("cuModuleGetFunction(" + name + ")", () -> cuModuleGetFunction(found, module, name));
+            functions.put(name, f = found);
+        }
+        return new Kernel(this, name, f);
+    }
+
+    @Override
+    public void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
+        bind();
+        if (!(kernel instanceof Kernel k) || k.device != this) {
+            throw new IllegalArgumentException("cuLaunchKernel: kernel " + kernel.name() + " belongs to another device");
+        }
+        String call = "cuLaunchKernel(" + k.name + ", grid " + grid + ", block " + block + ")";
+        List<KernelArgs.Arg> list = args.list();
+        NativePointerObject[] params = new NativePointerObject[list.size()];
+        for (int i = 0; i < params.length; i++) {
+            params[i] = switch (list.get(i)) {
+                case KernelArgs.Pointer p -> p.at() == null ? Pointer.to(new long[] {0})
+                        : Pointer.to(own(p.at().buffer(), call).pointer.withByteOffset(p.at().byteOffset()));
+                case KernelArgs.Int v -> Pointer.to(new int[] {v.value()});
+                case KernelArgs.Long v -> Pointer.to(new long[] {v.value()});
+                case KernelArgs.Float v -> Pointer.to(new float[] {v.value()});
+            };
+        }
+        check(call, () -> cuLaunchKernel(k.function, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                sharedBytes,
+                stream, Pointer.to(params), null));
+        if (launchedSinceSync.size() < 8) launchedSinceSync.add(k.name);
+    }
+
+    @Override
+    public void synchronize() {
+        bind();
+        String after = launchedSinceSync.isEmpty() ? "" : " (kernels since the last synchronize: "
+                + String.join(", ", launchedSinceSync) + (launchedSinceSync.size() == 8 ? ", ..." : "") + ")";
+        launchedSinceSync.clear();
+        try {
+            check("cuStreamSynchronize" + after, () -> cuStreamSynchronize(stream));
+            afterSync.forEach(Runnable::run);
+        } finally {
+            afterSync.clear();
+            stagingUsed = 0;
+        }
+    }
+
+    /**
+     * Milliseconds of device time that {@code work} enqueues on this device's stream, measured with CUDA events;
+     * synchronizes. For benchmarks that want device time without the host-side copies.
+     */
+    float time(Runnable work) {
+        bind();
+        CUevent start = new CUevent(), stop = new CUevent();
+        check("cuEventCreate", () -> cuEventCreate(start, 0));
+        try {
+            check("cuEventCreate", () -> cuEventCreate(stop, 0));
+            try {
+                check("cuEventRecord", () -> cuEventRecord(start, stream));
+                work.run();
+                check("cuEventRecord", () -> cuEventRecord(stop, stream));
+                check("cuEventSynchronize", () -> cuEventSynchronize(stop));
+                float[] ms = new float[1];
+                check("cuEventElapsedTime", () -> cuEventElapsedTime(ms, start, stop));
+                return ms[0];
+            } finally {
+                cuEventDestroy(stop);
+            }
+        } finally {
+            cuEventDestroy(start);
+        }
+    }
+
+    @Override
+    public long liveAllocations() {
+        return live.size();
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        // Release everything whatever fails on the way (the context may already be broken by a kernel fault).
+        try {
+            cuCtxSetCurrent(context);
+            cuStreamSynchronize(stream);
+            for (Buffer b : new ArrayList<>(live)) {
+                try {
+                    b.close();
+                } catch (RuntimeException e) {
+                    // freed as far as the driver allows; keep releasing the rest
+                }
+            }
+            if (staging != null) cuMemFreeHost(staging);
+            cuStreamDestroy(stream);
+            cuModuleUnload(module);
+        } finally {
+            closed = true;
+            cuDevicePrimaryCtxRelease(device);
+        }
+    }
+
+    /**
+     * Reserves {@code bytes} (at most {@link #STAGING_CHUNK}) of pinned staging memory. When it is full, waits for
+     * what is in flight (a synchronize) and starts over, growing it first while it is under 4 chunks, so that a
+     * call's copies usually fit without waiting.
+     */
+    private long stage(long bytes) {
+        long at = (stagingUsed + STAGING_ALIGN - 1) / STAGING_ALIGN * STAGING_ALIGN;
+        if (staging != null && at + bytes <= stagingSegment.byteSize()) {
+            stagingUsed = at + bytes;
+            return at;
+        }
+        synchronize();   // everything staged so far has landed; stagingUsed is 0
+        long size = staging == null ? 0 : stagingSegment.byteSize();
+        if (size < 4 * STAGING_CHUNK || size < bytes) {
+            long capacity = Math.max(bytes, size == 0 ? 1L << 20 : Math.min(2 * size, 4 * STAGING_CHUNK));
+            if (staging != null) check("cuMemFreeHost", () -> cuMemFreeHost(staging));
+            staging = null;
+            Pointer p = new Pointer();
+            check("cuMemAllocHost(" + capacity + " bytes)", () -> cuMemAllocHost(p, capacity));
+            staging = p;
+            stagingSegment = MemorySegment.ofBuffer(p.getByteBuffer(0, capacity));
+        }
+        stagingUsed = bytes;
+        return 0;
+    }
+
+    private void bind() {
+        if (closed) throw new IllegalStateException("device has been closed");
+        check("cuCtxSetCurrent", () -> cuCtxSetCurrent(context));
+    }
+
+    private Buffer own(DeviceBuffer b, String call) {
+        bind();
+        if (!(b instanceof Buffer buf) || !live.contains(buf)) {
+            throw new IllegalArgumentException(call + ": " + (b != null && b.isClosed() ? "buffer has been closed"
+                    : "buffer belongs to another device"));
+        }
+        return buf;
+    }
+
+    /** Runs a driver call; a non-success result (or a CudaException, if someone enabled them) names the call. */
+    static void check(String call, IntSupplier driverCall) {
+        int rc;
+        try {
+            rc = driverCall.getAsInt();
+        } catch (CudaException e) {
+            throw new DeviceException(call + " failed: " + e.getMessage());
+        }
+        if (rc != CUresult.CUDA_SUCCESS) throw new DeviceException(call + " failed: " + CUresult.stringFor(rc));
+    }
+
+    private record Kernel(JCudaDevice device, String name, CUfunction function) implements DeviceKernel {}
+
+    private final class Buffer implements DeviceBuffer {
+        final CUdeviceptr pointer;
+        final long bytes;
+        private boolean freed;
+
+        Buffer(CUdeviceptr pointer, long bytes) {
+            this.pointer = pointer;
+            this.bytes = bytes;
+        }
+
+        @Override public long bytes() { return bytes; }
+
+        @Override public boolean isClosed() { return freed; }
+
+        @Override
+        public void close() {
+            if (freed) return;
+            freed = true;
+            live.remove(this);
+            check("cuCtxSetCurrent", () -> cuCtxSetCurrent(context));
+            check("cuMemFree(" + bytes + " bytes)", () -> cuMemFree(pointer));
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package org.lstmk.cuda;
+
+/**
+ * Typed launches of the kernels in kernels-cuda/src/main/cuda/lstm_kernels.cu: argument lists in the kernels'
+ * order, grids from the tile shapes the kernels were built with ({@link KernelGeometry}). Each method documents
+ * the kernel it launches; the kernel's comment in the .cu file is the specification.
+ */
+final class Kernels {
+    /**
+     * System property lowering the cap on gridDim.y below CUDA's 65535 (read when a backend opens). The kernels
+     * grid-stride over y, so any cap gives the same results; tests set it to 1 to make those loops iterate.
+     */
+    static final String MAX_GRID_Y_PROPERTY = "lstmk.cuda.maxGridY";
+    private static final int CUDA_MAX_GRID_Y = 65535;
+    /** Every kernel declares its shared memory statically. */
+    private static final int NO_DYNAMIC_SHARED_MEMORY = 0;
+
+    private final int maxGridY = Math.clamp(Integer.getInteger(MAX_GRID_Y_PROPERTY, CUDA_MAX_GRID_Y), 1, CUDA_MAX_GRID_Y);
+    private final Device device;
+    private final KernelGeometry geometry;
+    private final DeviceKernel gemmNt, gemmNn, gemmTn, forwardStep, backwardStep, colsum, pack;
+
+    Kernels(Device device) {
+        this.device = device;
+        this.geometry = KernelGeometry.load();
+        gemmNt = device.kernel("lstmk_gemm_nt");
+        gemmNn = device.kernel("lstmk_gemm_nn");
+        gemmTn = device.kernel("lstmk_gemm_tn");
+        forwardStep = device.kernel("lstmk_lstm_forward_step");
+        backwardStep = device.kernel("lstmk_lstm_backward_step");
+        colsum = device.kernel("lstmk_colsum");
+        pack = device.kernel("lstmk_pack_gate_rows");
+    }
+
+    /** Which GEMM: the operand layouts of {@code C[M,N] = A·B}. */
+    enum Gemm {
+        /** {@code A[M,K] · B[N,K]ᵀ} (lda, ldb: row lengths of A and B). */
+        NT,
+        /** {@code A[M,K] · B[K,N]}. */
+        NN,
+        /** {@code A[K,M]ᵀ · B[K,N]}. */
+        TN
+    }
+
+    /**
+     * {@code C = A·B (+ bias) (+ beta·C)}; with {@code cRowGateH = H > 0} output row m is packed gate row m and lands
+     * at its PyTorch row. {@code beta == 0} never reads C.
+     */
+    void gemm(Gemm op, int m, int n, int k, DevicePointer a, long lda, DevicePointer b, long ldb, DevicePointer bias,
+              float beta, DevicePointer c, long ldc, int cRowGateH) {
+        KernelGeometry.Tile t = geometry.gemm();
+        DeviceKernel kernel = switch (op) {
+            case NT -> gemmNt;
+            case NN -> gemmNn;
+            case TN -> gemmTn;
+        };
+        device.launch(kernel, Dim3.of(blocks(m, t.m()), Math.min(blocks(n, t.n()), maxGridY)), Dim3.of(t.threads()),
+                NO_DYNAMIC_SHARED_MEMORY,
+                new KernelArgs().i32(m).i32(n).i32(k).ptr(a).i64(lda).ptr(b).i64(ldb).ptr(bias).f32(beta).ptr(c)
+                        .i64(ldc).i32(cRowGateH));
+    }
+
+    /**
+     * One fused forward step for {@code batch} rows: pre-activations {@code hPrev·W_hhᵀ + gx}, the cell, {@code h_t}
+     * into {@code y} (and {@code hOut}), {@code c} updated in place, optionally the activations and copies of
+     * {@code h_{t-1}}, {@code c_{t-1}} saved for backward.
+     */
+    void forwardStep(int batch, int hidden, Rows hPrev, DeviceBuffer wHh, Rows gx, DeviceBuffer c, Rows y,
+                     DeviceBuffer hOut, Rows gates, boolean gatesPytorchOrder, Rows hSave, Rows cSave) {
+        KernelGeometry.Tile t = geometry.forward();
+        device.launch(forwardStep, Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
+                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
+                new KernelArgs().i32(batch).i32(hidden).ptr(hPrev.first()).i64(hPrev.strideFloats()).ptr(wHh)
+                        .ptr(gx.first()).i64(gx.strideFloats()).ptr(c).ptr(y.first()).i64(y.strideFloats()).ptr(hOut)
+                        .ptr(gates.first()).i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0)
+                        .ptr(hSave.first()).i64(hSave.strideFloats()).ptr(cSave.first()).i64(cSave.strideFloats()));
+    }
+
+    /**
+     * One fused backward step: {@code dh_t = dANext·W_hh + dhIn + dy}, then the gate gradients into {@code dA} and
+     * {@code dc} updated in place from {@code dc_t} to {@code dc_{t-1}}.
+     */
+    void backwardStep(int batch, int hidden, Rows dANext, DeviceBuffer wHh, DeviceBuffer dhIn, Rows dy, Rows gates,
+                      boolean gatesPytorchOrder, Rows cPrev, DeviceBuffer dc, Rows dA) {
+        KernelGeometry.Tile t = geometry.backward();
+        device.launch(backwardStep, Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
+                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
+                new KernelArgs().i32(batch).i32(hidden).ptr(dANext.first()).i64(dANext.strideFloats()).ptr(wHh)
+                        .ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(gates.first())
+                        .i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0).ptr(cPrev.first())
+                        .i64(cPrev.strideFloats()).ptr(dc).ptr(dA.first()).i64(dA.strideFloats()));
+    }
+
+    /** {@code out1[n] (and out2[n]) = Σ_m A[m,n] (+ beta·out)}, packed column n landing at its PyTorch row. */
+    void biasGradient(int rows, int hidden, DevicePointer dA, float beta, DeviceBuffer out1, DeviceBuffer out2) {
+        int columns = 4 * hidden;
+        device.launch(colsum, Dim3.of(blocks(columns, geometry.colsumCols())), Dim3.of(geometry.colsumThreads()),
+                NO_DYNAMIC_SHARED_MEMORY,
+                new KernelArgs().i32(rows).i32(columns).ptr(dA).i64(columns).f32(beta).ptr(out1).ptr(out2)
+                        .i32(hidden));
+    }
+
+    /** {@code dst [4H, k]} = the rows of {@code src} (+ {@code add}) in packed gate order. */
+    void packGateRows(int hidden, int k, DeviceBuffer src, DeviceBuffer add, DeviceBuffer dst) {
+        long elements = 4L * hidden * k;
+        int threads = geometry.packThreads();
+        device.launch(pack, Dim3.of(Math.min(blocks(elements, threads), 1 << 16)), Dim3.of(threads),
+                NO_DYNAMIC_SHARED_MEMORY,
+                new KernelArgs().i32(hidden).i32(k).ptr(src).ptr(add).ptr(dst));
+    }
+
+    private static int blocks(long n, int tile) {
+        long b = (n + tile - 1) / tile;
+        if (b > Integer.MAX_VALUE) throw new IllegalArgumentException("problem too large for one launch: " + n);
+        return (int) Math.max(b, 1);
+    }
+}

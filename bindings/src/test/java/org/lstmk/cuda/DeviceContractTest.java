@@ -1,0 +1,168 @@
+package org.lstmk.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What the CUDA backend relies on from a {@link Device}, checked on each implementation: copies, stream order,
+ * kernel launches, errors that name the CUDA call, and buffers that are freed.
+ */
+abstract class DeviceContractTest {
+    protected Device device;
+
+    /** A fresh device; a subclass without one (no GPU) skips here with the reason. */
+    abstract Device open();
+
+    @BeforeEach
+    void openDevice() {
+        device = open();
+    }
+
+    @AfterEach
+    void closeDevice() {
+        if (device != null) device.close();
+    }
+
+    static float[] sequence(int n, float start) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = start + i;
+        return a;
+    }
+
+    @Test
+    void uploadAndDownloadRoundTripAtOffsets() {
+        float[] src = sequence(10, 1);
+        float[] back = new float[6];
+        try (DeviceBuffer b = device.allocate(64 * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(src), b, 8 * Float.BYTES);
+            device.download(b, 10 * Float.BYTES, MemorySegment.ofArray(back));
+            device.synchronize();
+        }
+        assertArrayEquals(Arrays.copyOfRange(src, 2, 8), back);
+    }
+
+    @Test
+    void copiesLargerThanOneStagingPieceArriveWhole() {
+        int n = 20_000_003;   // 80 MB: more than one 64 MiB staging piece, and an odd tail
+        float[] src = new float[n];
+        for (int i = 0; i < n; i++) src[i] = i * 0.5f;
+        float[] back = new float[n];
+        try (DeviceBuffer b = device.allocate((long) n * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(src), b, 0);
+            device.download(b, 0, MemorySegment.ofArray(back));
+            device.synchronize();
+        }
+        assertArrayEquals(src, back);
+    }
+
+    @Test
+    void uploadReadsItsSourceWhenCalled() {
+        float[] src = sequence(4, 5);
+        float[] back = new float[4];
+        try (DeviceBuffer b = device.allocate(4 * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(src), b, 0);
+            Arrays.fill(src, -1);   // the caller may reuse its buffer at once
+            device.download(b, 0, MemorySegment.ofArray(back));
+            device.synchronize();
+        }
+        assertArrayEquals(sequence(4, 5), back);
+    }
+
+    @Test
+    void operationsRunInIssueOrder() {
+        float[] back = new float[4];
+        try (DeviceBuffer b = device.allocate(4 * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(sequence(4, 1)), b, 0);
+            device.fillZero(b, Float.BYTES, 2 * Float.BYTES);
+            device.download(b, 0, MemorySegment.ofArray(back));
+            device.upload(MemorySegment.ofArray(sequence(4, 9)), b, 0);   // after the download: not seen by it
+            device.synchronize();
+        }
+        assertArrayEquals(new float[] {1, 0, 0, 4}, back);
+    }
+
+    @Test
+    void packKernelPutsGateRowsInPackedOrder() {
+        int hidden = 3, k = 2;
+        float[] rows = new float[4 * hidden * k];
+        for (int r = 0; r < 4 * hidden; r++) for (int c = 0; c < k; c++) rows[r * k + c] = 100 * r + c;
+        float[] packed = new float[rows.length];
+        Kernels kernels = new Kernels(device);
+        try (DeviceBuffer src = device.allocate(rows.length * Float.BYTES);
+             DeviceBuffer dst = device.allocate(rows.length * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(rows), src, 0);
+            kernels.packGateRows(hidden, k, src, null, dst);
+            device.download(dst, 0, MemorySegment.ofArray(packed));
+            device.synchronize();
+        }
+        for (int j = 0; j < hidden; j++) {
+            for (int g = 0; g < 4; g++) {
+                for (int c = 0; c < k; c++) {
+                    assertEquals(100 * (g * hidden + j) + c, packed[(4 * j + g) * k + c], "packed row " + (4 * j + g));
+                }
+            }
+        }
+    }
+
+    @Test
+    void unknownKernelNamesTheCall() {
+        DeviceException e = assertThrows(DeviceException.class, () -> device.kernel("lstmk_no_such_kernel"));
+        assertTrue(e.getMessage().contains("cuModuleGetFunction(lstmk_no_such_kernel)"), e.getMessage());
+    }
+
+    @Test
+    void invalidLaunchConfigurationNamesTheCall() {
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        try (DeviceBuffer b = device.allocate(16)) {
+            KernelArgs args = new KernelArgs().i32(1).i32(1).ptr(b).ptr((DeviceBuffer) null).ptr(b);
+            DeviceException e = assertThrows(DeviceException.class,
+                    () -> device.launch(pack, Dim3.of(1), Dim3.of(2048), 0, args));
+            assertTrue(e.getMessage().contains("cuLaunchKernel(lstmk_pack_gate_rows"), e.getMessage());
+        }
+    }
+
+    @Test
+    void outOfRangeCopiesAreRejected() {
+        try (DeviceBuffer b = device.allocate(16)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> device.upload(MemorySegment.ofArray(new float[4]), b, 4));
+            assertTrue(e.getMessage().contains("cuMemcpyHtoDAsync"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> device.download(b, 8, MemorySegment.ofArray(new float[4])));
+            assertThrows(IllegalArgumentException.class, () -> device.fillZero(b, 0, 17));
+        }
+    }
+
+    @Test
+    void closedBuffersAreFreedAndRejected() {
+        long before = device.liveAllocations();
+        DeviceBuffer b = device.allocate(1024);
+        assertEquals(before + 1, device.liveAllocations());
+        b.close();
+        b.close();   // idempotent
+        assertEquals(before, device.liveAllocations());
+        assertTrue(b.isClosed());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> device.upload(MemorySegment.ofArray(new float[1]), b, 0));
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+    }
+
+    @Test
+    void repeatedAllocationsDoNotLeak() {
+        long before = device.liveAllocations();
+        for (int i = 0; i < 50; i++) {
+            try (DeviceBuffer b = device.allocate(4096L * (i + 1))) {
+                device.fillZero(b, 0, b.bytes());
+            }
+        }
+        device.synchronize();
+        assertEquals(before, device.liveAllocations());
+    }
+}

@@ -1,0 +1,93 @@
+package org.lstmk.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.MemorySegment;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The device contract on the host build, plus what only the host build can check: argument lists against the
+ * kernels' C++ signatures, out-of-bounds writes, and that memory nothing wrote reads as NaN. Never skipped: if the
+ * host library is missing, {@link #open()} fails and so does every test.
+ */
+class HostDeviceTest extends DeviceContractTest {
+    @Override
+    Device open() {
+        return new HostDevice();
+    }
+
+    @Test
+    void argumentsThatDoNotMatchTheKernelAreRejected() {
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        try (DeviceBuffer b = device.allocate(16)) {
+            KernelArgs tooFew = new KernelArgs().i32(1).i32(1).ptr(b);
+            DeviceException e = assertThrows(DeviceException.class,
+                    () -> device.launch(pack, Dim3.of(1), Dim3.of(32), 0, tooFew));
+            assertTrue(e.getMessage().contains("takes arguments (iippp) but was given (iip)"), e.getMessage());
+        }
+    }
+
+    @Test
+    void dynamicSharedMemoryIsRejected() {
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        try (DeviceBuffer b = device.allocate(16)) {
+            KernelArgs args = new KernelArgs().i32(1).i32(1).ptr(b).ptr((DeviceBuffer) null).ptr(b);
+            DeviceException e = assertThrows(DeviceException.class,
+                    () -> device.launch(pack, Dim3.of(1), Dim3.of(32), 1024, args));
+            assertTrue(e.getMessage().contains("dynamic shared memory (1024 bytes) is not supported"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aKernelWritingOutOfBoundsFailsAtSynchronize() {
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        try (DeviceBuffer src = device.allocate(4 * 4 * Float.BYTES); DeviceBuffer dst = device.allocate(Float.BYTES)) {
+            device.fillZero(src, 0, src.bytes());
+            // H = 1, K = 4: writes 16 floats into a buffer of one.
+            device.launch(pack, Dim3.of(1), Dim3.of(32), 0,
+                    new KernelArgs().i32(1).i32(4).ptr(src).ptr((DeviceBuffer) null).ptr(dst));
+            DeviceException e = assertThrows(DeviceException.class, device::synchronize);
+            assertTrue(e.getMessage().contains("cuStreamSynchronize failed after cuLaunchKernel(lstmk_pack_gate_rows"),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains("wrote outside a buffer"), e.getMessage());
+            assertThrows(DeviceException.class, dst::close);   // the damaged guard is reported again on free
+        }
+        assertEquals(0, device.liveAllocations());
+    }
+
+    @Test
+    void freshMemoryReadsAsNaN() {
+        float[] back = new float[3];
+        try (DeviceBuffer b = device.allocate(3 * Float.BYTES)) {
+            device.download(b, 0, MemorySegment.ofArray(back));
+            device.synchronize();
+        }
+        for (float v : back) assertTrue(Float.isNaN(v), "fresh device memory should be NaN, was " + v);
+    }
+
+    @Test
+    void downloadsLandOnlyAtSynchronize() {
+        float[] back = {7, 7};
+        try (DeviceBuffer b = device.allocate(2 * Float.BYTES)) {
+            device.fillZero(b, 0, b.bytes());
+            device.download(b, 0, MemorySegment.ofArray(back));
+            assertEquals(7, back[0], "the host build defers like a stream: nothing lands before synchronize");
+            device.synchronize();
+        }
+        assertEquals(0, back[0]);
+    }
+
+    @Test
+    void closingTheDeviceFreesWhatIsLeft() {
+        long before = HostDevice.processLiveAllocations();
+        Device d = new HostDevice();
+        d.allocate(100);
+        d.allocate(200);
+        assertEquals(before + 2, HostDevice.processLiveAllocations());
+        d.close();
+        assertEquals(before, HostDevice.processLiveAllocations());
+        assertThrows(IllegalStateException.class, () -> d.allocate(1));
+    }
+}

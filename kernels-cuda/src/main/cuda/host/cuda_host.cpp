@@ -1,0 +1,437 @@
+// Runtime of the host build (see cuda_host.h): fibers for the threads of a block, the barrier, the kernel registry,
+// "device" memory with guard zones, and the C API that the Java HostDevice calls through FFM.
+#include "cuda_host.h"
+
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace lstmk_host {
+
+thread_local uint3 block_idx;
+thread_local dim3 block_dim;
+thread_local dim3 grid_dim;
+
+namespace {
+
+// ---- registry ------------------------------------------------------------------------------------------------------
+
+struct Kernel {
+    void* fn;
+    Thunk thunk;
+    std::string signature;
+};
+
+std::map<std::string, Kernel>& registry() {
+    static std::map<std::string, Kernel> kernels;   // filled by static initialisers, read-only afterwards
+    return kernels;
+}
+
+// ---- fibers --------------------------------------------------------------------------------------------------------
+
+enum class State { Ready, Waiting, Done, Trapped };
+
+struct Fiber {
+    ucontext_t context;
+    uint3 tid;
+    State state;
+    const char* file;   // where it waits or trapped
+    int line;
+};
+
+// Enough for the kernels' register tiles and the C library's expf/tanhf, with room for a signal handler that the
+// JVM may run on whatever stack the thread is on. Only touched pages are ever backed by memory.
+constexpr std::size_t kStackBytes = 256 * 1024;
+constexpr std::size_t kGuardPage = 4096;
+
+/** Per OS thread: the fibers of the block being run, and their stacks (kept for the next launch). */
+struct Runner {
+    ucontext_t scheduler;
+    std::vector<Fiber> fibers;
+    std::vector<char*> stacks;   // each kStackBytes, below a PROT_NONE page that turns overflow into a crash
+    Fiber* current = nullptr;
+    const Kernel* kernel = nullptr;
+    void** params = nullptr;
+
+    ~Runner() {
+        for (char* s : stacks) munmap(s - kGuardPage, kStackBytes + kGuardPage);
+    }
+
+    bool reserve(std::size_t n) {
+        while (stacks.size() < n) {
+            void* m = mmap(nullptr, kStackBytes + kGuardPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) return false;
+            mprotect(m, kGuardPage, PROT_NONE);
+            stacks.push_back(static_cast<char*>(m) + kGuardPage);
+        }
+        fibers.resize(n);
+        return true;
+    }
+};
+
+thread_local std::unique_ptr<Runner> tl_runner;
+
+std::atomic<int> schedule_kind{0};   // 0 ascending thread order, 1 descending, 2 shuffled per barrier phase
+
+void fiber_main() {
+    Runner& r = *tl_runner;
+    r.kernel->thunk(r.kernel->fn, r.params);
+    r.current->state = State::Done;
+    // returning resumes uc_link, the scheduler
+}
+
+/** The order in which the fibers run during one barrier phase. */
+void phase_order(std::vector<int>& order, int n, unsigned phase, unsigned blockId) {
+    order.resize(n);
+    int kind = schedule_kind.load(std::memory_order_relaxed);
+    for (int i = 0; i < n; ++i) order[i] = kind == 1 ? n - 1 - i : i;
+    if (kind == 2) {
+        std::uint64_t s = 0x9E3779B97F4A7C15ULL * (phase + 1) ^ (0xD1B54A32D192ED03ULL * (blockId + 1));
+        for (int i = n - 1; i > 0; --i) {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            std::swap(order[i], order[static_cast<int>(s % static_cast<std::uint64_t>(i + 1))]);
+        }
+    }
+}
+
+std::string where(const Fiber& f) {
+    char b[96];
+    std::snprintf(b, sizeof b, "thread (%u,%u,%u)", f.tid.x, f.tid.y, f.tid.z);
+    return b;
+}
+
+std::string block_name() {
+    char b[96];
+    std::snprintf(b, sizeof b, "block (%u,%u,%u)", block_idx.x, block_idx.y, block_idx.z);
+    return b;
+}
+
+std::string site(const char* file, int line) {
+    const char* slash = std::strrchr(file, '/');
+    return std::string(slash ? slash + 1 : file) + ":" + std::to_string(line);
+}
+
+/** Runs one block to completion; false with a message on a trap or a barrier that not every thread reached. */
+bool run_block(Runner& r, unsigned blockId, std::string& error) {
+    const unsigned n = block_dim.x * block_dim.y * block_dim.z;
+    for (unsigned i = 0; i < n; ++i) {
+        Fiber& f = r.fibers[i];
+        f.tid = uint3{i % block_dim.x, (i / block_dim.x) % block_dim.y, i / (block_dim.x * block_dim.y)};
+        f.state = State::Ready;
+        f.file = nullptr;
+        f.line = 0;
+        getcontext(&f.context);
+        f.context.uc_stack.ss_sp = r.stacks[i];
+        f.context.uc_stack.ss_size = kStackBytes;
+        f.context.uc_link = &r.scheduler;
+        makecontext(&f.context, fiber_main, 0);
+    }
+    std::vector<int> order;
+    for (unsigned phase = 0;; ++phase) {
+        phase_order(order, static_cast<int>(n), phase, blockId);
+        for (int i : order) {
+            Fiber& f = r.fibers[i];
+            if (f.state != State::Ready) continue;
+            r.current = &f;
+            swapcontext(&r.scheduler, &f.context);
+        }
+        r.current = nullptr;
+        const Fiber* waiting = nullptr;
+        const Fiber* done = nullptr;
+        for (unsigned i = 0; i < n; ++i) {
+            const Fiber& f = r.fibers[i];
+            if (f.state == State::Trapped) {
+                error = "__trap() at " + site(f.file, f.line) + " in " + block_name() + ", " + where(f);
+                return false;
+            }
+            if (f.state == State::Done && done == nullptr) done = &f;
+            if (f.state != State::Waiting) continue;
+            if (waiting == nullptr) {
+                waiting = &f;
+            } else if (f.line != waiting->line || std::strcmp(f.file, waiting->file) != 0) {
+                error = "threads of " + block_name() + " wait at different __syncthreads() calls: " + where(*waiting) +
+                        " at " + site(waiting->file, waiting->line) + ", " + where(f) + " at " + site(f.file, f.line) +
+                        " (undefined behaviour on a GPU)";
+                return false;
+            }
+        }
+        if (waiting == nullptr) return true;   // every thread returned
+        if (done != nullptr) {
+            error = "__syncthreads() at " + site(waiting->file, waiting->line) + " in " + block_name() +
+                    " is not reached by every thread: " + where(*done) +
+                    " has returned (undefined behaviour on a GPU: the block may hang)";
+            return false;
+        }
+        for (unsigned i = 0; i < n; ++i) r.fibers[i].state = State::Ready;
+    }
+}
+
+// ---- device memory -------------------------------------------------------------------------------------------------
+
+// Every allocation sits between two guard zones filled with kGuardByte; a kernel launch that damages one fails
+// (an out-of-bounds write that would silently corrupt a neighbouring buffer on a GPU). Fresh memory is filled with
+// 0xFF bytes, a NaN pattern, as a GPU gives no zeroed memory either: reading what nothing wrote shows up as NaN.
+constexpr std::size_t kAlign = 256;
+constexpr std::size_t kGuardBytes = 256;
+constexpr unsigned char kGuardByte = 0xA5;
+
+struct Allocation {
+    unsigned char* base;
+    std::size_t bytes;
+    std::size_t total;
+    bool reported;   // a damaged guard fails one launch (and the free), not every launch after it
+};
+
+std::mutex memory_lock;
+std::map<void*, Allocation>& allocations() {
+    static std::map<void*, Allocation> live;
+    return live;
+}
+
+/** Empty if both guard zones are intact, else what is damaged. */
+std::string check_guards(void* user, const Allocation& a) {
+    const unsigned char* front = a.base;
+    const unsigned char* back = static_cast<unsigned char*>(user) + a.bytes;
+    const std::size_t backBytes = a.total - kGuardBytes - a.bytes;
+    for (std::size_t i = 0; i < kGuardBytes; ++i) {
+        if (front[i] != kGuardByte) return "bytes before an allocation of " + std::to_string(a.bytes) + " were written";
+    }
+    for (std::size_t i = 0; i < backBytes; ++i) {
+        if (back[i] != kGuardByte) {
+            return "bytes after an allocation of " + std::to_string(a.bytes) + " were written (at offset " +
+                   std::to_string(a.bytes + i) + ")";
+        }
+    }
+    return {};
+}
+
+std::string check_all_guards() {
+    std::lock_guard<std::mutex> g(memory_lock);
+    for (auto& [user, a] : allocations()) {
+        if (a.reported) continue;
+        std::string e = check_guards(user, a);
+        if (!e.empty()) {
+            a.reported = true;
+            return e;
+        }
+    }
+    return {};
+}
+
+// ---- launch --------------------------------------------------------------------------------------------------------
+
+void copy_message(const std::string& m, char* out, int outLen) {
+    if (out == nullptr || outLen <= 0) return;
+    std::snprintf(out, static_cast<std::size_t>(outLen), "%s", m.c_str());
+}
+
+enum Status { OK = 0, NO_SUCH_KERNEL = 1, BAD_ARGUMENTS = 2, BAD_CONFIGURATION = 3, KERNEL_FAILED = 4 };
+
+int check_launch(const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                 unsigned by, unsigned bz, unsigned sharedBytes, const Kernel** found, std::string& error) {
+    auto it = registry().find(name);
+    if (it == registry().end()) {
+        error = std::string("no kernel named '") + name + "' in the host build";
+        return NO_SUCH_KERNEL;
+    }
+    if (it->second.signature != signature) {
+        error = std::string("kernel '") + name + "' takes arguments (" + it->second.signature + ") but was given (" +
+                signature + ") [p = float*, i = int, l = long long, f = float]";
+        return BAD_ARGUMENTS;
+    }
+    const unsigned long long threads = 1ULL * bx * by * bz;
+    if (bx == 0 || by == 0 || bz == 0 || bx > 1024 || by > 1024 || bz > 64 || threads > 1024) {
+        error = "invalid block " + std::to_string(bx) + "x" + std::to_string(by) + "x" + std::to_string(bz) +
+                " (1..1024 threads, x,y <= 1024, z <= 64)";
+        return BAD_CONFIGURATION;
+    }
+    if (gx == 0 || gy == 0 || gz == 0 || gx > 2147483647u || gy > 65535 || gz > 65535) {
+        error = "invalid grid " + std::to_string(gx) + "x" + std::to_string(gy) + "x" + std::to_string(gz) +
+                " (x 1..2^31-1, y and z 1..65535)";
+        return BAD_CONFIGURATION;
+    }
+    if (sharedBytes != 0) {
+        error = "dynamic shared memory (" + std::to_string(sharedBytes) +
+                " bytes) is not supported: the kernels use static __shared__ only";
+        return BAD_CONFIGURATION;
+    }
+    *found = &it->second;
+    return OK;
+}
+
+}  // namespace
+
+// ---- built-ins -----------------------------------------------------------------------------------------------------
+
+const uint3& thread_idx() {
+    Runner* r = tl_runner.get();
+    if (r == nullptr || r->current == nullptr) {
+        std::fprintf(stderr, "lstmk host build: threadIdx read outside a kernel launch\n");
+        std::abort();
+    }
+    return r->current->tid;
+}
+
+void sync_threads(const char* file, int line) {
+    Runner* r = tl_runner.get();
+    if (r == nullptr || r->current == nullptr) {
+        std::fprintf(stderr, "lstmk host build: __syncthreads() outside a kernel launch at %s:%d\n", file, line);
+        std::abort();
+    }
+    Fiber* f = r->current;
+    f->state = State::Waiting;
+    f->file = file;
+    f->line = line;
+    swapcontext(&f->context, &r->scheduler);
+}
+
+void trap(const char* file, int line) {
+    Runner* r = tl_runner.get();
+    if (r == nullptr || r->current == nullptr) {
+        std::fprintf(stderr, "lstmk host build: __trap() outside a kernel launch at %s:%d\n", file, line);
+        std::abort();
+    }
+    Fiber* f = r->current;
+    f->state = State::Trapped;
+    f->file = file;
+    f->line = line;
+    swapcontext(&f->context, &r->scheduler);   // never resumed
+    std::abort();
+}
+
+bool register_kernel(const char* name, void* fn, Thunk thunk, const char* signature) {
+    registry()[name] = Kernel{fn, thunk, signature};
+    return true;
+}
+
+}  // namespace lstmk_host
+
+// ---- C API (called from Java through FFM; see org.lstmk.cuda.HostLibrary) ------------------------------------------
+
+using namespace lstmk_host;
+
+extern "C" {
+
+/** Number of kernels in the registry. */
+int lstmk_host_kernel_count() { return static_cast<int>(registry().size()); }
+
+/** Writes the kernel's argument signature (e.g. "iipl") into out; 1 if the kernel exists, else 0. */
+int lstmk_host_kernel_signature(const char* name, char* out, int outLen) {
+    auto it = registry().find(name);
+    if (it == registry().end()) return 0;
+    copy_message(it->second.signature, out, outLen);
+    return 1;
+}
+
+/** What cuLaunchKernel checks before it enqueues: 0, or a status with a message in err. */
+int lstmk_host_check_launch(const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz,
+                            unsigned bx, unsigned by, unsigned bz, unsigned sharedBytes, char* err, int errLen) {
+    const Kernel* k = nullptr;
+    std::string e;
+    int rc = check_launch(name, signature, gx, gy, gz, bx, by, bz, sharedBytes, &k, e);
+    copy_message(e, err, errLen);
+    return rc;
+}
+
+/** Runs a kernel over its whole grid on the calling thread; 0, or a status with a message in err. */
+int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                      unsigned by, unsigned bz, unsigned sharedBytes, void** params, char* err, int errLen) {
+    const Kernel* k = nullptr;
+    std::string e;
+    int rc = check_launch(name, signature, gx, gy, gz, bx, by, bz, sharedBytes, &k, e);
+    if (rc != OK) {
+        copy_message(e, err, errLen);
+        return rc;
+    }
+    if (!tl_runner) tl_runner = std::make_unique<Runner>();
+    Runner& r = *tl_runner;
+    if (r.current != nullptr) {
+        copy_message("a kernel launched from inside a kernel", err, errLen);
+        return BAD_CONFIGURATION;
+    }
+    if (!r.reserve(1ULL * bx * by * bz)) {
+        copy_message("could not map fiber stacks", err, errLen);
+        return KERNEL_FAILED;
+    }
+    r.kernel = k;
+    r.params = params;
+    grid_dim = dim3{gx, gy, gz};
+    block_dim = dim3{bx, by, bz};
+    unsigned blockId = 0;
+    for (unsigned z = 0; z < gz; ++z) {
+        for (unsigned y = 0; y < gy; ++y) {
+            for (unsigned x = 0; x < gx; ++x, ++blockId) {
+                block_idx = uint3{x, y, z};
+                if (!run_block(r, blockId, e)) {
+                    copy_message(std::string(name) + ": " + e, err, errLen);
+                    return KERNEL_FAILED;
+                }
+            }
+        }
+    }
+    e = check_all_guards();
+    if (!e.empty()) {
+        copy_message(std::string(name) + " wrote outside a buffer: " + e, err, errLen);
+        return KERNEL_FAILED;
+    }
+    return OK;
+}
+
+/** Device memory: 256-byte aligned, filled with NaN bytes, between guard zones; null if out of memory. */
+void* lstmk_host_alloc(long long bytes) {
+    if (bytes < 0) return nullptr;
+    const std::size_t b = static_cast<std::size_t>(bytes);
+    const std::size_t body = (b + kAlign - 1) / kAlign * kAlign;
+    const std::size_t total = kGuardBytes + body + kGuardBytes;
+    auto* base = static_cast<unsigned char*>(std::aligned_alloc(kAlign, total));
+    if (base == nullptr) return nullptr;
+    std::memset(base, kGuardByte, total);
+    unsigned char* user = base + kGuardBytes;
+    std::memset(user, 0xFF, b);
+    std::lock_guard<std::mutex> g(memory_lock);
+    allocations()[user] = Allocation{base, b, total, false};
+    return user;
+}
+
+/** Frees memory from lstmk_host_alloc: 0, 1 (with a message) if a guard zone was damaged, 2 if p is unknown. */
+int lstmk_host_free(void* p, char* err, int errLen) {
+    Allocation a;
+    {
+        std::lock_guard<std::mutex> g(memory_lock);
+        auto it = allocations().find(p);
+        if (it == allocations().end()) {
+            copy_message("not an allocation of the host build (freed twice?)", err, errLen);
+            return 2;
+        }
+        a = it->second;
+        allocations().erase(it);
+    }
+    std::string e = check_guards(p, a);
+    std::free(a.base);
+    if (!e.empty()) {
+        copy_message(e, err, errLen);
+        return 1;
+    }
+    return 0;
+}
+
+/** Allocations not yet freed, over all callers. */
+long long lstmk_host_live_allocations() {
+    std::lock_guard<std::mutex> g(memory_lock);
+    return static_cast<long long>(allocations().size());
+}
+
+/** Order in which a block's threads run between barriers: 0 ascending, 1 descending, 2 shuffled per phase. */
+void lstmk_host_set_schedule(int kind) { schedule_kind.store(kind < 0 || kind > 2 ? 0 : kind); }
+
+}  // extern "C"

@@ -1,0 +1,114 @@
+// The CUDA built-ins our kernels use, for a g++ build of the same .cu sources (the "host build"), so that CI runs
+// the kernels' indexing, tiling and synchronisation on a machine without a GPU. Force-included by build-kernels.sh
+// (g++ -include host/cuda_host.h -x c++ lstm_kernels.cu).
+//
+// Execution model (see cuda_host.cpp): a launch runs its blocks one after another on the calling OS thread; each
+// CUDA thread of a block is a fiber with its own stack; fibers run round-robin, each until it reaches
+// __syncthreads() or returns. __syncthreads() is a real barrier: the block continues only once every thread has
+// reached the same __syncthreads() call; a thread that returns while others wait at a barrier, or threads waiting
+// at different __syncthreads() calls, fail the launch (undefined behaviour on a GPU). __shared__ variables are
+// per-OS-thread statics, i.e. per block, since a block's fibers all run on one OS thread. __trap() fails the launch.
+//
+// Not supplied, on purpose (a kernel using them does not compile here): warp intrinsics (__shfl*, __ballot*,
+// warp-level reductions), atomics, dynamic shared memory (extern __shared__), cooperative groups. Our kernels avoid
+// them; a kernel that needs one must bring its emulation, with its constraints documented, first.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+#define LSTMK_HOST_BUILD 1
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static thread_local
+#define __align__(n) __attribute__((aligned(n)))
+
+struct uint3 {
+    unsigned x, y, z;
+};
+struct dim3 {
+    unsigned x, y, z;
+};
+struct alignas(8) float2 {
+    float x, y;
+};
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+
+// expf, tanhf, fmaf: the C library's (declared by <cmath> in the global namespace), as accurate as the device's.
+inline float __expf(float v) { return std::exp(v); }
+
+namespace lstmk_host {
+
+/** The current fiber's threadIdx (fibers of one block share an OS thread, so this cannot be a plain thread_local). */
+const uint3& thread_idx();
+extern thread_local uint3 block_idx;
+extern thread_local dim3 block_dim;
+extern thread_local dim3 grid_dim;
+
+/** Barrier over the block's threads; file and line identify the call so that divergent barriers are reported. */
+void sync_threads(const char* file, int line);
+
+/** Fails the launch with a message naming the place (a kernel's __trap()). */
+[[noreturn]] void trap(const char* file, int line);
+
+/** Type-erased call of a kernel with cuLaunchKernel-style arguments: params[i] points at the i-th argument. */
+using Thunk = void (*)(void* fn, void** params);
+
+/** Adds a kernel to the registry the launcher looks names up in; returns true (for static initialisation). */
+bool register_kernel(const char* name, void* fn, Thunk thunk, const char* signature);
+
+/** One letter per parameter type: the contract between the Java launcher's argument list and the kernel. */
+template <class T>
+constexpr char type_code() {
+    if constexpr (std::is_pointer_v<T>) {
+        static_assert(std::is_same_v<std::remove_cv_t<std::remove_pointer_t<T>>, float>, "kernel pointers are float*");
+        return 'p';
+    } else if constexpr (std::is_same_v<T, int>) {
+        return 'i';
+    } else if constexpr (std::is_same_v<T, long long>) {
+        return 'l';
+    } else if constexpr (std::is_same_v<T, float>) {
+        return 'f';
+    } else {
+        static_assert(sizeof(T) == 0, "kernel parameters are float*, int, long long or float");
+        return '?';
+    }
+}
+
+template <class... A>
+struct Invoker {
+    template <std::size_t... I>
+    static void call(void (*f)(A...), void** p, std::index_sequence<I...>) {
+        f(*static_cast<A*>(p[I])...);
+    }
+    static void thunk(void* fn, void** params) {
+        call(reinterpret_cast<void (*)(A...)>(fn), params, std::index_sequence_for<A...>{});
+    }
+};
+
+template <class... A>
+bool register_kernel(const char* name, void (*fn)(A...)) {
+    static const char signature[] = {type_code<A>()..., '\0'};
+    return register_kernel(name, reinterpret_cast<void*>(fn), &Invoker<A...>::thunk, signature);
+}
+
+}  // namespace lstmk_host
+
+#define threadIdx (::lstmk_host::thread_idx())
+#define blockIdx (::lstmk_host::block_idx)
+#define blockDim (::lstmk_host::block_dim)
+#define gridDim (::lstmk_host::grid_dim)
+#define __syncthreads() ::lstmk_host::sync_threads(__FILE__, __LINE__)
+#define __trap() ::lstmk_host::trap(__FILE__, __LINE__)
+
+/** Registers an extern "C" kernel under its name (nvcc: nothing; the module's symbol table does that). */
+#define LSTMK_KERNEL(name) \
+    static const bool lstmk_registered_##name [[maybe_unused]] = ::lstmk_host::register_kernel(#name, &name);

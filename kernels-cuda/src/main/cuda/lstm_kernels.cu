@@ -1,0 +1,242 @@
+// The kernels of the CUDA backend, as extern "C" entry points that Java launches by name (cuModuleGetFunction on a
+// GPU, the host build's registry on the CPU). Each is a thin instantiation of tiled_matmul.cuh or a small
+// elementwise loop; their launch geometry is in kernel_geometry.h.
+//
+// Conventions: float32 everywhere; a null pointer argument means "absent" (zeros for an input, not written for an
+// output); a matrix with a "Stride" argument has rows that many floats apart (this is how one kernel serves both
+// the time-major and the batch-major sequence layout: the caller passes the first row of step t and the distance
+// between consecutive batch rows). Nothing is accumulated with atomics: every output element is written by exactly
+// one thread, with reductions in a fixed order, so results are identical from run to run.
+#include "lstm_cell.cuh"
+#include "tiled_matmul.cuh"
+
+using namespace lstmk;
+
+// ---- generic GEMMs -------------------------------------------------------------------------------------------------
+
+using GemmTile = TileShape<LSTMK_GEMM_TILE_M, LSTMK_GEMM_TILE_N, LSTMK_GEMM_TILE_K, LSTMK_GEMM_MICRO_M,
+                           LSTMK_GEMM_MICRO_N>;
+static_assert(GemmTile::THREADS == LSTMK_GEMM_THREADS, "kernel_geometry.h: LSTMK_GEMM_THREADS");
+
+/**
+ * C[M,N] = A.B (+ bias[n]) (+ beta*C). Blocks: x over M tiles, y over N tiles (grid-stride). With cRowGateH = H > 0, output row m
+ * is a packed gate row and is stored at PyTorch row pytorch_row(m, H) (weight gradients); 0 stores row m at m.
+ * beta == 0 never reads C, so C may hold garbage.
+ */
+template <Contiguous A_FAST, Contiguous B_FAST>
+__device__ __forceinline__ void gemm(int M, int N, int K, MatrixView A, MatrixView B, const float* bias, float beta,
+                                     float* C, long long ldc, int cRowGateH) {
+    const int m0 = (int) blockIdx.x * GemmTile::TM;
+    // Grid-stride over N tiles: gridDim.y is capped at 65535 by CUDA, N is not.
+    for (int n0 = (int) blockIdx.y * GemmTile::TN; n0 < N; n0 += (int) gridDim.y * GemmTile::TN) {
+        float acc[GemmTile::RM][GemmTile::RN] = {};
+        block_product<GemmTile, A_FAST, B_FAST>(M, N, K, A, B, m0, n0, acc);
+        const int mt = m0 + GemmTile::thread_row(), nt = n0 + GemmTile::thread_col();
+#pragma unroll
+        for (int r = 0; r < GemmTile::RM; ++r) {
+            const int m = mt + r;
+            if (m >= M) continue;
+            const long long row = cRowGateH > 0 ? pytorch_row(m, cRowGateH) : m;
+#pragma unroll
+            for (int c = 0; c < GemmTile::RN; ++c) {
+                const int n = nt + c;
+                if (n >= N) continue;
+                float v = acc[r][c] + (bias != nullptr ? bias[n] : 0.f);
+                float* out = C + row * ldc + n;
+                *out = beta == 0.f ? v : fmaf(beta, *out, v);
+            }
+        }
+    }
+}
+
+/** C = A[M,K] . B[N,K]^T: the input projection x . W_ih^T for all timesteps at once. */
+extern "C" __global__ void __launch_bounds__(LSTMK_GEMM_THREADS)
+lstmk_gemm_nt(int M, int N, int K, const float* A, long long lda, const float* B, long long ldb, const float* bias,
+              float beta, float* C, long long ldc, int cRowGateH) {
+    gemm<Contiguous::K, Contiguous::K>(M, N, K, MatrixView{A, lda, 1}, MatrixView{B, 1, ldb}, bias, beta, C, ldc,
+                                       cRowGateH);
+}
+LSTMK_KERNEL(lstmk_gemm_nt)
+
+/** C = A[M,K] . B[K,N]: dx = dA . W_ih and dh0 = dA_0 . W_hh. */
+extern "C" __global__ void __launch_bounds__(LSTMK_GEMM_THREADS)
+lstmk_gemm_nn(int M, int N, int K, const float* A, long long lda, const float* B, long long ldb, const float* bias,
+              float beta, float* C, long long ldc, int cRowGateH) {
+    gemm<Contiguous::K, Contiguous::MN>(M, N, K, MatrixView{A, lda, 1}, MatrixView{B, ldb, 1}, bias, beta, C, ldc,
+                                        cRowGateH);
+}
+LSTMK_KERNEL(lstmk_gemm_nn)
+
+/** C = A[K,M]^T . B[K,N]: the weight gradients dW = dA^T . x and dA^T . h_prev over all T*B rows. */
+extern "C" __global__ void __launch_bounds__(LSTMK_GEMM_THREADS)
+lstmk_gemm_tn(int M, int N, int K, const float* A, long long lda, const float* B, long long ldb, const float* bias,
+              float beta, float* C, long long ldc, int cRowGateH) {
+    gemm<Contiguous::MN, Contiguous::MN>(M, N, K, MatrixView{A, 1, lda}, MatrixView{B, ldb, 1}, bias, beta, C, ldc,
+                                         cRowGateH);
+}
+LSTMK_KERNEL(lstmk_gemm_tn)
+
+// ---- fused recurrent forward step ---------------------------------------------------------------------------------
+
+using ForwardTile = TileShape<LSTMK_FWD_TILE_B, LSTMK_FWD_TILE_N, LSTMK_FWD_TILE_K, LSTMK_FWD_MICRO_B,
+                              LSTMK_FWD_MICRO_N>;
+static_assert(ForwardTile::THREADS == LSTMK_FWD_THREADS, "kernel_geometry.h: LSTMK_FWD_THREADS");
+static_assert(ForwardTile::RN == GATES, "a thread must own the four gates of its unit");
+
+/**
+ * One timestep for B batch rows: pre-activations h_{t-1} . W_hh^T (packed) + gx, then the cell, all in registers.
+ * Blocks: x over packed gate-column tiles (TILE_N/4 units each), y over batch tiles (grid-stride).
+ *
+ * @param hPrev  h_{t-1} rows (null: zeros)             @param wHh   packed W_hh [4H, H]
+ * @param gx     x_t . W_ih^T + b rows, packed [B, 4H]   @param c     [B, H] contiguous: c_{t-1} in, c_t out
+ * @param y      h_t rows out                            @param hOut  optional contiguous [B, H] copy of h_t
+ * @param gates  optional activations out, packed or (gatesPytorchOrder != 0) PyTorch order
+ * @param hSave  optional copy of h_{t-1} (for dW_hh)   @param cSave optional copy of c_{t-1} (for backward)
+ */
+extern "C" __global__ void __launch_bounds__(LSTMK_FWD_THREADS)
+lstmk_lstm_forward_step(int B, int H, const float* hPrev, long long hPrevStride, const float* wHh,
+                        const float* gx, long long gxStride, float* c, float* y, long long yStride, float* hOut,
+                        float* gates, long long gatesStride, int gatesPytorchOrder, float* hSave,
+                        long long hSaveStride, float* cSave, long long cSaveStride) {
+    using S = ForwardTile;
+    const int n0 = (int) blockIdx.x * S::TN;
+    const int j = (n0 + S::thread_col()) / GATES;   // this thread's hidden unit
+    const bool pt = gatesPytorchOrder != 0;
+    for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
+        float acc[S::RM][S::RN] = {};
+        block_product<S, Contiguous::K, Contiguous::K>(B, GATES * H, H, MatrixView{hPrev, hPrevStride, 1},
+                                                       MatrixView{wHh, 1, H}, m0, n0, acc);
+#pragma unroll
+        for (int r = 0; r < S::RM; ++r) {
+            const int b = m0 + S::thread_row() + r;
+            if (b >= B || j >= H) continue;
+            float a[GATES];
+#pragma unroll
+            for (int g = 0; g < GATES; ++g) a[g] = acc[r][g] + gx[b * gxStride + GATES * j + g];
+            const Gates x = activate(a);
+            const long long bj = (long long) b * H + j;
+            const float cPrev = c[bj];
+            const float cNew = cell_state(x, cPrev);
+            const float hNew = x.o * tanh_f(cNew);
+            c[bj] = cNew;
+            y[b * yStride + j] = hNew;
+            if (hOut != nullptr) hOut[bj] = hNew;
+            if (gates != nullptr) {
+                float* row = gates + b * gatesStride;
+                row[gate_col(j, 0, H, pt)] = x.i;
+                row[gate_col(j, 1, H, pt)] = x.f;
+                row[gate_col(j, 2, H, pt)] = x.g;
+                row[gate_col(j, 3, H, pt)] = x.o;
+            }
+            if (hSave != nullptr) hSave[b * hSaveStride + j] = hPrev != nullptr ? hPrev[b * hPrevStride + j] : 0.f;
+            if (cSave != nullptr) cSave[b * cSaveStride + j] = cPrev;
+        }
+    }
+}
+LSTMK_KERNEL(lstmk_lstm_forward_step)
+
+// ---- fused recurrent backward step --------------------------------------------------------------------------------
+
+using BackwardTile = TileShape<LSTMK_BWD_TILE_B, LSTMK_BWD_TILE_N, LSTMK_BWD_TILE_K, LSTMK_BWD_MICRO_B,
+                               LSTMK_BWD_MICRO_N>;
+static_assert(BackwardTile::THREADS == LSTMK_BWD_THREADS, "kernel_geometry.h: LSTMK_BWD_THREADS");
+
+/**
+ * One timestep of backpropagation through time for B batch rows: dh_t = dA_{t+1} . W_hh (K = 4H) + dhIn + dy_t,
+ * then the gate gradients dA_t and dc_{t-1} of every unit in the epilogue. Blocks: x over unit tiles, y over batch
+ * tiles.
+ *
+ * @param dANext  gate gradients of step t+1, packed rows (null at the last step)
+ * @param wHh     packed W_hh [4H, H]                   @param dhIn  optional contiguous [B, H] extra dh (dh_T)
+ * @param dy      optional dy_t rows                    @param gates saved activations of step t
+ * @param cPrev   c_{t-1} rows (null: zeros)            @param dc    [B, H] contiguous: dc_t in, dc_{t-1} out
+ * @param dA      gate gradients of step t out, packed rows
+ */
+extern "C" __global__ void __launch_bounds__(LSTMK_BWD_THREADS)
+lstmk_lstm_backward_step(int B, int H, const float* dANext, long long dANextStride, const float* wHh,
+                         const float* dhIn, const float* dy, long long dyStride, const float* gates,
+                         long long gatesStride, int gatesPytorchOrder, const float* cPrev, long long cPrevStride,
+                         float* dc, float* dA, long long dAStride) {
+    using S = BackwardTile;
+    const int n0 = (int) blockIdx.x * S::TN;
+    const bool pt = gatesPytorchOrder != 0;
+    for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
+        float acc[S::RM][S::RN] = {};
+        block_product<S, Contiguous::K, Contiguous::MN>(B, H, GATES * H, MatrixView{dANext, dANextStride, 1},
+                                                        MatrixView{wHh, H, 1}, m0, n0, acc);
+#pragma unroll
+        for (int r = 0; r < S::RM; ++r) {
+            const int b = m0 + S::thread_row() + r;
+            if (b >= B) continue;
+#pragma unroll
+            for (int u = 0; u < S::RN; ++u) {
+                const int j = n0 + S::thread_col() + u;
+                if (j >= H) continue;
+                const long long bj = (long long) b * H + j;
+                float dh = acc[r][u];
+                if (dhIn != nullptr) dh += dhIn[bj];
+                if (dy != nullptr) dh += dy[b * dyStride + j];
+                const float* row = gates + b * gatesStride;
+                const Gates x{row[gate_col(j, 0, H, pt)], row[gate_col(j, 1, H, pt)], row[gate_col(j, 2, H, pt)],
+                              row[gate_col(j, 3, H, pt)]};
+                const float cp = cPrev != nullptr ? cPrev[b * cPrevStride + j] : 0.f;
+                float dcj = dc[bj];
+                float da[GATES];
+                cell_backward(x, cp, dh, dcj, da);
+                dc[bj] = dcj;
+                float* out = dA + b * dAStride + GATES * j;
+#pragma unroll
+                for (int g = 0; g < GATES; ++g) out[g] = da[g];
+            }
+        }
+    }
+}
+LSTMK_KERNEL(lstmk_lstm_backward_step)
+
+// ---- bias gradients -----------------------------------------------------------------------------------------------
+
+/**
+ * out[n] = sum over rows m of A[m, n] (+ beta*out[n]), into out1 and, if not null, out2 (the two bias gradients are
+ * equal but may accumulate onto different contents). Deterministic: each of ROWS lanes sums a fixed set of rows in
+ * order, then lane sums are added in lane order. With outGateH = H > 0, column n is packed and lands at
+ * pytorch_row(n, H). Blocks: x over column tiles.
+ */
+extern "C" __global__ void __launch_bounds__(LSTMK_COLSUM_THREADS)
+lstmk_colsum(int M, int N, const float* A, long long lda, float beta, float* out1, float* out2, int outGateH) {
+    static_assert(LSTMK_COLSUM_COLS * LSTMK_COLSUM_ROWS == LSTMK_COLSUM_THREADS, "kernel_geometry.h: COLSUM");
+    __shared__ float partial[LSTMK_COLSUM_ROWS][LSTMK_COLSUM_COLS + 1];
+    const int col = (int) threadIdx.x % LSTMK_COLSUM_COLS, lane = (int) threadIdx.x / LSTMK_COLSUM_COLS;
+    const int n = (int) blockIdx.x * LSTMK_COLSUM_COLS + col;
+    float s = 0.f;
+    if (n < N) {
+        for (int m = lane; m < M; m += LSTMK_COLSUM_ROWS) s += A[m * lda + n];
+    }
+    partial[lane][col] = s;
+    __syncthreads();
+    if (lane != 0 || n >= N) return;
+    float total = 0.f;
+#pragma unroll
+    for (int l = 0; l < LSTMK_COLSUM_ROWS; ++l) total += partial[l][col];
+    const long long o = outGateH > 0 ? pytorch_row(n, outGateH) : n;
+    out1[o] = beta == 0.f ? total : fmaf(beta, out1[o], total);
+    if (out2 != nullptr) out2[o] = beta == 0.f ? total : fmaf(beta, out2[o], total);
+}
+LSTMK_KERNEL(lstmk_colsum)
+
+// ---- weight packing -----------------------------------------------------------------------------------------------
+
+/**
+ * dst (packed, [4H, K]) row r = src row pytorch_row(r, H) (+ the same row of add, if not null): W_ih, W_hh, and the
+ * summed biases (K = 1). Grid-stride, so any grid size covers all 4H*K elements.
+ */
+extern "C" __global__ void __launch_bounds__(LSTMK_PACK_THREADS)
+lstmk_pack_gate_rows(int H, int K, const float* src, const float* add, float* dst) {
+    const long long total = (long long) GATES * H * K;
+    const long long step = (long long) gridDim.x * blockDim.x;
+    for (long long e = (long long) blockIdx.x * blockDim.x + threadIdx.x; e < total; e += step) {
+        const long long r = e / K, k = e % K;
+        const long long s = pytorch_row(r, H) * K + k;
+        dst[e] = add != nullptr ? src[s] + add[s] : src[s];
+    }
+}
+LSTMK_KERNEL(lstmk_pack_gate_rows)

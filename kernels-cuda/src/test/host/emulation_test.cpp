@@ -1,0 +1,177 @@
+// Tests of the host build's CUDA emulation itself (host/cuda_host.h, cuda_host.cpp): that __syncthreads is a real
+// barrier, that __shared__ is per block, that misuse a GPU would not forgive is reported, and that launches check
+// what cuLaunchKernel checks. build-kernels.sh compiles and runs this after building the host library; a failure
+// fails the build. Kernels here are for these tests only and are not part of the library.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" {
+int lstmk_host_launch(const char*, const char*, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                      void**, char*, int);
+void* lstmk_host_alloc(long long);
+int lstmk_host_free(void*, char*, int);
+long long lstmk_host_live_allocations();
+void lstmk_host_set_schedule(int);
+}
+
+// Reverses each block's slice through shared memory: only correct if the barrier holds every thread back until
+// all have written, whatever order the threads run in. Uses a 2-D block to check the threadIdx decomposition.
+extern "C" __global__ void test_reverse(int n, const float* in, float* out) {
+    __shared__ float tile[256];
+    const int t = (int) (threadIdx.y * blockDim.x + threadIdx.x);
+    const int base = (int) blockIdx.x * 256;
+    tile[t] = base + t < n ? in[base + t] : -1.f;
+    __syncthreads();
+    if (base + t < n) out[base + t] = tile[255 - t] + 1000.f * (float) blockIdx.x;
+}
+LSTMK_KERNEL(test_reverse)
+
+// The same without the barrier: must come out wrong under at least one schedule (ascending or descending order),
+// which shows the emulation exposes a missing barrier rather than hiding it.
+extern "C" __global__ void test_reverse_no_barrier(int n, const float* in, float* out) {
+    __shared__ float tile[256];
+    const int t = (int) threadIdx.x;
+    const int base = (int) blockIdx.x * 256;
+    tile[t] = base + t < n ? in[base + t] : -1.f;
+    if (base + t < n) out[base + t] = tile[255 - t] + 1000.f * (float) blockIdx.x;
+}
+LSTMK_KERNEL(test_reverse_no_barrier)
+
+// Odd threads return before the barrier: undefined behaviour on a GPU, must be reported.
+extern "C" __global__ void test_divergent_barrier(int n, float* out) {
+    if (threadIdx.x % 2 == 1) return;
+    __syncthreads();
+    if ((int) threadIdx.x < n) out[threadIdx.x] = 1.f;
+}
+LSTMK_KERNEL(test_divergent_barrier)
+
+// Threads wait at two different barriers.
+extern "C" __global__ void test_two_barriers(float* out) {
+    if (threadIdx.x < 16) {
+        __syncthreads();
+    } else {
+        __syncthreads();
+    }
+    out[threadIdx.x] = 0.f;
+}
+LSTMK_KERNEL(test_two_barriers)
+
+extern "C" __global__ void test_trap(int when) {
+    if ((int) threadIdx.x == when) __trap();
+}
+LSTMK_KERNEL(test_trap)
+
+// Writes one float past the end of out.
+extern "C" __global__ void test_overrun(int n, float* out) {
+    if (threadIdx.x == 0) out[n] = 1.f;
+}
+LSTMK_KERNEL(test_overrun)
+
+namespace {
+
+int failures = 0;
+
+void expect(bool ok, const std::string& what) {
+    std::printf("%s %s\n", ok ? "  ok  " : "  FAIL", what.c_str());
+    if (!ok) ++failures;
+}
+
+struct Launch {
+    int rc;
+    std::string message;
+};
+
+Launch launch(const char* name, const char* sig, unsigned gx, unsigned bx, unsigned by, std::vector<void*> params) {
+    char err[512] = {0};
+    int rc = lstmk_host_launch(name, sig, gx, 1, 1, bx, by, 1, 0, params.data(), err, sizeof err);
+    return Launch{rc, err};
+}
+
+bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+void test_barrier_and_shared_memory() {
+    const int n = 700;   // three blocks, the last one partial
+    auto* in = static_cast<float*>(lstmk_host_alloc(n * 4));
+    auto* out = static_cast<float*>(lstmk_host_alloc(n * 4));
+    for (int i = 0; i < n; ++i) in[i] = (float) i;
+    for (int schedule = 0; schedule < 3; ++schedule) {
+        lstmk_host_set_schedule(schedule);
+        int nn = n;
+        Launch l = launch("test_reverse", "ipp", 3, 16, 16, {&nn, &in, &out});
+        bool right = l.rc == 0;
+        for (int i = 0; i < n && right; ++i) {
+            int block = i / 256, t = i % 256, src = block * 256 + 255 - t;
+            float expected = (src < n ? (float) src : -1.f) + 1000.f * (float) block;
+            right = out[i] == expected;
+        }
+        expect(right, "barrier + per-block shared memory, schedule " + std::to_string(schedule) + " " + l.message);
+    }
+    bool exposed = false;
+    for (int schedule = 0; schedule < 2; ++schedule) {
+        lstmk_host_set_schedule(schedule);
+        int nn = n;
+        Launch l = launch("test_reverse_no_barrier", "ipp", 3, 256, 1, {&nn, &in, &out});
+        for (int i = 0; i < 256; ++i) exposed |= l.rc == 0 && out[i] != (float) (255 - i);
+    }
+    expect(exposed, "a missing barrier gives wrong results under some schedule");
+    lstmk_host_set_schedule(0);
+    char err[256];
+    expect(lstmk_host_free(in, err, sizeof err) == 0 && lstmk_host_free(out, err, sizeof err) == 0, "free");
+}
+
+void test_misuse_is_reported() {
+    auto* out = static_cast<float*>(lstmk_host_alloc(64 * 4));
+    int n = 64;
+    Launch d = launch("test_divergent_barrier", "ip", 1, 64, 1, {&n, &out});
+    expect(d.rc == 4 && contains(d.message, "not reached by every thread"), "divergent barrier: " + d.message);
+    Launch two = launch("test_two_barriers", "p", 1, 32, 1, {&out});
+    expect(two.rc == 4 && contains(two.message, "different __syncthreads"), "two barriers: " + two.message);
+    int when = 5;
+    Launch t = launch("test_trap", "i", 1, 32, 1, {&when});
+    expect(t.rc == 4 && contains(t.message, "__trap()") && contains(t.message, "thread (5,0,0)"), "trap: " + t.message);
+    Launch o = launch("test_overrun", "ip", 1, 1, 1, {&n, &out});
+    expect(o.rc == 4 && contains(o.message, "wrote outside a buffer"), "overrun: " + o.message);
+    Launch again = launch("test_divergent_barrier", "ip", 1, 2, 1, {&n, &out});
+    expect(again.rc == 4 && !contains(again.message, "outside a buffer"), "a damaged guard fails one launch only");
+    char err[256] = {0};
+    int freed = lstmk_host_free(out, err, sizeof err);
+    expect(freed == 1, std::string("free reports the damaged guard: ") + err);
+    int twice = lstmk_host_free(out, err, sizeof err);
+    expect(twice == 2, std::string("double free reported: ") + err);
+}
+
+void test_launch_checks() {
+    int n = 1;
+    float* p = nullptr;
+    expect(launch("nope", "", 1, 1, 1, {}).rc == 1, "unknown kernel");
+    Launch sig = launch("test_reverse", "ip", 1, 1, 1, {&n, &p});
+    expect(sig.rc == 2 && contains(sig.message, "takes arguments (ipp)"), "signature mismatch: " + sig.message);
+    Launch big = launch("test_reverse", "ipp", 1, 2048, 1, {&n, &p, &p});
+    expect(big.rc == 3 && contains(big.message, "invalid block"), "block too large: " + big.message);
+    Launch none = launch("test_reverse", "ipp", 0, 1, 1, {&n, &p, &p});
+    expect(none.rc == 3 && contains(none.message, "invalid grid"), "empty grid: " + none.message);
+}
+
+void test_memory_is_poisoned() {
+    auto* f = static_cast<float*>(lstmk_host_alloc(16));
+    bool nan = true;
+    for (int i = 0; i < 4; ++i) nan &= std::isnan(f[i]);
+    expect(nan, "fresh device memory reads as NaN");
+    char err[64];
+    lstmk_host_free(f, err, sizeof err);
+}
+
+}  // namespace
+
+int main() {
+    test_barrier_and_shared_memory();
+    test_misuse_is_reported();
+    test_launch_checks();
+    test_memory_is_poisoned();
+    expect(lstmk_host_live_allocations() == 0, "no allocation left");
+    std::printf("%s: %d failure(s)\n", failures == 0 ? "emulation tests passed" : "EMULATION TESTS FAILED", failures);
+    return failures == 0 ? 0 : 1;
+}
