@@ -1,0 +1,138 @@
+package org.lstmk.simd;
+
+import static org.lstmk.simd.SimdSpecies.L;
+import static org.lstmk.simd.SimdSpecies.MAX_ACCUMULATORS;
+import static org.lstmk.simd.SimdSpecies.VB;
+
+import java.lang.foreign.MemorySegment;
+import org.lstmk.api.Layout;
+
+/**
+ * One forward call (inference or training) as the program of each worker of a {@link WorkerTeam}. Worker
+ * {@code p} owns a contiguous share of the unit blocks, hence of the W_ih and W_hh panels, which stay in its
+ * core's caches from step to step:
+ * <ol>
+ *   <li>copy its share of the rows of {@code x} into the time-major native copy {@code xn}, and its units of
+ *       {@code h0, c0}; barrier;</li>
+ *   <li>the input projection of every timestep for its own gate columns, one GEMM
+ *       {@code gates[T·B][own] = xn · W_ih + b} (row blocks of {@link #ROW_BLOCK} so that A stays in L2);</li>
+ *   <li>per step, the fused step on its own unit blocks ({@link MicroKernels#forward}), then a barrier so that
+ *       everyone's {@code h_t} is complete before anyone reads it;</li>
+ *   <li>copy its units of every {@code h_t}, and of {@code h_T, c_T}, out to the caller.</li>
+ * </ol>
+ * The projection is written over by the activations (training) or left as scratch (inference).
+ */
+final class ForwardPass implements WorkerTeam.Job {
+    /** Rows of the projection's A block kept hot while sweeping the own panels. */
+    static final int ROW_BLOCK = 96;
+    /** Rows of a register tile when a tile column is one unit block (4 vectors). */
+    static final int BLOCK_TILE_ROWS = MAX_ACCUMULATORS / 4;
+
+    private final SimdWeights w;
+    private final GateLayout shape;
+    private final Layout layout;
+    private final int steps, batch;
+    private final MemorySegment x, h0, c0, y, hT, cT;
+    private final MemorySegment xn, gates, hs, cs;
+    private final boolean save;
+    private final int workers;
+
+    ForwardPass(SimdWeights w, Layout layout, int steps, int batch, MemorySegment x, MemorySegment h0,
+                MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT, MemorySegment xn,
+                SimdWorkspace ws, boolean save, int workers) {
+        this.w = w;
+        this.shape = w.shape;
+        this.layout = layout;
+        this.steps = steps;
+        this.batch = batch;
+        this.x = x;
+        this.h0 = h0;
+        this.c0 = c0;
+        this.y = y;
+        this.hT = hT;
+        this.cT = cT;
+        this.xn = xn;
+        this.gates = ws.gates();
+        this.hs = ws.hs();
+        this.cs = ws.cs();
+        this.save = save;
+        this.workers = workers;
+    }
+
+    @Override
+    public void run(int p, SpinBarrier barrier) {
+        int blocks = shape.blocks(), hid = shape.hid(), in = shape.in(), rows = steps * batch;
+        int u0 = Tiles.share(blocks, workers, p), u1 = Tiles.share(blocks, workers, p + 1);
+        int j0 = u0 * L, j1 = u1 * L, j1h = Math.min(j1, hid);
+        long hRow = shape.stateRowBytes();
+
+        Copies.sequenceIn(x, layout, steps, batch, in, Tiles.share(rows, workers, p), Tiles.share(rows, workers, p + 1),
+                0, in, xn, 4L * in);
+        Copies.stateIn(h0, batch, hid, j0, j1h, j1, hs, 0, hRow);
+        Copies.stateIn(c0, batch, hid, j0, j1h, j1, cs, 0, hRow);
+        barrier.await(p);
+
+        project(u0, u1, rows);
+        recur(p, barrier, u0, u1);
+
+        if (y != null) Copies.sequenceOut(hs, hRow, (long) batch * hRow, layout, steps, batch, hid, 0, rows, j0, j1h, y);
+        Copies.stateOut(hs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, hT);
+        Copies.stateOut(cs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, cT);
+    }
+
+    /** {@code gates[r][own blocks] = xn[r]·W_ih + b} for every row. */
+    private void project(int u0, int u1, int rows) {
+        int in = shape.in();
+        long gRow = shape.gateRowBytes(), aRow = 4L * in;
+        for (int rb = 0; rb < rows; rb += ROW_BLOCK) {
+            int n = Math.min(ROW_BLOCK, rows - rb);
+            int tiles = Tiles.count(n, BLOCK_TILE_ROWS);
+            for (int u = u0; u < u1; u++) {
+                long col = u * 4 * VB;
+                int r = rb;
+                for (int i = 0; i < tiles; i++) {
+                    int mr = Tiles.size(n, tiles, i);
+                    MicroKernels.gemm(mr, 4, xn, r * aRow, aRow, 4, w.wih, w.wihPanel(u), VB, 4 * VB, in,
+                            gates, r * gRow + col, gRow, MicroKernels.INIT_BIAS, w.bias, col);
+                    r += mr;
+                }
+            }
+        }
+    }
+
+    private void recur(int p, SpinBarrier barrier, int u0, int u1) {
+        long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
+        ForwardStep s = new ForwardStep();
+        s.h = hs;
+        s.w = w.whh;
+        s.gates = gates;
+        s.cs = cs;
+        s.hRow = hRow;
+        s.gRow = gRow;
+        s.wBlock = w.whhPanel(1) - w.whhPanel(0);
+        s.wStep = 4 * VB;
+        s.k = shape.hid();
+        s.save = save;
+        int tiles = Tiles.count(batch, BLOCK_TILE_ROWS);
+        int widest = Tiles.size(batch, tiles, 0);
+        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * widest)));
+        for (int t = 0; t < steps; t++) {
+            long stepRows = (long) t * batch;
+            s.gBase = stepRows * gRow;
+            s.cPrevBase = stepRows * hRow;
+            s.cNextBase = s.hNextBase = (stepRows + batch) * hRow;
+            long aBase = stepRows * hRow;
+            for (int u = u0; u < u1; u += group) {
+                int nb = Math.min(group, u1 - u);
+                long panel = w.whhPanel(u);
+                int r = 0;
+                for (int i = 0; i < tiles; i++) {
+                    int mr = Tiles.size(batch, tiles, i);
+                    MicroKernels.forward(mr, nb, s, aBase + r * hRow, panel, r * gRow + u * 4 * VB, r * hRow + u * VB);
+                    r += mr;
+                }
+            }
+            if (t + 1 < steps) barrier.await(p);
+        }
+    }
+}
