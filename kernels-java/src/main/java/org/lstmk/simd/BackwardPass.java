@@ -17,8 +17,9 @@ import org.lstmk.api.LstmGradients;
  * <ol>
  *   <li>copy its units of {@code dy} (and {@code dh_T, dc_T}) and its share of the rows of {@code x} in;</li>
  *   <li>the last step's cell backward from {@code dy + dh_T} alone; then for each earlier step a barrier (all of
- *       {@code da_t} is needed) and the fused step {@link MicroKernels#backward}: {@code dh = da_t·W_hhᵀ} for its
- *       own hidden columns, ended by the cell backward of step {@code t−1} which writes {@code da_{t−1}};</li>
+ *       {@code da_t} is needed) per tile {@code dh = da_t·W_hhᵀ} for its own hidden columns
+ *       ({@link MicroKernels#gemm}) and at once the cell backward of step {@code t−1} on that tile
+ *       ({@link CellKernels#backwardTile}), which writes {@code da_{t−1}};</li>
  *   <li>after a last barrier: {@code dh_0 = da_0·W_hhᵀ} and {@code dc_0} for its units; the weight gradients of its
  *       own gate columns as GEMMs over all {@code T·B} rows ({@code dW_ihᵀ = xnᵀ·da}, {@code dW_hhᵀ = hᵀ·da},
  *       {@code da} packed in chunks of {@link #CHUNK} rows into contiguous panels), {@code db} as column sums; and
@@ -41,7 +42,8 @@ final class BackwardPass implements WorkerTeam.Job {
 
     /** The backend's scratch buffers for one call, each at least as large as the call needs. */
     record Scratch(MemorySegment xn, MemorySegment dyn, MemorySegment dh, MemorySegment dc, MemorySegment dxn,
-                   MemorySegment dWihT, MemorySegment dWhhT, MemorySegment db, MemorySegment panels) {}
+                   MemorySegment dWihT, MemorySegment dWhhT, MemorySegment db, MemorySegment panels,
+                   MemorySegment tiles) {}
 
     private final SimdWeights w;
     private final GateLayout shape;
@@ -77,27 +79,22 @@ final class BackwardPass implements WorkerTeam.Job {
         Copies.stateIn(io.dhT(), batch, hid, j0, j1h, j1, sc.dh(), 0, hRow);
         Copies.stateIn(io.dcT(), batch, hid, j0, j1h, j1, sc.dc(), 0, hRow);
 
+        long wPanel = w.transposedPanel();
+        int k = shape.gates();
         BackwardStep s = new BackwardStep();
         s.da = da;
-        s.w = w.whhT;
         s.gates = gates;
         s.cs = cs;
         s.dy = sc.dyn();
         s.dc = sc.dc();
         s.gRow = gRow;
         s.hRow = hRow;
-        s.wBlock = w.transposedPanel();
-        s.k = shape.gates();
         s.hasDy = io.dy() != null;
 
+        s.dh = sc.dh();
+
         atStep(s, steps - 1);
-        for (int b = 0; b < batch; b++) {
-            for (int u = u0; u < u1; u++) {
-                long hc = b * hRow + u * VB;
-                CellKernels.backward(s, FloatVector.fromMemorySegment(FLOAT, sc.dh(), hc, ORDER),
-                        b * gRow + u * 4 * VB, hc);
-            }
-        }
+        CellKernels.backwardTile(s, batch, u1 - u0, u0 * 4 * VB, u0 * VB);
         int tiles = Tiles.count(batch, VECTOR_TILE_ROWS);
         int widest = Tiles.size(batch, tiles, 0);
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
@@ -107,11 +104,13 @@ final class BackwardPass implements WorkerTeam.Job {
             long aBase = (long) t * batch * gRow;
             for (int u = u0; u < u1; u += group) {
                 int nv = Math.min(group, u1 - u);
-                long panel = u * s.wBlock;
+                long panel = u * wPanel;
                 int r = 0;
                 for (int i = 0; i < tiles; i++) {
                     int mr = Tiles.size(batch, tiles, i);
-                    MicroKernels.backward(mr, nv, s, aBase + r * gRow, panel, r * gRow + u * 4 * VB, r * hRow + u * VB);
+                    MicroKernels.gemm(mr, nv, da, aBase + r * gRow, gRow, 4, w.whhT, panel, wPanel, VB, k,
+                            sc.dh(), r * hRow + u * VB, hRow);
+                    CellKernels.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB);
                     r += mr;
                 }
             }
@@ -157,8 +156,7 @@ final class BackwardPass implements WorkerTeam.Job {
             int r = r0;
             for (int i = 0; i < tiles; i++) {
                 int mr = Tiles.size(n, tiles, i);
-                MicroKernels.gemm(mr, nv, a, r * aRow, aRow, 4, b, v * panel, panel, VB, k,
-                        c, r * cRow + v * VB, cRow, MicroKernels.INIT_ZERO, null, 0);
+                MicroKernels.gemm(mr, nv, a, r * aRow, aRow, 4, b, v * panel, panel, VB, k, c, r * cRow + v * VB, cRow);
                 r += mr;
             }
         }
@@ -170,6 +168,7 @@ final class BackwardPass implements WorkerTeam.Job {
         long gRow = shape.gateRowBytes(), hRow = shape.stateRowBytes();
         MemorySegment panel = sc.panels();
         long panelBase = (long) p * CHUNK * 4 * VB;
+        long tileBase = (long) p * Tiles.TILE_BYTES;
         int inTiles = Tiles.count(in, BLOCK_TILE_ROWS), hidTiles = Tiles.count(hid, BLOCK_TILE_ROWS);
         for (int u = u0; u < u1; u++) {
             long col = u * 4 * VB;
@@ -186,19 +185,19 @@ final class BackwardPass implements WorkerTeam.Job {
                     s2 = s2.add(FloatVector.fromMemorySegment(FLOAT, panel, o + 2 * VB, ORDER));
                     s3 = s3.add(FloatVector.fromMemorySegment(FLOAT, panel, o + 3 * VB, ORDER));
                 }
-                int init = rc == 0 ? MicroKernels.INIT_ZERO : MicroKernels.INIT_C;
+                boolean first = rc == 0;
                 int i = 0;
                 for (int t = 0; t < inTiles; t++) {
                     int mr = Tiles.size(in, inTiles, t);
-                    MicroKernels.gemm(mr, 4, sc.xn(), (long) rc * 4 * in + 4L * i, 4, 4L * in, panel, panelBase, VB,
-                            4 * VB, kc, sc.dWihT(), i * gRow + col, gRow, init, null, 0);
+                    gradientTile(first, mr, sc.xn(), (long) rc * 4 * in + 4L * i, 4L * in, panel, panelBase, kc,
+                            sc.dWihT(), i * gRow + col, gRow, tileBase);
                     i += mr;
                 }
                 int j = 0;
                 for (int t = 0; t < hidTiles; t++) {
                     int mr = Tiles.size(hid, hidTiles, t);
-                    MicroKernels.gemm(mr, 4, hs, rc * hRow + 4L * j, 4, hRow, panel, panelBase, VB, 4 * VB, kc,
-                            sc.dWhhT(), j * gRow + col, gRow, init, null, 0);
+                    gradientTile(first, mr, hs, rc * hRow + 4L * j, hRow, panel, panelBase, kc,
+                            sc.dWhhT(), j * gRow + col, gRow, tileBase);
                     j += mr;
                 }
             }
@@ -214,6 +213,30 @@ final class BackwardPass implements WorkerTeam.Job {
         if (g.dbIh() != null) {
             GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbIh(), io.accumulate());
             GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbHh(), io.accumulate());
+        }
+    }
+
+    /**
+     * {@code C[mr rows][4 vectors] (+)= Aᵀ·panel} for one chunk of rows: A element (m, k) at
+     * {@code aOff + 4m + k·aStep}; the first chunk overwrites C, later ones go through this thread's tile and are
+     * added.
+     */
+    private void gradientTile(boolean first, int mr, MemorySegment a, long aOff, long aStep, MemorySegment panel,
+                              long panelBase, int kc, MemorySegment c, long cOff, long cRow, long tileBase) {
+        if (first) {
+            MicroKernels.gemm(mr, 4, a, aOff, 4, aStep, panel, panelBase, VB, 4 * VB, kc, c, cOff, cRow);
+            return;
+        }
+        MemorySegment tile = sc.tiles();
+        MicroKernels.gemm(mr, 4, a, aOff, 4, aStep, panel, panelBase, VB, 4 * VB, kc, tile, tileBase,
+                Tiles.TILE_ROW_BYTES);
+        for (int m = 0; m < mr; m++) {
+            for (int n = 0; n < 4; n++) {
+                long o = cOff + m * cRow + n * VB;
+                FloatVector.fromMemorySegment(FLOAT, c, o, ORDER)
+                        .add(FloatVector.fromMemorySegment(FLOAT, tile, tileBase + m * Tiles.TILE_ROW_BYTES + n * VB, ORDER))
+                        .intoMemorySegment(c, o, ORDER);
+            }
         }
     }
 }

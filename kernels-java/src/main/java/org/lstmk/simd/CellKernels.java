@@ -8,9 +8,10 @@ import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * The LSTM cell on one vector of L units, called by the micro-kernels on their register tile (inlined there):
- * forward from the four pre-activations, backward from the incoming {@code dh}. The equations are those of
- * {@code ReferenceLstm}.
+ * The LSTM cell on the tile a micro-kernel has just computed, forward from the four pre-activations of each unit
+ * block, backward from the incoming {@code dh}. The tile is read back from where the kernel left it (still in
+ * L1); see {@code MicroKernelGenerator} for why the cell is not inlined into the kernel. The equations are those
+ * of {@code ReferenceLstm}.
  */
 final class CellKernels {
     private CellKernels() {}
@@ -22,12 +23,46 @@ final class CellKernels {
     }
 
     /**
+     * The forward cell on {@code rows × blocks} unit blocks: pre-activation = the kernel's {@code h·W_hh} in the
+     * tile + the input projection at {@code gOff} (relative to the step's gate rows) + the bias at {@code biasOff}.
+     */
+    static void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
+        MemorySegment gates = s.gates, tile = s.tile, bias = s.bias;
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < blocks; j++) {
+                long gj = s.gBase + gOff + r * s.gRow + j * 4 * VB;
+                long tj = s.tileBase + r * s.tileRow + j * 4 * VB;
+                long bj = biasOff + j * 4 * VB;
+                FloatVector ai = load(tile, tj).add(load(gates, gj)).add(load(bias, bj));
+                FloatVector af = load(tile, tj + VB).add(load(gates, gj + VB)).add(load(bias, bj + VB));
+                FloatVector ag = load(tile, tj + 2 * VB).add(load(gates, gj + 2 * VB)).add(load(bias, bj + 2 * VB));
+                FloatVector ao = load(tile, tj + 3 * VB).add(load(gates, gj + 3 * VB)).add(load(bias, bj + 3 * VB));
+                forward(s, ai, af, ag, ao, gj, hc + r * s.hRow + j * VB);
+            }
+        }
+    }
+
+    /**
+     * The backward cell on {@code rows × blocks} unit blocks whose {@code dh} the kernel stored in {@code s.dh};
+     * offsets relative to the step bases.
+     */
+    static void backwardTile(BackwardStep s, int rows, int blocks, long g, long hc) {
+        MemorySegment dh = s.dh;
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < blocks; j++) {
+                long hcj = hc + r * s.hRow + j * VB;
+                backward(s, load(dh, hcj), g + r * s.gRow + j * 4 * VB, hcj);
+            }
+        }
+    }
+
+    /**
      * {@code i,f,o = σ(a), g = tanh(a)}, {@code c = f·c_prev + i·g}, {@code h = o·tanh(c)}.
      *
      * @param g  byte offset of the unit block's four gate vectors in {@code s.gates}
      * @param hc byte offset of the units in a state row buffer (relative to the step bases)
      */
-    static void forward(ForwardStep s, FloatVector ai, FloatVector af, FloatVector ag, FloatVector ao, long g, long hc) {
+    private static void forward(ForwardStep s, FloatVector ai, FloatVector af, FloatVector ag, FloatVector ao, long g, long hc) {
         FloatVector i = Activations.sigmoid(ai);
         FloatVector f = Activations.sigmoid(af);
         FloatVector gg = Activations.tanh(ag);
@@ -35,7 +70,7 @@ final class CellKernels {
         FloatVector c = f.fma(load(s.cs, s.cPrevBase + hc), i.mul(gg));
         FloatVector h = o.mul(Activations.tanh(c));
         c.intoMemorySegment(s.cs, s.cNextBase + hc, ORDER);
-        h.intoMemorySegment(s.h, s.hNextBase + hc, ORDER);
+        h.intoMemorySegment(s.hs, s.hNextBase + hc, ORDER);
         if (s.save) {
             MemorySegment gates = s.gates;
             i.intoMemorySegment(gates, g, ORDER);
@@ -52,7 +87,7 @@ final class CellKernels {
      * @param g  byte offset of the unit block in a gate row buffer (relative to the step bases)
      * @param hc byte offset of the units in a state row buffer (relative to the step bases)
      */
-    static void backward(BackwardStep s, FloatVector dhIn, long g, long hc) {
+    private static void backward(BackwardStep s, FloatVector dhIn, long g, long hc) {
         FloatVector dh = s.hasDy ? dhIn.add(load(s.dy, s.dyBase + hc)) : dhIn;
         MemorySegment gates = s.gates;
         long gb = s.gBase + g;

@@ -15,8 +15,9 @@ import org.lstmk.api.Layout;
  *   <li>copy its share of the rows of {@code x} into the time-major native copy {@code xn}, and its units of
  *       {@code h0, c0}; barrier;</li>
  *   <li>the input projection of every timestep for its own gate columns, one GEMM
- *       {@code gates[T·B][own] = xn · W_ih + b} (row blocks of {@link #ROW_BLOCK} so that A stays in L2);</li>
- *   <li>per step, the fused step on its own unit blocks ({@link MicroKernels#forward}), then a barrier so that
+ *       {@code gates[T·B][own] = xn · W_ih} (row blocks of {@link #ROW_BLOCK} so that A stays in L2);</li>
+ *   <li>per step and tile, {@code h_t·W_hh} ({@link MicroKernels#blocks}) and at once the cell on that tile
+ *       ({@link CellKernels#forwardTile}: + projection + bias, activations, c and h); then a barrier so that
  *       everyone's {@code h_t} is complete before anyone reads it;</li>
  *   <li>copy its units of every {@code h_t}, and of {@code h_T, c_T}, out to the caller.</li>
  * </ol>
@@ -33,13 +34,13 @@ final class ForwardPass implements WorkerTeam.Job {
     private final Layout layout;
     private final int steps, batch;
     private final MemorySegment x, h0, c0, y, hT, cT;
-    private final MemorySegment xn, gates, hs, cs;
+    private final MemorySegment xn, gates, hs, cs, tileBuffer;
     private final boolean save;
     private final int workers;
 
     ForwardPass(SimdWeights w, Layout layout, int steps, int batch, MemorySegment x, MemorySegment h0,
                 MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT, MemorySegment xn,
-                SimdWorkspace ws, boolean save, int workers) {
+                MemorySegment tileBuffer, SimdWorkspace ws, boolean save, int workers) {
         this.w = w;
         this.shape = w.shape;
         this.layout = layout;
@@ -52,6 +53,7 @@ final class ForwardPass implements WorkerTeam.Job {
         this.hT = hT;
         this.cT = cT;
         this.xn = xn;
+        this.tileBuffer = tileBuffer;
         this.gates = ws.gates();
         this.hs = ws.hs();
         this.cs = ws.cs();
@@ -73,14 +75,14 @@ final class ForwardPass implements WorkerTeam.Job {
         barrier.await(p);
 
         project(u0, u1, rows);
-        recur(p, barrier, u0, u1);
+        recur(p, barrier, u0, u1, p * Tiles.TILE_BYTES);
 
         if (y != null) Copies.sequenceOut(hs, hRow, (long) batch * hRow, layout, steps, batch, hid, 0, rows, j0, j1h, y);
         Copies.stateOut(hs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, hT);
         Copies.stateOut(cs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, cT);
     }
 
-    /** {@code gates[r][own blocks] = xn[r]·W_ih + b} for every row. */
+    /** {@code gates[r][own blocks] = xn[r]·W_ih} for every row (the bias is added by the cell). */
     private void project(int u0, int u1, int rows) {
         int in = shape.in();
         long gRow = shape.gateRowBytes(), aRow = 4L * in;
@@ -93,26 +95,28 @@ final class ForwardPass implements WorkerTeam.Job {
                 for (int i = 0; i < tiles; i++) {
                     int mr = Tiles.size(n, tiles, i);
                     MicroKernels.gemm(mr, 4, xn, r * aRow, aRow, 4, w.wih, w.wihPanel(u), VB, 4 * VB, in,
-                            gates, r * gRow + col, gRow, MicroKernels.INIT_BIAS, w.bias, col);
+                            gates, r * gRow + col, gRow);
                     r += mr;
                 }
             }
         }
     }
 
-    private void recur(int p, SpinBarrier barrier, int u0, int u1) {
+    private void recur(int p, SpinBarrier barrier, int u0, int u1, long tileBase) {
         long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
         ForwardStep s = new ForwardStep();
-        s.h = hs;
-        s.w = w.whh;
+        s.hs = hs;
         s.gates = gates;
         s.cs = cs;
+        s.bias = w.bias;
+        s.tile = tileBuffer;
+        s.tileBase = tileBase;
+        s.tileRow = Tiles.TILE_ROW_BYTES;
         s.hRow = hRow;
         s.gRow = gRow;
-        s.wBlock = w.whhPanel(1) - w.whhPanel(0);
-        s.wStep = 4 * VB;
-        s.k = shape.hid();
         s.save = save;
+        int hid = shape.hid();
+        long wBlock = w.whhPanel(1) - w.whhPanel(0);
         int tiles = Tiles.count(batch, BLOCK_TILE_ROWS);
         int widest = Tiles.size(batch, tiles, 0);
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * widest)));
@@ -128,7 +132,9 @@ final class ForwardPass implements WorkerTeam.Job {
                 int r = 0;
                 for (int i = 0; i < tiles; i++) {
                     int mr = Tiles.size(batch, tiles, i);
-                    MicroKernels.forward(mr, nb, s, aBase + r * hRow, panel, r * gRow + u * 4 * VB, r * hRow + u * VB);
+                    MicroKernels.blocks(mr, nb, hs, aBase + r * hRow, hRow, 4, w.whh, panel, wBlock, 4 * VB, hid,
+                            tileBuffer, tileBase, Tiles.TILE_ROW_BYTES);
+                    CellKernels.forwardTile(s, mr, nb, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
                     r += mr;
                 }
             }

@@ -11,232 +11,137 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * Register-tiled micro-kernels, one method per tile shape (see {@code MicroKernelGenerator}). Offsets are in
- * bytes. A is read by broadcasting one float per row and k; B by one vector per tile column and k.
+ * Register-tiled GEMM micro-kernels, one method per tile shape (see {@code MicroKernelGenerator}):
+ * {@code C = A·B} with A element (m, k) at {@code aOff + m·aRow + k·aStep}, C vector (m, n) at
+ * {@code cOff + m·cRow + n·VB}, k in {@code [0, k)}; offsets in bytes.
  */
 final class MicroKernels {
     private MicroKernels() {}
 
-    /** {@code init} of {@link #gemm}: start from zero. */
-    static final int INIT_ZERO = 0;
-    /** {@code init} of {@link #gemm}: start from C (accumulate). */
-    static final int INIT_C = 1;
-    /** {@code init} of {@link #gemm}: start from the bias row (one vector per tile column). */
-    static final int INIT_BIAS = 2;
-
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
-    private static final FloatVector ZERO = FloatVector.zero(FLOAT);
 
-    private static FloatVector load(MemorySegment s, long off) {
-        return FloatVector.fromMemorySegment(FLOAT, s, off, ORDER);
-    }
-
-    private static FloatVector bcast(MemorySegment s, long off) {
-        return FloatVector.broadcast(FLOAT, s.get(F, off));
-    }
-
-    /** {@code C[M×N vectors] = init + A·B}: A element (m, k) at {@code aOff + m·aRow + k·aStep}, B vector (k, n) at {@code bOff + n·bVec + k·bStep}, C vector (m, n) at {@code cOff + m·cRow + n·VB}. */
-    static void gemm(int rows, int cols, MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
+    /** {@code rows × cols} vectors; B vector (k, n) at {@code bOff + n·bVec + k·bStep}. */
+    static void gemm(int rows, int cols, MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
         switch (rows * 8 + cols) {
-            case 9 -> gemm1x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 10 -> gemm1x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 11 -> gemm1x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 12 -> gemm1x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 17 -> gemm2x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 18 -> gemm2x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 19 -> gemm2x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 20 -> gemm2x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 25 -> gemm3x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 26 -> gemm3x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 27 -> gemm3x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 28 -> gemm3x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 33 -> gemm4x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 34 -> gemm4x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 35 -> gemm4x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 36 -> gemm4x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 41 -> gemm5x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 42 -> gemm5x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 43 -> gemm5x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 44 -> gemm5x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 49 -> gemm6x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 50 -> gemm6x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 51 -> gemm6x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
-            case 52 -> gemm6x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff);
+            case 9 -> gemm1x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 10 -> gemm1x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 11 -> gemm1x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 12 -> gemm1x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 17 -> gemm2x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 18 -> gemm2x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 19 -> gemm2x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 20 -> gemm2x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 25 -> gemm3x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 26 -> gemm3x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 27 -> gemm3x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 28 -> gemm3x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 33 -> gemm4x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 34 -> gemm4x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 35 -> gemm4x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 36 -> gemm4x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 41 -> gemm5x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 42 -> gemm5x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 43 -> gemm5x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 44 -> gemm5x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 49 -> gemm6x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 50 -> gemm6x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 51 -> gemm6x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 52 -> gemm6x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
             default -> throw new IllegalArgumentException("no gemm kernel for " + rows + "x" + cols);
         }
     }
 
-    /** One tile of the forward recurrent step (see {@link ForwardStep}): {@code rows} batch rows from row offset {@code aOff} of h, {@code cols} unit blocks from panel offset {@code bOff} of W_hh; {@code gOff} and {@code hcOff} locate the tile in the gate and state buffers. */
-    static void forward(int rows, int cols, ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
+    /** {@code rows × cols} unit blocks of 4 vectors; B vector (k, 4j + g) at {@code bOff + j·bVec + g·VB + k·bStep}. */
+    static void blocks(int rows, int cols, MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
         switch (rows * 8 + cols) {
-            case 9 -> forward1x1(s, aOff, bOff, gOff, hcOff);
-            case 10 -> forward1x2(s, aOff, bOff, gOff, hcOff);
-            case 11 -> forward1x3(s, aOff, bOff, gOff, hcOff);
-            case 12 -> forward1x4(s, aOff, bOff, gOff, hcOff);
-            case 17 -> forward2x1(s, aOff, bOff, gOff, hcOff);
-            case 18 -> forward2x2(s, aOff, bOff, gOff, hcOff);
-            case 19 -> forward2x3(s, aOff, bOff, gOff, hcOff);
-            case 25 -> forward3x1(s, aOff, bOff, gOff, hcOff);
-            case 26 -> forward3x2(s, aOff, bOff, gOff, hcOff);
-            case 33 -> forward4x1(s, aOff, bOff, gOff, hcOff);
-            case 41 -> forward5x1(s, aOff, bOff, gOff, hcOff);
-            case 49 -> forward6x1(s, aOff, bOff, gOff, hcOff);
-            default -> throw new IllegalArgumentException("no forward kernel for " + rows + "x" + cols);
+            case 9 -> blocks1x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 10 -> blocks1x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 11 -> blocks1x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 12 -> blocks1x4(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 17 -> blocks2x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 18 -> blocks2x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 19 -> blocks2x3(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 25 -> blocks3x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 26 -> blocks3x2(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 33 -> blocks4x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 41 -> blocks5x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            case 49 -> blocks6x1(a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow);
+            default -> throw new IllegalArgumentException("no blocks kernel for " + rows + "x" + cols);
         }
     }
 
-    /** One tile of the backward recurrent step (see {@link BackwardStep}): {@code rows} batch rows of da from {@code aOff}, {@code cols} unit blocks of W_hhᵀ from panel offset {@code bOff}. */
-    static void backward(int rows, int cols, BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        switch (rows * 8 + cols) {
-            case 9 -> backward1x1(s, aOff, bOff, gOff, hcOff);
-            case 10 -> backward1x2(s, aOff, bOff, gOff, hcOff);
-            case 11 -> backward1x3(s, aOff, bOff, gOff, hcOff);
-            case 12 -> backward1x4(s, aOff, bOff, gOff, hcOff);
-            case 17 -> backward2x1(s, aOff, bOff, gOff, hcOff);
-            case 18 -> backward2x2(s, aOff, bOff, gOff, hcOff);
-            case 19 -> backward2x3(s, aOff, bOff, gOff, hcOff);
-            case 20 -> backward2x4(s, aOff, bOff, gOff, hcOff);
-            case 25 -> backward3x1(s, aOff, bOff, gOff, hcOff);
-            case 26 -> backward3x2(s, aOff, bOff, gOff, hcOff);
-            case 27 -> backward3x3(s, aOff, bOff, gOff, hcOff);
-            case 28 -> backward3x4(s, aOff, bOff, gOff, hcOff);
-            case 33 -> backward4x1(s, aOff, bOff, gOff, hcOff);
-            case 34 -> backward4x2(s, aOff, bOff, gOff, hcOff);
-            case 35 -> backward4x3(s, aOff, bOff, gOff, hcOff);
-            case 36 -> backward4x4(s, aOff, bOff, gOff, hcOff);
-            case 41 -> backward5x1(s, aOff, bOff, gOff, hcOff);
-            case 42 -> backward5x2(s, aOff, bOff, gOff, hcOff);
-            case 43 -> backward5x3(s, aOff, bOff, gOff, hcOff);
-            case 44 -> backward5x4(s, aOff, bOff, gOff, hcOff);
-            case 49 -> backward6x1(s, aOff, bOff, gOff, hcOff);
-            case 50 -> backward6x2(s, aOff, bOff, gOff, hcOff);
-            case 51 -> backward6x3(s, aOff, bOff, gOff, hcOff);
-            case 52 -> backward6x4(s, aOff, bOff, gOff, hcOff);
-            default -> throw new IllegalArgumentException("no backward kernel for " + rows + "x" + cols);
-        }
-    }
-
-    private static void gemm1x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            c0_0 = z0;
-        }
+    private static void gemm1x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
             ap += aStep;
             bp += bStep;
         }
         c0_0.intoMemorySegment(c, cOff, ORDER);
     }
 
-    private static void gemm1x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            c0_0 = z0; c0_1 = z1;
-        }
+    private static void gemm1x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
             ap += aStep;
             bp += bStep;
         }
         c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER);
     }
 
-    private static void gemm1x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2;
-        }
+    private static void gemm1x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
             ap += aStep;
             bp += bStep;
         }
         c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER);
     }
 
-    private static void gemm1x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB); c0_3 = load(c, cOff + 3 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            FloatVector z3 = load(bias, biasOff + 3 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2; c0_3 = z3;
-        }
+    private static void gemm1x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
-            FloatVector b3 = load(b, bp + 3 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
             ap += aStep;
             bp += bStep;
         }
         c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER);
     }
 
-    private static void gemm2x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0;
-        FloatVector c1_0;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO;
-            c1_0 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff);
-            c1_0 = load(c, cOff + cRow);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            c0_0 = z0;
-            c1_0 = z0;
-        }
+    private static void gemm2x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero;
+        FloatVector c1_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
             ap += aStep;
             bp += bStep;
         }
@@ -244,29 +149,17 @@ final class MicroKernels {
         c1_0.intoMemorySegment(c, cOff + cRow, ORDER);
     }
 
-    private static void gemm2x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            c0_0 = z0; c0_1 = z1;
-            c1_0 = z0; c1_1 = z1;
-        }
+    private static void gemm2x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
             ap += aStep;
             bp += bStep;
         }
@@ -274,31 +167,18 @@ final class MicroKernels {
         c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER);
     }
 
-    private static void gemm2x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2;
-        }
+    private static void gemm2x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
             ap += aStep;
             bp += bStep;
         }
@@ -306,33 +186,19 @@ final class MicroKernels {
         c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER);
     }
 
-    private static void gemm2x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB); c0_3 = load(c, cOff + 3 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB); c1_3 = load(c, cOff + cRow + 3 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            FloatVector z3 = load(bias, biasOff + 3 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2; c0_3 = z3;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2; c1_3 = z3;
-        }
+    private static void gemm2x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
-            FloatVector b3 = load(b, bp + 3 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
             ap += aStep;
             bp += bStep;
         }
@@ -340,32 +206,18 @@ final class MicroKernels {
         c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER);
     }
 
-    private static void gemm3x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0;
-        FloatVector c1_0;
-        FloatVector c2_0;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO;
-            c1_0 = ZERO;
-            c2_0 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff);
-            c1_0 = load(c, cOff + cRow);
-            c2_0 = load(c, cOff + 2 * cRow);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            c0_0 = z0;
-            c1_0 = z0;
-            c2_0 = z0;
-        }
+    private static void gemm3x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero;
+        FloatVector c1_0 = zero;
+        FloatVector c2_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0);
             ap += aStep;
             bp += bStep;
         }
@@ -374,34 +226,19 @@ final class MicroKernels {
         c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER);
     }
 
-    private static void gemm3x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        FloatVector c2_0, c2_1;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            c0_0 = z0; c0_1 = z1;
-            c1_0 = z0; c1_1 = z1;
-            c2_0 = z0; c2_1 = z1;
-        }
+    private static void gemm3x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
             ap += aStep;
             bp += bStep;
         }
@@ -410,36 +247,20 @@ final class MicroKernels {
         c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER); c2_1.intoMemorySegment(c, cOff + 2 * cRow + VB, ORDER);
     }
 
-    private static void gemm3x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        FloatVector c2_0, c2_1, c2_2;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB); c2_2 = load(c, cOff + 2 * cRow + 2 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2;
-            c2_0 = z0; c2_1 = z1; c2_2 = z2;
-        }
+    private static void gemm3x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
             ap += aStep;
             bp += bStep;
         }
@@ -448,38 +269,21 @@ final class MicroKernels {
         c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER); c2_1.intoMemorySegment(c, cOff + 2 * cRow + VB, ORDER); c2_2.intoMemorySegment(c, cOff + 2 * cRow + 2 * VB, ORDER);
     }
 
-    private static void gemm3x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO; c2_3 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB); c0_3 = load(c, cOff + 3 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB); c1_3 = load(c, cOff + cRow + 3 * VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB); c2_2 = load(c, cOff + 2 * cRow + 2 * VB); c2_3 = load(c, cOff + 2 * cRow + 3 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            FloatVector z3 = load(bias, biasOff + 3 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2; c0_3 = z3;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2; c1_3 = z3;
-            c2_0 = z0; c2_1 = z1; c2_2 = z2; c2_3 = z3;
-        }
+    private static void gemm3x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
-            FloatVector b3 = load(b, bp + 3 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
             ap += aStep;
             bp += bStep;
         }
@@ -488,37 +292,20 @@ final class MicroKernels {
         c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER); c2_1.intoMemorySegment(c, cOff + 2 * cRow + VB, ORDER); c2_2.intoMemorySegment(c, cOff + 2 * cRow + 2 * VB, ORDER); c2_3.intoMemorySegment(c, cOff + 2 * cRow + 3 * VB, ORDER);
     }
 
-    private static void gemm4x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0;
-        FloatVector c1_0;
-        FloatVector c2_0;
-        FloatVector c3_0;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO;
-            c1_0 = ZERO;
-            c2_0 = ZERO;
-            c3_0 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff);
-            c1_0 = load(c, cOff + cRow);
-            c2_0 = load(c, cOff + 2 * cRow);
-            c3_0 = load(c, cOff + 3 * cRow);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            c0_0 = z0;
-            c1_0 = z0;
-            c2_0 = z0;
-            c3_0 = z0;
-        }
+    private static void gemm4x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero;
+        FloatVector c1_0 = zero;
+        FloatVector c2_0 = zero;
+        FloatVector c3_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0);
             ap += aStep;
             bp += bStep;
         }
@@ -528,39 +315,21 @@ final class MicroKernels {
         c3_0.intoMemorySegment(c, cOff + 3 * cRow, ORDER);
     }
 
-    private static void gemm4x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        FloatVector c2_0, c2_1;
-        FloatVector c3_0, c3_1;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            c0_0 = z0; c0_1 = z1;
-            c1_0 = z0; c1_1 = z1;
-            c2_0 = z0; c2_1 = z1;
-            c3_0 = z0; c3_1 = z1;
-        }
+    private static void gemm4x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
             ap += aStep;
             bp += bStep;
         }
@@ -570,41 +339,22 @@ final class MicroKernels {
         c3_0.intoMemorySegment(c, cOff + 3 * cRow, ORDER); c3_1.intoMemorySegment(c, cOff + 3 * cRow + VB, ORDER);
     }
 
-    private static void gemm4x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        FloatVector c2_0, c2_1, c2_2;
-        FloatVector c3_0, c3_1, c3_2;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB); c2_2 = load(c, cOff + 2 * cRow + 2 * VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB); c3_2 = load(c, cOff + 3 * cRow + 2 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2;
-            c2_0 = z0; c2_1 = z1; c2_2 = z2;
-            c3_0 = z0; c3_1 = z1; c3_2 = z2;
-        }
+    private static void gemm4x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
             ap += aStep;
             bp += bStep;
         }
@@ -614,43 +364,23 @@ final class MicroKernels {
         c3_0.intoMemorySegment(c, cOff + 3 * cRow, ORDER); c3_1.intoMemorySegment(c, cOff + 3 * cRow + VB, ORDER); c3_2.intoMemorySegment(c, cOff + 3 * cRow + 2 * VB, ORDER);
     }
 
-    private static void gemm4x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO; c2_3 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO; c3_3 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB); c0_3 = load(c, cOff + 3 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB); c1_3 = load(c, cOff + cRow + 3 * VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB); c2_2 = load(c, cOff + 2 * cRow + 2 * VB); c2_3 = load(c, cOff + 2 * cRow + 3 * VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB); c3_2 = load(c, cOff + 3 * cRow + 2 * VB); c3_3 = load(c, cOff + 3 * cRow + 3 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            FloatVector z3 = load(bias, biasOff + 3 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2; c0_3 = z3;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2; c1_3 = z3;
-            c2_0 = z0; c2_1 = z1; c2_2 = z2; c2_3 = z3;
-            c3_0 = z0; c3_1 = z1; c3_2 = z2; c3_3 = z3;
-        }
+    private static void gemm4x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero, c3_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
-            FloatVector b3 = load(b, bp + 3 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
             ap += aStep;
             bp += bStep;
         }
@@ -660,42 +390,22 @@ final class MicroKernels {
         c3_0.intoMemorySegment(c, cOff + 3 * cRow, ORDER); c3_1.intoMemorySegment(c, cOff + 3 * cRow + VB, ORDER); c3_2.intoMemorySegment(c, cOff + 3 * cRow + 2 * VB, ORDER); c3_3.intoMemorySegment(c, cOff + 3 * cRow + 3 * VB, ORDER);
     }
 
-    private static void gemm5x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0;
-        FloatVector c1_0;
-        FloatVector c2_0;
-        FloatVector c3_0;
-        FloatVector c4_0;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO;
-            c1_0 = ZERO;
-            c2_0 = ZERO;
-            c3_0 = ZERO;
-            c4_0 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff);
-            c1_0 = load(c, cOff + cRow);
-            c2_0 = load(c, cOff + 2 * cRow);
-            c3_0 = load(c, cOff + 3 * cRow);
-            c4_0 = load(c, cOff + 4 * cRow);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            c0_0 = z0;
-            c1_0 = z0;
-            c2_0 = z0;
-            c3_0 = z0;
-            c4_0 = z0;
-        }
+    private static void gemm5x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero;
+        FloatVector c1_0 = zero;
+        FloatVector c2_0 = zero;
+        FloatVector c3_0 = zero;
+        FloatVector c4_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0);
-            x = bcast(a, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0);
             ap += aStep;
             bp += bStep;
         }
@@ -706,44 +416,23 @@ final class MicroKernels {
         c4_0.intoMemorySegment(c, cOff + 4 * cRow, ORDER);
     }
 
-    private static void gemm5x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        FloatVector c2_0, c2_1;
-        FloatVector c3_0, c3_1;
-        FloatVector c4_0, c4_1;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO;
-            c4_0 = ZERO; c4_1 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB);
-            c4_0 = load(c, cOff + 4 * cRow); c4_1 = load(c, cOff + 4 * cRow + VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            c0_0 = z0; c0_1 = z1;
-            c1_0 = z0; c1_1 = z1;
-            c2_0 = z0; c2_1 = z1;
-            c3_0 = z0; c3_1 = z1;
-            c4_0 = z0; c4_1 = z1;
-        }
+    private static void gemm5x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
-            x = bcast(a, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1);
             ap += aStep;
             bp += bStep;
         }
@@ -754,46 +443,24 @@ final class MicroKernels {
         c4_0.intoMemorySegment(c, cOff + 4 * cRow, ORDER); c4_1.intoMemorySegment(c, cOff + 4 * cRow + VB, ORDER);
     }
 
-    private static void gemm5x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        FloatVector c2_0, c2_1, c2_2;
-        FloatVector c3_0, c3_1, c3_2;
-        FloatVector c4_0, c4_1, c4_2;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO;
-            c4_0 = ZERO; c4_1 = ZERO; c4_2 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB); c2_2 = load(c, cOff + 2 * cRow + 2 * VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB); c3_2 = load(c, cOff + 3 * cRow + 2 * VB);
-            c4_0 = load(c, cOff + 4 * cRow); c4_1 = load(c, cOff + 4 * cRow + VB); c4_2 = load(c, cOff + 4 * cRow + 2 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2;
-            c2_0 = z0; c2_1 = z1; c2_2 = z2;
-            c3_0 = z0; c3_1 = z1; c3_2 = z2;
-            c4_0 = z0; c4_1 = z1; c4_2 = z2;
-        }
+    private static void gemm5x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
-            x = bcast(a, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2);
             ap += aStep;
             bp += bStep;
         }
@@ -804,48 +471,25 @@ final class MicroKernels {
         c4_0.intoMemorySegment(c, cOff + 4 * cRow, ORDER); c4_1.intoMemorySegment(c, cOff + 4 * cRow + VB, ORDER); c4_2.intoMemorySegment(c, cOff + 4 * cRow + 2 * VB, ORDER);
     }
 
-    private static void gemm5x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        FloatVector c4_0, c4_1, c4_2, c4_3;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO; c2_3 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO; c3_3 = ZERO;
-            c4_0 = ZERO; c4_1 = ZERO; c4_2 = ZERO; c4_3 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB); c0_3 = load(c, cOff + 3 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB); c1_3 = load(c, cOff + cRow + 3 * VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB); c2_2 = load(c, cOff + 2 * cRow + 2 * VB); c2_3 = load(c, cOff + 2 * cRow + 3 * VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB); c3_2 = load(c, cOff + 3 * cRow + 2 * VB); c3_3 = load(c, cOff + 3 * cRow + 3 * VB);
-            c4_0 = load(c, cOff + 4 * cRow); c4_1 = load(c, cOff + 4 * cRow + VB); c4_2 = load(c, cOff + 4 * cRow + 2 * VB); c4_3 = load(c, cOff + 4 * cRow + 3 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            FloatVector z3 = load(bias, biasOff + 3 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2; c0_3 = z3;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2; c1_3 = z3;
-            c2_0 = z0; c2_1 = z1; c2_2 = z2; c2_3 = z3;
-            c3_0 = z0; c3_1 = z1; c3_2 = z2; c3_3 = z3;
-            c4_0 = z0; c4_1 = z1; c4_2 = z2; c4_3 = z3;
-        }
+    private static void gemm5x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero, c3_3 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero, c4_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
-            FloatVector b3 = load(b, bp + 3 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = bcast(a, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
             ap += aStep;
             bp += bStep;
         }
@@ -856,47 +500,24 @@ final class MicroKernels {
         c4_0.intoMemorySegment(c, cOff + 4 * cRow, ORDER); c4_1.intoMemorySegment(c, cOff + 4 * cRow + VB, ORDER); c4_2.intoMemorySegment(c, cOff + 4 * cRow + 2 * VB, ORDER); c4_3.intoMemorySegment(c, cOff + 4 * cRow + 3 * VB, ORDER);
     }
 
-    private static void gemm6x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0;
-        FloatVector c1_0;
-        FloatVector c2_0;
-        FloatVector c3_0;
-        FloatVector c4_0;
-        FloatVector c5_0;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO;
-            c1_0 = ZERO;
-            c2_0 = ZERO;
-            c3_0 = ZERO;
-            c4_0 = ZERO;
-            c5_0 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff);
-            c1_0 = load(c, cOff + cRow);
-            c2_0 = load(c, cOff + 2 * cRow);
-            c3_0 = load(c, cOff + 3 * cRow);
-            c4_0 = load(c, cOff + 4 * cRow);
-            c5_0 = load(c, cOff + 5 * cRow);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            c0_0 = z0;
-            c1_0 = z0;
-            c2_0 = z0;
-            c3_0 = z0;
-            c4_0 = z0;
-            c5_0 = z0;
-        }
+    private static void gemm6x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero;
+        FloatVector c1_0 = zero;
+        FloatVector c2_0 = zero;
+        FloatVector c3_0 = zero;
+        FloatVector c4_0 = zero;
+        FloatVector c5_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0);
-            x = bcast(a, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0);
-            x = bcast(a, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0);
             ap += aStep;
             bp += bStep;
         }
@@ -908,49 +529,25 @@ final class MicroKernels {
         c5_0.intoMemorySegment(c, cOff + 5 * cRow, ORDER);
     }
 
-    private static void gemm6x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        FloatVector c2_0, c2_1;
-        FloatVector c3_0, c3_1;
-        FloatVector c4_0, c4_1;
-        FloatVector c5_0, c5_1;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO;
-            c4_0 = ZERO; c4_1 = ZERO;
-            c5_0 = ZERO; c5_1 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB);
-            c4_0 = load(c, cOff + 4 * cRow); c4_1 = load(c, cOff + 4 * cRow + VB);
-            c5_0 = load(c, cOff + 5 * cRow); c5_1 = load(c, cOff + 5 * cRow + VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            c0_0 = z0; c0_1 = z1;
-            c1_0 = z0; c1_1 = z1;
-            c2_0 = z0; c2_1 = z1;
-            c3_0 = z0; c3_1 = z1;
-            c4_0 = z0; c4_1 = z1;
-            c5_0 = z0; c5_1 = z1;
-        }
+    private static void gemm6x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
-            x = bcast(a, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1);
-            x = bcast(a, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1);
             ap += aStep;
             bp += bStep;
         }
@@ -962,51 +559,26 @@ final class MicroKernels {
         c5_0.intoMemorySegment(c, cOff + 5 * cRow, ORDER); c5_1.intoMemorySegment(c, cOff + 5 * cRow + VB, ORDER);
     }
 
-    private static void gemm6x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        FloatVector c2_0, c2_1, c2_2;
-        FloatVector c3_0, c3_1, c3_2;
-        FloatVector c4_0, c4_1, c4_2;
-        FloatVector c5_0, c5_1, c5_2;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO;
-            c4_0 = ZERO; c4_1 = ZERO; c4_2 = ZERO;
-            c5_0 = ZERO; c5_1 = ZERO; c5_2 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB); c2_2 = load(c, cOff + 2 * cRow + 2 * VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB); c3_2 = load(c, cOff + 3 * cRow + 2 * VB);
-            c4_0 = load(c, cOff + 4 * cRow); c4_1 = load(c, cOff + 4 * cRow + VB); c4_2 = load(c, cOff + 4 * cRow + 2 * VB);
-            c5_0 = load(c, cOff + 5 * cRow); c5_1 = load(c, cOff + 5 * cRow + VB); c5_2 = load(c, cOff + 5 * cRow + 2 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2;
-            c2_0 = z0; c2_1 = z1; c2_2 = z2;
-            c3_0 = z0; c3_1 = z1; c3_2 = z2;
-            c4_0 = z0; c4_1 = z1; c4_2 = z2;
-            c5_0 = z0; c5_1 = z1; c5_2 = z2;
-        }
+    private static void gemm6x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero, c5_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
-            x = bcast(a, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2);
-            x = bcast(a, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2);
             ap += aStep;
             bp += bStep;
         }
@@ -1018,53 +590,27 @@ final class MicroKernels {
         c5_0.intoMemorySegment(c, cOff + 5 * cRow, ORDER); c5_1.intoMemorySegment(c, cOff + 5 * cRow + VB, ORDER); c5_2.intoMemorySegment(c, cOff + 5 * cRow + 2 * VB, ORDER);
     }
 
-    private static void gemm6x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,
-            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        FloatVector c4_0, c4_1, c4_2, c4_3;
-        FloatVector c5_0, c5_1, c5_2, c5_3;
-        if (init == INIT_ZERO) {
-            c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-            c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-            c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO; c2_3 = ZERO;
-            c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO; c3_3 = ZERO;
-            c4_0 = ZERO; c4_1 = ZERO; c4_2 = ZERO; c4_3 = ZERO;
-            c5_0 = ZERO; c5_1 = ZERO; c5_2 = ZERO; c5_3 = ZERO;
-        } else if (init == INIT_C) {
-            c0_0 = load(c, cOff); c0_1 = load(c, cOff + VB); c0_2 = load(c, cOff + 2 * VB); c0_3 = load(c, cOff + 3 * VB);
-            c1_0 = load(c, cOff + cRow); c1_1 = load(c, cOff + cRow + VB); c1_2 = load(c, cOff + cRow + 2 * VB); c1_3 = load(c, cOff + cRow + 3 * VB);
-            c2_0 = load(c, cOff + 2 * cRow); c2_1 = load(c, cOff + 2 * cRow + VB); c2_2 = load(c, cOff + 2 * cRow + 2 * VB); c2_3 = load(c, cOff + 2 * cRow + 3 * VB);
-            c3_0 = load(c, cOff + 3 * cRow); c3_1 = load(c, cOff + 3 * cRow + VB); c3_2 = load(c, cOff + 3 * cRow + 2 * VB); c3_3 = load(c, cOff + 3 * cRow + 3 * VB);
-            c4_0 = load(c, cOff + 4 * cRow); c4_1 = load(c, cOff + 4 * cRow + VB); c4_2 = load(c, cOff + 4 * cRow + 2 * VB); c4_3 = load(c, cOff + 4 * cRow + 3 * VB);
-            c5_0 = load(c, cOff + 5 * cRow); c5_1 = load(c, cOff + 5 * cRow + VB); c5_2 = load(c, cOff + 5 * cRow + 2 * VB); c5_3 = load(c, cOff + 5 * cRow + 3 * VB);
-        } else {
-            FloatVector z0 = load(bias, biasOff);
-            FloatVector z1 = load(bias, biasOff + VB);
-            FloatVector z2 = load(bias, biasOff + 2 * VB);
-            FloatVector z3 = load(bias, biasOff + 3 * VB);
-            c0_0 = z0; c0_1 = z1; c0_2 = z2; c0_3 = z3;
-            c1_0 = z0; c1_1 = z1; c1_2 = z2; c1_3 = z3;
-            c2_0 = z0; c2_1 = z1; c2_2 = z2; c2_3 = z3;
-            c3_0 = z0; c3_1 = z1; c3_2 = z2; c3_3 = z3;
-            c4_0 = z0; c4_1 = z1; c4_2 = z2; c4_3 = z3;
-            c5_0 = z0; c5_1 = z1; c5_2 = z2; c5_3 = z3;
-        }
+    private static void gemm6x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero, c3_3 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero, c4_3 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero, c5_2 = zero, c5_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(b, bp);
-            FloatVector b1 = load(b, bp + bVec);
-            FloatVector b2 = load(b, bp + 2 * bVec);
-            FloatVector b3 = load(b, bp + 3 * bVec);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
             FloatVector x;
-            x = bcast(a, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(a, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(a, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(a, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = bcast(a, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
-            x = bcast(a, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2); c5_3 = b3.fma(x, c5_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2); c5_3 = b3.fma(x, c5_3);
             ap += aStep;
             bp += bStep;
         }
@@ -1076,1197 +622,305 @@ final class MicroKernels {
         c5_0.intoMemorySegment(c, cOff + 5 * cRow, ORDER); c5_1.intoMemorySegment(c, cOff + 5 * cRow + VB, ORDER); c5_2.intoMemorySegment(c, cOff + 5 * cRow + 2 * VB, ORDER); c5_3.intoMemorySegment(c, cOff + 5 * cRow + 3 * VB, ORDER);
     }
 
-    private static void forward1x1(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB);
+    private static void blocks1x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER);
     }
 
-    private static void forward1x2(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB); c0_4 = load(gates, gBase + 4 * VB); c0_5 = load(gates, gBase + 5 * VB); c0_6 = load(gates, gBase + 6 * VB); c0_7 = load(gates, gBase + 7 * VB);
+    private static void blocks1x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
-            FloatVector b4 = load(w, bp + block);
-            FloatVector b5 = load(w, bp + block + VB);
-            FloatVector b6 = load(w, bp + block + 2 * VB);
-            FloatVector b7 = load(w, bp + block + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c0_4, c0_5, c0_6, c0_7, gBase + 4 * VB, hcOff + VB);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER); c0_4.intoMemorySegment(c, cOff + 4 * VB, ORDER); c0_5.intoMemorySegment(c, cOff + 5 * VB, ORDER); c0_6.intoMemorySegment(c, cOff + 6 * VB, ORDER); c0_7.intoMemorySegment(c, cOff + 7 * VB, ORDER);
     }
 
-    private static void forward1x3(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7, c0_8, c0_9, c0_10, c0_11;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB); c0_4 = load(gates, gBase + 4 * VB); c0_5 = load(gates, gBase + 5 * VB); c0_6 = load(gates, gBase + 6 * VB); c0_7 = load(gates, gBase + 7 * VB); c0_8 = load(gates, gBase + 8 * VB); c0_9 = load(gates, gBase + 9 * VB); c0_10 = load(gates, gBase + 10 * VB); c0_11 = load(gates, gBase + 11 * VB);
+    private static void blocks1x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero, c0_8 = zero, c0_9 = zero, c0_10 = zero, c0_11 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
-            FloatVector b4 = load(w, bp + block);
-            FloatVector b5 = load(w, bp + block + VB);
-            FloatVector b6 = load(w, bp + block + 2 * VB);
-            FloatVector b7 = load(w, bp + block + 3 * VB);
-            FloatVector b8 = load(w, bp + 2 * block);
-            FloatVector b9 = load(w, bp + 2 * block + VB);
-            FloatVector b10 = load(w, bp + 2 * block + 2 * VB);
-            FloatVector b11 = load(w, bp + 2 * block + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
+            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER);
+            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER);
+            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c0_4, c0_5, c0_6, c0_7, gBase + 4 * VB, hcOff + VB);
-        CellKernels.forward(s, c0_8, c0_9, c0_10, c0_11, gBase + 8 * VB, hcOff + 2 * VB);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER); c0_4.intoMemorySegment(c, cOff + 4 * VB, ORDER); c0_5.intoMemorySegment(c, cOff + 5 * VB, ORDER); c0_6.intoMemorySegment(c, cOff + 6 * VB, ORDER); c0_7.intoMemorySegment(c, cOff + 7 * VB, ORDER); c0_8.intoMemorySegment(c, cOff + 8 * VB, ORDER); c0_9.intoMemorySegment(c, cOff + 9 * VB, ORDER); c0_10.intoMemorySegment(c, cOff + 10 * VB, ORDER); c0_11.intoMemorySegment(c, cOff + 11 * VB, ORDER);
     }
 
-    private static void forward1x4(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7, c0_8, c0_9, c0_10, c0_11, c0_12, c0_13, c0_14, c0_15;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB); c0_4 = load(gates, gBase + 4 * VB); c0_5 = load(gates, gBase + 5 * VB); c0_6 = load(gates, gBase + 6 * VB); c0_7 = load(gates, gBase + 7 * VB); c0_8 = load(gates, gBase + 8 * VB); c0_9 = load(gates, gBase + 9 * VB); c0_10 = load(gates, gBase + 10 * VB); c0_11 = load(gates, gBase + 11 * VB); c0_12 = load(gates, gBase + 12 * VB); c0_13 = load(gates, gBase + 13 * VB); c0_14 = load(gates, gBase + 14 * VB); c0_15 = load(gates, gBase + 15 * VB);
+    private static void blocks1x4(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero, c0_8 = zero, c0_9 = zero, c0_10 = zero, c0_11 = zero, c0_12 = zero, c0_13 = zero, c0_14 = zero, c0_15 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
-            FloatVector b4 = load(w, bp + block);
-            FloatVector b5 = load(w, bp + block + VB);
-            FloatVector b6 = load(w, bp + block + 2 * VB);
-            FloatVector b7 = load(w, bp + block + 3 * VB);
-            FloatVector b8 = load(w, bp + 2 * block);
-            FloatVector b9 = load(w, bp + 2 * block + VB);
-            FloatVector b10 = load(w, bp + 2 * block + 2 * VB);
-            FloatVector b11 = load(w, bp + 2 * block + 3 * VB);
-            FloatVector b12 = load(w, bp + 3 * block);
-            FloatVector b13 = load(w, bp + 3 * block + VB);
-            FloatVector b14 = load(w, bp + 3 * block + 2 * VB);
-            FloatVector b15 = load(w, bp + 3 * block + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
+            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER);
+            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER);
+            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER);
+            FloatVector b12 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
+            FloatVector b13 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + VB, ORDER);
+            FloatVector b14 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + 2 * VB, ORDER);
+            FloatVector b15 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11); c0_12 = b12.fma(x, c0_12); c0_13 = b13.fma(x, c0_13); c0_14 = b14.fma(x, c0_14); c0_15 = b15.fma(x, c0_15);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11); c0_12 = b12.fma(x, c0_12); c0_13 = b13.fma(x, c0_13); c0_14 = b14.fma(x, c0_14); c0_15 = b15.fma(x, c0_15);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c0_4, c0_5, c0_6, c0_7, gBase + 4 * VB, hcOff + VB);
-        CellKernels.forward(s, c0_8, c0_9, c0_10, c0_11, gBase + 8 * VB, hcOff + 2 * VB);
-        CellKernels.forward(s, c0_12, c0_13, c0_14, c0_15, gBase + 12 * VB, hcOff + 3 * VB);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER); c0_4.intoMemorySegment(c, cOff + 4 * VB, ORDER); c0_5.intoMemorySegment(c, cOff + 5 * VB, ORDER); c0_6.intoMemorySegment(c, cOff + 6 * VB, ORDER); c0_7.intoMemorySegment(c, cOff + 7 * VB, ORDER); c0_8.intoMemorySegment(c, cOff + 8 * VB, ORDER); c0_9.intoMemorySegment(c, cOff + 9 * VB, ORDER); c0_10.intoMemorySegment(c, cOff + 10 * VB, ORDER); c0_11.intoMemorySegment(c, cOff + 11 * VB, ORDER); c0_12.intoMemorySegment(c, cOff + 12 * VB, ORDER); c0_13.intoMemorySegment(c, cOff + 13 * VB, ORDER); c0_14.intoMemorySegment(c, cOff + 14 * VB, ORDER); c0_15.intoMemorySegment(c, cOff + 15 * VB, ORDER);
     }
 
-    private static void forward2x1(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB);
-        c1_0 = load(gates, gBase + gRow); c1_1 = load(gates, gBase + gRow + VB); c1_2 = load(gates, gBase + gRow + 2 * VB); c1_3 = load(gates, gBase + gRow + 3 * VB);
+    private static void blocks2x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(h, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c1_0, c1_1, c1_2, c1_3, gBase + gRow, hcOff + hRow);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER);
+        c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER);
     }
 
-    private static void forward2x2(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7;
-        FloatVector c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB); c0_4 = load(gates, gBase + 4 * VB); c0_5 = load(gates, gBase + 5 * VB); c0_6 = load(gates, gBase + 6 * VB); c0_7 = load(gates, gBase + 7 * VB);
-        c1_0 = load(gates, gBase + gRow); c1_1 = load(gates, gBase + gRow + VB); c1_2 = load(gates, gBase + gRow + 2 * VB); c1_3 = load(gates, gBase + gRow + 3 * VB); c1_4 = load(gates, gBase + gRow + 4 * VB); c1_5 = load(gates, gBase + gRow + 5 * VB); c1_6 = load(gates, gBase + gRow + 6 * VB); c1_7 = load(gates, gBase + gRow + 7 * VB);
+    private static void blocks2x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero, c1_4 = zero, c1_5 = zero, c1_6 = zero, c1_7 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
-            FloatVector b4 = load(w, bp + block);
-            FloatVector b5 = load(w, bp + block + VB);
-            FloatVector b6 = load(w, bp + block + 2 * VB);
-            FloatVector b7 = load(w, bp + block + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
-            x = bcast(h, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c0_4, c0_5, c0_6, c0_7, gBase + 4 * VB, hcOff + VB);
-        CellKernels.forward(s, c1_0, c1_1, c1_2, c1_3, gBase + gRow, hcOff + hRow);
-        CellKernels.forward(s, c1_4, c1_5, c1_6, c1_7, gBase + gRow + 4 * VB, hcOff + hRow + VB);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER); c0_4.intoMemorySegment(c, cOff + 4 * VB, ORDER); c0_5.intoMemorySegment(c, cOff + 5 * VB, ORDER); c0_6.intoMemorySegment(c, cOff + 6 * VB, ORDER); c0_7.intoMemorySegment(c, cOff + 7 * VB, ORDER);
+        c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER); c1_4.intoMemorySegment(c, cOff + cRow + 4 * VB, ORDER); c1_5.intoMemorySegment(c, cOff + cRow + 5 * VB, ORDER); c1_6.intoMemorySegment(c, cOff + cRow + 6 * VB, ORDER); c1_7.intoMemorySegment(c, cOff + cRow + 7 * VB, ORDER);
     }
 
-    private static void forward2x3(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7, c0_8, c0_9, c0_10, c0_11;
-        FloatVector c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7, c1_8, c1_9, c1_10, c1_11;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB); c0_4 = load(gates, gBase + 4 * VB); c0_5 = load(gates, gBase + 5 * VB); c0_6 = load(gates, gBase + 6 * VB); c0_7 = load(gates, gBase + 7 * VB); c0_8 = load(gates, gBase + 8 * VB); c0_9 = load(gates, gBase + 9 * VB); c0_10 = load(gates, gBase + 10 * VB); c0_11 = load(gates, gBase + 11 * VB);
-        c1_0 = load(gates, gBase + gRow); c1_1 = load(gates, gBase + gRow + VB); c1_2 = load(gates, gBase + gRow + 2 * VB); c1_3 = load(gates, gBase + gRow + 3 * VB); c1_4 = load(gates, gBase + gRow + 4 * VB); c1_5 = load(gates, gBase + gRow + 5 * VB); c1_6 = load(gates, gBase + gRow + 6 * VB); c1_7 = load(gates, gBase + gRow + 7 * VB); c1_8 = load(gates, gBase + gRow + 8 * VB); c1_9 = load(gates, gBase + gRow + 9 * VB); c1_10 = load(gates, gBase + gRow + 10 * VB); c1_11 = load(gates, gBase + gRow + 11 * VB);
+    private static void blocks2x3(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero, c0_8 = zero, c0_9 = zero, c0_10 = zero, c0_11 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero, c1_4 = zero, c1_5 = zero, c1_6 = zero, c1_7 = zero, c1_8 = zero, c1_9 = zero, c1_10 = zero, c1_11 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
-            FloatVector b4 = load(w, bp + block);
-            FloatVector b5 = load(w, bp + block + VB);
-            FloatVector b6 = load(w, bp + block + 2 * VB);
-            FloatVector b7 = load(w, bp + block + 3 * VB);
-            FloatVector b8 = load(w, bp + 2 * block);
-            FloatVector b9 = load(w, bp + 2 * block + VB);
-            FloatVector b10 = load(w, bp + 2 * block + 2 * VB);
-            FloatVector b11 = load(w, bp + 2 * block + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
+            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
+            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER);
+            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER);
+            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11);
-            x = bcast(h, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7); c1_8 = b8.fma(x, c1_8); c1_9 = b9.fma(x, c1_9); c1_10 = b10.fma(x, c1_10); c1_11 = b11.fma(x, c1_11);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7); c1_8 = b8.fma(x, c1_8); c1_9 = b9.fma(x, c1_9); c1_10 = b10.fma(x, c1_10); c1_11 = b11.fma(x, c1_11);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c0_4, c0_5, c0_6, c0_7, gBase + 4 * VB, hcOff + VB);
-        CellKernels.forward(s, c0_8, c0_9, c0_10, c0_11, gBase + 8 * VB, hcOff + 2 * VB);
-        CellKernels.forward(s, c1_0, c1_1, c1_2, c1_3, gBase + gRow, hcOff + hRow);
-        CellKernels.forward(s, c1_4, c1_5, c1_6, c1_7, gBase + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.forward(s, c1_8, c1_9, c1_10, c1_11, gBase + gRow + 8 * VB, hcOff + hRow + 2 * VB);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER); c0_4.intoMemorySegment(c, cOff + 4 * VB, ORDER); c0_5.intoMemorySegment(c, cOff + 5 * VB, ORDER); c0_6.intoMemorySegment(c, cOff + 6 * VB, ORDER); c0_7.intoMemorySegment(c, cOff + 7 * VB, ORDER); c0_8.intoMemorySegment(c, cOff + 8 * VB, ORDER); c0_9.intoMemorySegment(c, cOff + 9 * VB, ORDER); c0_10.intoMemorySegment(c, cOff + 10 * VB, ORDER); c0_11.intoMemorySegment(c, cOff + 11 * VB, ORDER);
+        c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER); c1_4.intoMemorySegment(c, cOff + cRow + 4 * VB, ORDER); c1_5.intoMemorySegment(c, cOff + cRow + 5 * VB, ORDER); c1_6.intoMemorySegment(c, cOff + cRow + 6 * VB, ORDER); c1_7.intoMemorySegment(c, cOff + cRow + 7 * VB, ORDER); c1_8.intoMemorySegment(c, cOff + cRow + 8 * VB, ORDER); c1_9.intoMemorySegment(c, cOff + cRow + 9 * VB, ORDER); c1_10.intoMemorySegment(c, cOff + cRow + 10 * VB, ORDER); c1_11.intoMemorySegment(c, cOff + cRow + 11 * VB, ORDER);
     }
 
-    private static void forward3x1(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB);
-        c1_0 = load(gates, gBase + gRow); c1_1 = load(gates, gBase + gRow + VB); c1_2 = load(gates, gBase + gRow + 2 * VB); c1_3 = load(gates, gBase + gRow + 3 * VB);
-        c2_0 = load(gates, gBase + 2 * gRow); c2_1 = load(gates, gBase + 2 * gRow + VB); c2_2 = load(gates, gBase + 2 * gRow + 2 * VB); c2_3 = load(gates, gBase + 2 * gRow + 3 * VB);
+    private static void blocks3x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(h, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(h, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c1_0, c1_1, c1_2, c1_3, gBase + gRow, hcOff + hRow);
-        CellKernels.forward(s, c2_0, c2_1, c2_2, c2_3, gBase + 2 * gRow, hcOff + 2 * hRow);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER);
+        c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER);
+        c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER); c2_1.intoMemorySegment(c, cOff + 2 * cRow + VB, ORDER); c2_2.intoMemorySegment(c, cOff + 2 * cRow + 2 * VB, ORDER); c2_3.intoMemorySegment(c, cOff + 2 * cRow + 3 * VB, ORDER);
     }
 
-    private static void forward3x2(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7;
-        FloatVector c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7;
-        FloatVector c2_0, c2_1, c2_2, c2_3, c2_4, c2_5, c2_6, c2_7;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB); c0_4 = load(gates, gBase + 4 * VB); c0_5 = load(gates, gBase + 5 * VB); c0_6 = load(gates, gBase + 6 * VB); c0_7 = load(gates, gBase + 7 * VB);
-        c1_0 = load(gates, gBase + gRow); c1_1 = load(gates, gBase + gRow + VB); c1_2 = load(gates, gBase + gRow + 2 * VB); c1_3 = load(gates, gBase + gRow + 3 * VB); c1_4 = load(gates, gBase + gRow + 4 * VB); c1_5 = load(gates, gBase + gRow + 5 * VB); c1_6 = load(gates, gBase + gRow + 6 * VB); c1_7 = load(gates, gBase + gRow + 7 * VB);
-        c2_0 = load(gates, gBase + 2 * gRow); c2_1 = load(gates, gBase + 2 * gRow + VB); c2_2 = load(gates, gBase + 2 * gRow + 2 * VB); c2_3 = load(gates, gBase + 2 * gRow + 3 * VB); c2_4 = load(gates, gBase + 2 * gRow + 4 * VB); c2_5 = load(gates, gBase + 2 * gRow + 5 * VB); c2_6 = load(gates, gBase + 2 * gRow + 6 * VB); c2_7 = load(gates, gBase + 2 * gRow + 7 * VB);
+    private static void blocks3x2(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero, c1_4 = zero, c1_5 = zero, c1_6 = zero, c1_7 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero, c2_4 = zero, c2_5 = zero, c2_6 = zero, c2_7 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
-            FloatVector b4 = load(w, bp + block);
-            FloatVector b5 = load(w, bp + block + VB);
-            FloatVector b6 = load(w, bp + block + 2 * VB);
-            FloatVector b7 = load(w, bp + block + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
-            x = bcast(h, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7);
-            x = bcast(h, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3); c2_4 = b4.fma(x, c2_4); c2_5 = b5.fma(x, c2_5); c2_6 = b6.fma(x, c2_6); c2_7 = b7.fma(x, c2_7);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3); c2_4 = b4.fma(x, c2_4); c2_5 = b5.fma(x, c2_5); c2_6 = b6.fma(x, c2_6); c2_7 = b7.fma(x, c2_7);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c0_4, c0_5, c0_6, c0_7, gBase + 4 * VB, hcOff + VB);
-        CellKernels.forward(s, c1_0, c1_1, c1_2, c1_3, gBase + gRow, hcOff + hRow);
-        CellKernels.forward(s, c1_4, c1_5, c1_6, c1_7, gBase + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.forward(s, c2_0, c2_1, c2_2, c2_3, gBase + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.forward(s, c2_4, c2_5, c2_6, c2_7, gBase + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER); c0_4.intoMemorySegment(c, cOff + 4 * VB, ORDER); c0_5.intoMemorySegment(c, cOff + 5 * VB, ORDER); c0_6.intoMemorySegment(c, cOff + 6 * VB, ORDER); c0_7.intoMemorySegment(c, cOff + 7 * VB, ORDER);
+        c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER); c1_4.intoMemorySegment(c, cOff + cRow + 4 * VB, ORDER); c1_5.intoMemorySegment(c, cOff + cRow + 5 * VB, ORDER); c1_6.intoMemorySegment(c, cOff + cRow + 6 * VB, ORDER); c1_7.intoMemorySegment(c, cOff + cRow + 7 * VB, ORDER);
+        c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER); c2_1.intoMemorySegment(c, cOff + 2 * cRow + VB, ORDER); c2_2.intoMemorySegment(c, cOff + 2 * cRow + 2 * VB, ORDER); c2_3.intoMemorySegment(c, cOff + 2 * cRow + 3 * VB, ORDER); c2_4.intoMemorySegment(c, cOff + 2 * cRow + 4 * VB, ORDER); c2_5.intoMemorySegment(c, cOff + 2 * cRow + 5 * VB, ORDER); c2_6.intoMemorySegment(c, cOff + 2 * cRow + 6 * VB, ORDER); c2_7.intoMemorySegment(c, cOff + 2 * cRow + 7 * VB, ORDER);
     }
 
-    private static void forward4x1(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB);
-        c1_0 = load(gates, gBase + gRow); c1_1 = load(gates, gBase + gRow + VB); c1_2 = load(gates, gBase + gRow + 2 * VB); c1_3 = load(gates, gBase + gRow + 3 * VB);
-        c2_0 = load(gates, gBase + 2 * gRow); c2_1 = load(gates, gBase + 2 * gRow + VB); c2_2 = load(gates, gBase + 2 * gRow + 2 * VB); c2_3 = load(gates, gBase + 2 * gRow + 3 * VB);
-        c3_0 = load(gates, gBase + 3 * gRow); c3_1 = load(gates, gBase + 3 * gRow + VB); c3_2 = load(gates, gBase + 3 * gRow + 2 * VB); c3_3 = load(gates, gBase + 3 * gRow + 3 * VB);
+    private static void blocks4x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero, c3_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(h, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(h, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(h, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c1_0, c1_1, c1_2, c1_3, gBase + gRow, hcOff + hRow);
-        CellKernels.forward(s, c2_0, c2_1, c2_2, c2_3, gBase + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.forward(s, c3_0, c3_1, c3_2, c3_3, gBase + 3 * gRow, hcOff + 3 * hRow);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER);
+        c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER);
+        c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER); c2_1.intoMemorySegment(c, cOff + 2 * cRow + VB, ORDER); c2_2.intoMemorySegment(c, cOff + 2 * cRow + 2 * VB, ORDER); c2_3.intoMemorySegment(c, cOff + 2 * cRow + 3 * VB, ORDER);
+        c3_0.intoMemorySegment(c, cOff + 3 * cRow, ORDER); c3_1.intoMemorySegment(c, cOff + 3 * cRow + VB, ORDER); c3_2.intoMemorySegment(c, cOff + 3 * cRow + 2 * VB, ORDER); c3_3.intoMemorySegment(c, cOff + 3 * cRow + 3 * VB, ORDER);
     }
 
-    private static void forward5x1(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        FloatVector c4_0, c4_1, c4_2, c4_3;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB);
-        c1_0 = load(gates, gBase + gRow); c1_1 = load(gates, gBase + gRow + VB); c1_2 = load(gates, gBase + gRow + 2 * VB); c1_3 = load(gates, gBase + gRow + 3 * VB);
-        c2_0 = load(gates, gBase + 2 * gRow); c2_1 = load(gates, gBase + 2 * gRow + VB); c2_2 = load(gates, gBase + 2 * gRow + 2 * VB); c2_3 = load(gates, gBase + 2 * gRow + 3 * VB);
-        c3_0 = load(gates, gBase + 3 * gRow); c3_1 = load(gates, gBase + 3 * gRow + VB); c3_2 = load(gates, gBase + 3 * gRow + 2 * VB); c3_3 = load(gates, gBase + 3 * gRow + 3 * VB);
-        c4_0 = load(gates, gBase + 4 * gRow); c4_1 = load(gates, gBase + 4 * gRow + VB); c4_2 = load(gates, gBase + 4 * gRow + 2 * VB); c4_3 = load(gates, gBase + 4 * gRow + 3 * VB);
+    private static void blocks5x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero, c3_3 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero, c4_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(h, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(h, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(h, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = bcast(h, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c1_0, c1_1, c1_2, c1_3, gBase + gRow, hcOff + hRow);
-        CellKernels.forward(s, c2_0, c2_1, c2_2, c2_3, gBase + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.forward(s, c3_0, c3_1, c3_2, c3_3, gBase + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.forward(s, c4_0, c4_1, c4_2, c4_3, gBase + 4 * gRow, hcOff + 4 * hRow);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER);
+        c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER);
+        c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER); c2_1.intoMemorySegment(c, cOff + 2 * cRow + VB, ORDER); c2_2.intoMemorySegment(c, cOff + 2 * cRow + 2 * VB, ORDER); c2_3.intoMemorySegment(c, cOff + 2 * cRow + 3 * VB, ORDER);
+        c3_0.intoMemorySegment(c, cOff + 3 * cRow, ORDER); c3_1.intoMemorySegment(c, cOff + 3 * cRow + VB, ORDER); c3_2.intoMemorySegment(c, cOff + 3 * cRow + 2 * VB, ORDER); c3_3.intoMemorySegment(c, cOff + 3 * cRow + 3 * VB, ORDER);
+        c4_0.intoMemorySegment(c, cOff + 4 * cRow, ORDER); c4_1.intoMemorySegment(c, cOff + 4 * cRow + VB, ORDER); c4_2.intoMemorySegment(c, cOff + 4 * cRow + 2 * VB, ORDER); c4_3.intoMemorySegment(c, cOff + 4 * cRow + 3 * VB, ORDER);
     }
 
-    private static void forward6x1(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment h = s.h, w = s.w, gates = s.gates;
-        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;
-        final long gBase = s.gBase + gOff;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        FloatVector c4_0, c4_1, c4_2, c4_3;
-        FloatVector c5_0, c5_1, c5_2, c5_3;
-        c0_0 = load(gates, gBase); c0_1 = load(gates, gBase + VB); c0_2 = load(gates, gBase + 2 * VB); c0_3 = load(gates, gBase + 3 * VB);
-        c1_0 = load(gates, gBase + gRow); c1_1 = load(gates, gBase + gRow + VB); c1_2 = load(gates, gBase + gRow + 2 * VB); c1_3 = load(gates, gBase + gRow + 3 * VB);
-        c2_0 = load(gates, gBase + 2 * gRow); c2_1 = load(gates, gBase + 2 * gRow + VB); c2_2 = load(gates, gBase + 2 * gRow + 2 * VB); c2_3 = load(gates, gBase + 2 * gRow + 3 * VB);
-        c3_0 = load(gates, gBase + 3 * gRow); c3_1 = load(gates, gBase + 3 * gRow + VB); c3_2 = load(gates, gBase + 3 * gRow + 2 * VB); c3_3 = load(gates, gBase + 3 * gRow + 3 * VB);
-        c4_0 = load(gates, gBase + 4 * gRow); c4_1 = load(gates, gBase + 4 * gRow + VB); c4_2 = load(gates, gBase + 4 * gRow + 2 * VB); c4_3 = load(gates, gBase + 4 * gRow + 3 * VB);
-        c5_0 = load(gates, gBase + 5 * gRow); c5_1 = load(gates, gBase + 5 * gRow + VB); c5_2 = load(gates, gBase + 5 * gRow + 2 * VB); c5_3 = load(gates, gBase + 5 * gRow + 3 * VB);
+    private static void blocks6x1(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow) {
+        FloatVector zero = FloatVector.zero(FLOAT);
+        FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero, c3_3 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero, c4_3 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero, c5_2 = zero, c5_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + VB);
-            FloatVector b2 = load(w, bp + 2 * VB);
-            FloatVector b3 = load(w, bp + 3 * VB);
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
             FloatVector x;
-            x = bcast(h, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(h, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(h, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(h, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = bcast(h, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
-            x = bcast(h, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2); c5_3 = b3.fma(x, c5_3);
-            ap += 4;
-            bp += step;
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
+            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2); c5_3 = b3.fma(x, c5_3);
+            ap += aStep;
+            bp += bStep;
         }
-        CellKernels.forward(s, c0_0, c0_1, c0_2, c0_3, gBase, hcOff);
-        CellKernels.forward(s, c1_0, c1_1, c1_2, c1_3, gBase + gRow, hcOff + hRow);
-        CellKernels.forward(s, c2_0, c2_1, c2_2, c2_3, gBase + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.forward(s, c3_0, c3_1, c3_2, c3_3, gBase + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.forward(s, c4_0, c4_1, c4_2, c4_3, gBase + 4 * gRow, hcOff + 4 * hRow);
-        CellKernels.forward(s, c5_0, c5_1, c5_2, c5_3, gBase + 5 * gRow, hcOff + 5 * hRow);
-    }
-
-    private static void backward1x1(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0;
-        c0_0 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-    }
-
-    private static void backward1x2(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1;
-        c0_0 = ZERO; c0_1 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-    }
-
-    private static void backward1x3(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-    }
-
-    private static void backward1x4(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector b3 = load(w, bp + 3 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c0_3, gOff + 12 * VB, hcOff + 3 * VB);
-    }
-
-    private static void backward2x1(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0;
-        FloatVector c1_0;
-        c0_0 = ZERO;
-        c1_0 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-    }
-
-    private static void backward2x2(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        c0_0 = ZERO; c0_1 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-    }
-
-    private static void backward2x3(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-    }
-
-    private static void backward2x4(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector b3 = load(w, bp + 3 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c0_3, gOff + 12 * VB, hcOff + 3 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c1_3, gOff + gRow + 12 * VB, hcOff + hRow + 3 * VB);
-    }
-
-    private static void backward3x1(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0;
-        FloatVector c1_0;
-        FloatVector c2_0;
-        c0_0 = ZERO;
-        c1_0 = ZERO;
-        c2_0 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-    }
-
-    private static void backward3x2(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        FloatVector c2_0, c2_1;
-        c0_0 = ZERO; c0_1 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-    }
-
-    private static void backward3x3(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        FloatVector c2_0, c2_1, c2_2;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c2_2, gOff + 2 * gRow + 8 * VB, hcOff + 2 * hRow + 2 * VB);
-    }
-
-    private static void backward3x4(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO; c2_3 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector b3 = load(w, bp + 3 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c0_3, gOff + 12 * VB, hcOff + 3 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c1_3, gOff + gRow + 12 * VB, hcOff + hRow + 3 * VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c2_2, gOff + 2 * gRow + 8 * VB, hcOff + 2 * hRow + 2 * VB);
-        CellKernels.backward(s, c2_3, gOff + 2 * gRow + 12 * VB, hcOff + 2 * hRow + 3 * VB);
-    }
-
-    private static void backward4x1(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0;
-        FloatVector c1_0;
-        FloatVector c2_0;
-        FloatVector c3_0;
-        c0_0 = ZERO;
-        c1_0 = ZERO;
-        c2_0 = ZERO;
-        c3_0 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-    }
-
-    private static void backward4x2(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        FloatVector c2_0, c2_1;
-        FloatVector c3_0, c3_1;
-        c0_0 = ZERO; c0_1 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-    }
-
-    private static void backward4x3(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        FloatVector c2_0, c2_1, c2_2;
-        FloatVector c3_0, c3_1, c3_2;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c2_2, gOff + 2 * gRow + 8 * VB, hcOff + 2 * hRow + 2 * VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-        CellKernels.backward(s, c3_2, gOff + 3 * gRow + 8 * VB, hcOff + 3 * hRow + 2 * VB);
-    }
-
-    private static void backward4x4(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO; c2_3 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO; c3_3 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector b3 = load(w, bp + 3 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c0_3, gOff + 12 * VB, hcOff + 3 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c1_3, gOff + gRow + 12 * VB, hcOff + hRow + 3 * VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c2_2, gOff + 2 * gRow + 8 * VB, hcOff + 2 * hRow + 2 * VB);
-        CellKernels.backward(s, c2_3, gOff + 2 * gRow + 12 * VB, hcOff + 2 * hRow + 3 * VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-        CellKernels.backward(s, c3_2, gOff + 3 * gRow + 8 * VB, hcOff + 3 * hRow + 2 * VB);
-        CellKernels.backward(s, c3_3, gOff + 3 * gRow + 12 * VB, hcOff + 3 * hRow + 3 * VB);
-    }
-
-    private static void backward5x1(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0;
-        FloatVector c1_0;
-        FloatVector c2_0;
-        FloatVector c3_0;
-        FloatVector c4_0;
-        c0_0 = ZERO;
-        c1_0 = ZERO;
-        c2_0 = ZERO;
-        c3_0 = ZERO;
-        c4_0 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0);
-            x = bcast(da, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c4_0, gOff + 4 * gRow, hcOff + 4 * hRow);
-    }
-
-    private static void backward5x2(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        FloatVector c2_0, c2_1;
-        FloatVector c3_0, c3_1;
-        FloatVector c4_0, c4_1;
-        c0_0 = ZERO; c0_1 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO;
-        c4_0 = ZERO; c4_1 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
-            x = bcast(da, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-        CellKernels.backward(s, c4_0, gOff + 4 * gRow, hcOff + 4 * hRow);
-        CellKernels.backward(s, c4_1, gOff + 4 * gRow + 4 * VB, hcOff + 4 * hRow + VB);
-    }
-
-    private static void backward5x3(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        FloatVector c2_0, c2_1, c2_2;
-        FloatVector c3_0, c3_1, c3_2;
-        FloatVector c4_0, c4_1, c4_2;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO;
-        c4_0 = ZERO; c4_1 = ZERO; c4_2 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
-            x = bcast(da, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c2_2, gOff + 2 * gRow + 8 * VB, hcOff + 2 * hRow + 2 * VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-        CellKernels.backward(s, c3_2, gOff + 3 * gRow + 8 * VB, hcOff + 3 * hRow + 2 * VB);
-        CellKernels.backward(s, c4_0, gOff + 4 * gRow, hcOff + 4 * hRow);
-        CellKernels.backward(s, c4_1, gOff + 4 * gRow + 4 * VB, hcOff + 4 * hRow + VB);
-        CellKernels.backward(s, c4_2, gOff + 4 * gRow + 8 * VB, hcOff + 4 * hRow + 2 * VB);
-    }
-
-    private static void backward5x4(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        FloatVector c4_0, c4_1, c4_2, c4_3;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO; c2_3 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO; c3_3 = ZERO;
-        c4_0 = ZERO; c4_1 = ZERO; c4_2 = ZERO; c4_3 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector b3 = load(w, bp + 3 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = bcast(da, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c0_3, gOff + 12 * VB, hcOff + 3 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c1_3, gOff + gRow + 12 * VB, hcOff + hRow + 3 * VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c2_2, gOff + 2 * gRow + 8 * VB, hcOff + 2 * hRow + 2 * VB);
-        CellKernels.backward(s, c2_3, gOff + 2 * gRow + 12 * VB, hcOff + 2 * hRow + 3 * VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-        CellKernels.backward(s, c3_2, gOff + 3 * gRow + 8 * VB, hcOff + 3 * hRow + 2 * VB);
-        CellKernels.backward(s, c3_3, gOff + 3 * gRow + 12 * VB, hcOff + 3 * hRow + 3 * VB);
-        CellKernels.backward(s, c4_0, gOff + 4 * gRow, hcOff + 4 * hRow);
-        CellKernels.backward(s, c4_1, gOff + 4 * gRow + 4 * VB, hcOff + 4 * hRow + VB);
-        CellKernels.backward(s, c4_2, gOff + 4 * gRow + 8 * VB, hcOff + 4 * hRow + 2 * VB);
-        CellKernels.backward(s, c4_3, gOff + 4 * gRow + 12 * VB, hcOff + 4 * hRow + 3 * VB);
-    }
-
-    private static void backward6x1(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0;
-        FloatVector c1_0;
-        FloatVector c2_0;
-        FloatVector c3_0;
-        FloatVector c4_0;
-        FloatVector c5_0;
-        c0_0 = ZERO;
-        c1_0 = ZERO;
-        c2_0 = ZERO;
-        c3_0 = ZERO;
-        c4_0 = ZERO;
-        c5_0 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0);
-            x = bcast(da, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0);
-            x = bcast(da, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c4_0, gOff + 4 * gRow, hcOff + 4 * hRow);
-        CellKernels.backward(s, c5_0, gOff + 5 * gRow, hcOff + 5 * hRow);
-    }
-
-    private static void backward6x2(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1;
-        FloatVector c1_0, c1_1;
-        FloatVector c2_0, c2_1;
-        FloatVector c3_0, c3_1;
-        FloatVector c4_0, c4_1;
-        FloatVector c5_0, c5_1;
-        c0_0 = ZERO; c0_1 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO;
-        c4_0 = ZERO; c4_1 = ZERO;
-        c5_0 = ZERO; c5_1 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
-            x = bcast(da, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1);
-            x = bcast(da, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-        CellKernels.backward(s, c4_0, gOff + 4 * gRow, hcOff + 4 * hRow);
-        CellKernels.backward(s, c4_1, gOff + 4 * gRow + 4 * VB, hcOff + 4 * hRow + VB);
-        CellKernels.backward(s, c5_0, gOff + 5 * gRow, hcOff + 5 * hRow);
-        CellKernels.backward(s, c5_1, gOff + 5 * gRow + 4 * VB, hcOff + 5 * hRow + VB);
-    }
-
-    private static void backward6x3(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2;
-        FloatVector c1_0, c1_1, c1_2;
-        FloatVector c2_0, c2_1, c2_2;
-        FloatVector c3_0, c3_1, c3_2;
-        FloatVector c4_0, c4_1, c4_2;
-        FloatVector c5_0, c5_1, c5_2;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO;
-        c4_0 = ZERO; c4_1 = ZERO; c4_2 = ZERO;
-        c5_0 = ZERO; c5_1 = ZERO; c5_2 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
-            x = bcast(da, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2);
-            x = bcast(da, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c2_2, gOff + 2 * gRow + 8 * VB, hcOff + 2 * hRow + 2 * VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-        CellKernels.backward(s, c3_2, gOff + 3 * gRow + 8 * VB, hcOff + 3 * hRow + 2 * VB);
-        CellKernels.backward(s, c4_0, gOff + 4 * gRow, hcOff + 4 * hRow);
-        CellKernels.backward(s, c4_1, gOff + 4 * gRow + 4 * VB, hcOff + 4 * hRow + VB);
-        CellKernels.backward(s, c4_2, gOff + 4 * gRow + 8 * VB, hcOff + 4 * hRow + 2 * VB);
-        CellKernels.backward(s, c5_0, gOff + 5 * gRow, hcOff + 5 * hRow);
-        CellKernels.backward(s, c5_1, gOff + 5 * gRow + 4 * VB, hcOff + 5 * hRow + VB);
-        CellKernels.backward(s, c5_2, gOff + 5 * gRow + 8 * VB, hcOff + 5 * hRow + 2 * VB);
-    }
-
-    private static void backward6x4(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {
-        final MemorySegment da = s.da, w = s.w;
-        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;
-        final int k = s.k;
-        FloatVector c0_0, c0_1, c0_2, c0_3;
-        FloatVector c1_0, c1_1, c1_2, c1_3;
-        FloatVector c2_0, c2_1, c2_2, c2_3;
-        FloatVector c3_0, c3_1, c3_2, c3_3;
-        FloatVector c4_0, c4_1, c4_2, c4_3;
-        FloatVector c5_0, c5_1, c5_2, c5_3;
-        c0_0 = ZERO; c0_1 = ZERO; c0_2 = ZERO; c0_3 = ZERO;
-        c1_0 = ZERO; c1_1 = ZERO; c1_2 = ZERO; c1_3 = ZERO;
-        c2_0 = ZERO; c2_1 = ZERO; c2_2 = ZERO; c2_3 = ZERO;
-        c3_0 = ZERO; c3_1 = ZERO; c3_2 = ZERO; c3_3 = ZERO;
-        c4_0 = ZERO; c4_1 = ZERO; c4_2 = ZERO; c4_3 = ZERO;
-        c5_0 = ZERO; c5_1 = ZERO; c5_2 = ZERO; c5_3 = ZERO;
-        long ap = aOff, bp = bOff;
-        for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = load(w, bp);
-            FloatVector b1 = load(w, bp + block);
-            FloatVector b2 = load(w, bp + 2 * block);
-            FloatVector b3 = load(w, bp + 3 * block);
-            FloatVector x;
-            x = bcast(da, ap); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = bcast(da, ap + aRow); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = bcast(da, ap + 2 * aRow); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = bcast(da, ap + 3 * aRow); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = bcast(da, ap + 4 * aRow); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
-            x = bcast(da, ap + 5 * aRow); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2); c5_3 = b3.fma(x, c5_3);
-            ap += 4;
-            bp += VB;
-        }
-        CellKernels.backward(s, c0_0, gOff, hcOff);
-        CellKernels.backward(s, c0_1, gOff + 4 * VB, hcOff + VB);
-        CellKernels.backward(s, c0_2, gOff + 8 * VB, hcOff + 2 * VB);
-        CellKernels.backward(s, c0_3, gOff + 12 * VB, hcOff + 3 * VB);
-        CellKernels.backward(s, c1_0, gOff + gRow, hcOff + hRow);
-        CellKernels.backward(s, c1_1, gOff + gRow + 4 * VB, hcOff + hRow + VB);
-        CellKernels.backward(s, c1_2, gOff + gRow + 8 * VB, hcOff + hRow + 2 * VB);
-        CellKernels.backward(s, c1_3, gOff + gRow + 12 * VB, hcOff + hRow + 3 * VB);
-        CellKernels.backward(s, c2_0, gOff + 2 * gRow, hcOff + 2 * hRow);
-        CellKernels.backward(s, c2_1, gOff + 2 * gRow + 4 * VB, hcOff + 2 * hRow + VB);
-        CellKernels.backward(s, c2_2, gOff + 2 * gRow + 8 * VB, hcOff + 2 * hRow + 2 * VB);
-        CellKernels.backward(s, c2_3, gOff + 2 * gRow + 12 * VB, hcOff + 2 * hRow + 3 * VB);
-        CellKernels.backward(s, c3_0, gOff + 3 * gRow, hcOff + 3 * hRow);
-        CellKernels.backward(s, c3_1, gOff + 3 * gRow + 4 * VB, hcOff + 3 * hRow + VB);
-        CellKernels.backward(s, c3_2, gOff + 3 * gRow + 8 * VB, hcOff + 3 * hRow + 2 * VB);
-        CellKernels.backward(s, c3_3, gOff + 3 * gRow + 12 * VB, hcOff + 3 * hRow + 3 * VB);
-        CellKernels.backward(s, c4_0, gOff + 4 * gRow, hcOff + 4 * hRow);
-        CellKernels.backward(s, c4_1, gOff + 4 * gRow + 4 * VB, hcOff + 4 * hRow + VB);
-        CellKernels.backward(s, c4_2, gOff + 4 * gRow + 8 * VB, hcOff + 4 * hRow + 2 * VB);
-        CellKernels.backward(s, c4_3, gOff + 4 * gRow + 12 * VB, hcOff + 4 * hRow + 3 * VB);
-        CellKernels.backward(s, c5_0, gOff + 5 * gRow, hcOff + 5 * hRow);
-        CellKernels.backward(s, c5_1, gOff + 5 * gRow + 4 * VB, hcOff + 5 * hRow + VB);
-        CellKernels.backward(s, c5_2, gOff + 5 * gRow + 8 * VB, hcOff + 5 * hRow + 2 * VB);
-        CellKernels.backward(s, c5_3, gOff + 5 * gRow + 12 * VB, hcOff + 5 * hRow + 3 * VB);
+        c0_0.intoMemorySegment(c, cOff, ORDER); c0_1.intoMemorySegment(c, cOff + VB, ORDER); c0_2.intoMemorySegment(c, cOff + 2 * VB, ORDER); c0_3.intoMemorySegment(c, cOff + 3 * VB, ORDER);
+        c1_0.intoMemorySegment(c, cOff + cRow, ORDER); c1_1.intoMemorySegment(c, cOff + cRow + VB, ORDER); c1_2.intoMemorySegment(c, cOff + cRow + 2 * VB, ORDER); c1_3.intoMemorySegment(c, cOff + cRow + 3 * VB, ORDER);
+        c2_0.intoMemorySegment(c, cOff + 2 * cRow, ORDER); c2_1.intoMemorySegment(c, cOff + 2 * cRow + VB, ORDER); c2_2.intoMemorySegment(c, cOff + 2 * cRow + 2 * VB, ORDER); c2_3.intoMemorySegment(c, cOff + 2 * cRow + 3 * VB, ORDER);
+        c3_0.intoMemorySegment(c, cOff + 3 * cRow, ORDER); c3_1.intoMemorySegment(c, cOff + 3 * cRow + VB, ORDER); c3_2.intoMemorySegment(c, cOff + 3 * cRow + 2 * VB, ORDER); c3_3.intoMemorySegment(c, cOff + 3 * cRow + 3 * VB, ORDER);
+        c4_0.intoMemorySegment(c, cOff + 4 * cRow, ORDER); c4_1.intoMemorySegment(c, cOff + 4 * cRow + VB, ORDER); c4_2.intoMemorySegment(c, cOff + 4 * cRow + 2 * VB, ORDER); c4_3.intoMemorySegment(c, cOff + 4 * cRow + 3 * VB, ORDER);
+        c5_0.intoMemorySegment(c, cOff + 5 * cRow, ORDER); c5_1.intoMemorySegment(c, cOff + 5 * cRow + VB, ORDER); c5_2.intoMemorySegment(c, cOff + 5 * cRow + 2 * VB, ORDER); c5_3.intoMemorySegment(c, cOff + 5 * cRow + 3 * VB, ORDER);
     }
 
 }

@@ -28,7 +28,7 @@ public final class SimdBackend implements LstmBackend {
     private final WorkerTeam team;
     private final NativeBuffer xn = new NativeBuffer(), dyn = new NativeBuffer(), dh = new NativeBuffer(),
             dc = new NativeBuffer(), dxn = new NativeBuffer(), dWihT = new NativeBuffer(), dWhhT = new NativeBuffer(),
-            db = new NativeBuffer(), panels = new NativeBuffer();
+            db = new NativeBuffer(), panels = new NativeBuffer(), tiles = new NativeBuffer();
     private SimdWorkspace inference, cell;
 
     SimdBackend(BackendOptions options) {
@@ -66,7 +66,8 @@ public final class SimdBackend implements LstmBackend {
         GateLayout s = w.shape;
         MemorySegment xs = xn.atLeast(4L * steps * batch * s.in());
         int n = workers(s, steps, batch);
-        team.run(n, new ForwardPass(w, layout, steps, batch, x, h0, c0, y, hT, cT, xs, ws, save, n));
+        team.run(n, new ForwardPass(w, layout, steps, batch, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.TILE_BYTES),
+                ws, save, n));
     }
 
     @Override
@@ -90,7 +91,8 @@ public final class SimdBackend implements LstmBackend {
                 io.grads() != null ? dWihT.atLeast(s.in() * s.gateRowBytes()) : null,
                 io.grads() != null ? dWhhT.atLeast(s.hid() * s.gateRowBytes()) : null,
                 io.grads() != null ? db.atLeast(s.gateRowBytes()) : null,
-                io.grads() != null ? panels.atLeast((long) n * BackwardPass.CHUNK * 4 * VB) : null);
+                io.grads() != null ? panels.atLeast((long) n * BackwardPass.CHUNK * 4 * VB) : null,
+                tiles.atLeast(n * Tiles.TILE_BYTES));
         team.run(n, new BackwardPass(w, ws, steps, batch, io, scratch, n));
     }
 
@@ -195,7 +197,7 @@ public final class SimdBackend implements LstmBackend {
     @Override
     public void close() {
         team.close();
-        for (NativeBuffer b : new NativeBuffer[] {xn, dyn, dh, dc, dxn, dWihT, dWhhT, db, panels}) b.close();
+        for (NativeBuffer b : new NativeBuffer[] {xn, dyn, dh, dc, dxn, dWihT, dWhhT, db, panels, tiles}) b.close();
         if (inference != null) inference.close();
         if (cell != null) cell.close();
         inference = cell = null;

@@ -7,6 +7,13 @@ package org.lstmk.simd;
 final class Tiles {
     private Tiles() {}
 
+    /** Rows of the largest register tile. */
+    static final int MAX_ROWS = 6;
+    /** Bytes of a row of a thread's tile buffer: up to 16 vectors (4 unit blocks). */
+    static final long TILE_ROW_BYTES = 16 * SimdSpecies.VB;
+    /** Bytes of a thread's tile buffer. */
+    static final long TILE_BYTES = MAX_ROWS * TILE_ROW_BYTES;
+
     /** Number of tiles of at most {@code max} rows covering {@code n} rows. */
     static int count(int n, int max) {
         return (n + max - 1) / max;

@@ -8,21 +8,26 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Writes {@code org.lstmk.simd.MicroKernels}: one register-tiled micro-kernel per tile shape, so that every
- * accumulator is a named local the JIT keeps in a register (arrays of vectors would not be). Three families share
- * one K-loop template and differ in how the tile starts and ends:
+ * Writes {@code org.lstmk.simd.MicroKernels}: one register-tiled GEMM micro-kernel per tile shape, so that every
+ * accumulator is a named local the JIT keeps in a register (an array of vectors would not be). Each kernel computes
+ * {@code C = A·B} for M rows (A broadcast one float per row and k) and N vectors (B loaded one vector per column and
+ * k), starting from zero and storing the tile once at the end. Two families differ only in where B's vectors are:
  * <ul>
- *   <li>{@code gemm MxN}: {@code C = init + A·B} for M rows and N vectors, init zero, C itself or a bias row;</li>
- *   <li>{@code fwd MxNB}: the recurrent step {@code h·W_hh} for M batch rows and NB gate-interleaved unit blocks
- *       (4 vectors each: i, f, g, o), started from the input projection and ended by the LSTM cell;</li>
- *   <li>{@code bwd MxN}: {@code dh = da·W_hhᵀ} for M rows and N unit blocks, ended by the backward cell of the
- *       previous step.</li>
+ *   <li>{@code gemm MxN}: vector n at {@code bOff + n·bVec} (consecutive vectors, or one vector per panel);</li>
+ *   <li>{@code blocks MxNB}: NB gate-interleaved unit blocks of 4 vectors (i, f, g, o) each, block j at
+ *       {@code bOff + j·bVec}, its vectors {@code VB} apart — the recurrent step on several W_hh panels.</li>
  * </ul>
- * Run {@code main} with the output path to regenerate; {@code GeneratedKernelsTest} fails when the committed file
+ * Every kernel ends with the tile in memory and nothing else: the epilogues (bias, LSTM cell, accumulation) are
+ * separate loops over the stored tile, which is still in L1. Fusing them into these methods is what one would
+ * like, but C2 stops inlining inside a method once its graph is large (NodeCountInliningCutoff): a 24-accumulator
+ * loop plus inlined cells loses the vector intrinsics themselves (every FMA then allocates), which costs far more than
+ * one store and load of the tile (under 1% of the tile's FMAs at K = 512).
+ *
+ * <p>Run {@code main} with the output path to regenerate; {@code GeneratedKernelsTest} fails when the committed file
  * differs from what this class generates.
  */
 public final class MicroKernelGenerator {
-    /** Accumulator budget of the largest tiles (32 AVX-512 registers: 24 accumulators + B vectors + a broadcast). */
+    /** Accumulators of the largest tiles (32 AVX-512 registers: 24 accumulators, the B vectors, a broadcast). */
     static final int MAX_ACC = 24;
     static final int MAX_ROWS = 6;
 
@@ -33,15 +38,15 @@ public final class MicroKernelGenerator {
         System.out.println("wrote " + out);
     }
 
-    /** Shapes of the plain GEMM: rows × vectors. */
+    /** Shapes of {@code gemm}: rows × vectors. */
     static List<int[]> gemmShapes() {
         List<int[]> s = new ArrayList<>();
         for (int m = 1; m <= MAX_ROWS; m++) for (int n = 1; n <= 4; n++) s.add(new int[] {m, n});
         return s;
     }
 
-    /** Shapes of the forward step: rows × unit blocks (4 vectors each). */
-    static List<int[]> forwardShapes() {
+    /** Shapes of {@code blocks}: rows × unit blocks (4 vectors each), within the accumulator budget. */
+    static List<int[]> blockShapes() {
         List<int[]> s = new ArrayList<>();
         for (int m = 1; m <= MAX_ROWS; m++) {
             for (int nb = 1; nb <= 4 && m * 4 * nb <= MAX_ACC; nb++) s.add(new int[] {m, nb});
@@ -49,10 +54,9 @@ public final class MicroKernelGenerator {
         return s;
     }
 
-    /** Shapes of the backward step: rows × unit blocks (1 vector each). */
-    static List<int[]> backwardShapes() {
-        return gemmShapes();
-    }
+    private static final String PARAMS = "MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, "
+            + "long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow";
+    private static final String ARGS = "a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow";
 
     public static String generate() {
         StringBuilder o = new StringBuilder();
@@ -70,60 +74,32 @@ public final class MicroKernelGenerator {
                 import jdk.incubator.vector.FloatVector;
 
                 /**
-                 * Register-tiled micro-kernels, one method per tile shape (see {@code MicroKernelGenerator}). Offsets are in
-                 * bytes. A is read by broadcasting one float per row and k; B by one vector per tile column and k.
+                 * Register-tiled GEMM micro-kernels, one method per tile shape (see {@code MicroKernelGenerator}):
+                 * {@code C = A·B} with A element (m, k) at {@code aOff + m·aRow + k·aStep}, C vector (m, n) at
+                 * {@code cOff + m·cRow + n·VB}, k in {@code [0, k)}; offsets in bytes.
                  */
                 final class MicroKernels {
                     private MicroKernels() {}
 
-                    /** {@code init} of {@link #gemm}: start from zero. */
-                    static final int INIT_ZERO = 0;
-                    /** {@code init} of {@link #gemm}: start from C (accumulate). */
-                    static final int INIT_C = 1;
-                    /** {@code init} of {@link #gemm}: start from the bias row (one vector per tile column). */
-                    static final int INIT_BIAS = 2;
-
                     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
-                    private static final FloatVector ZERO = FloatVector.zero(FLOAT);
-
-                    private static FloatVector load(MemorySegment s, long off) {
-                        return FloatVector.fromMemorySegment(FLOAT, s, off, ORDER);
-                    }
-
-                    private static FloatVector bcast(MemorySegment s, long off) {
-                        return FloatVector.broadcast(FLOAT, s.get(F, off));
-                    }
 
                 """);
-        dispatch(o, "gemm", gemmShapes(), "MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, "
-                        + "long bVec, long bStep, int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, "
-                        + "long biasOff",
-                "a, aOff, aRow, aStep, b, bOff, bVec, bStep, k, c, cOff, cRow, init, bias, biasOff",
-                "{@code C[M×N vectors] = init + A·B}: A element (m, k) at {@code aOff + m·aRow + k·aStep}, B vector (k, n) at "
-                        + "{@code bOff + n·bVec + k·bStep}, C vector (m, n) at {@code cOff + m·cRow + n·VB}.");
-        dispatch(o, "forward", forwardShapes(), "ForwardStep s, long aOff, long bOff, long gOff, long hcOff",
-                "s, aOff, bOff, gOff, hcOff",
-                "One tile of the forward recurrent step (see {@link ForwardStep}): {@code rows} batch rows from row offset "
-                        + "{@code aOff} of h, {@code cols} unit blocks from panel offset {@code bOff} of W_hh; {@code gOff} and "
-                        + "{@code hcOff} locate the tile in the gate and state buffers.");
-        dispatch(o, "backward", backwardShapes(), "BackwardStep s, long aOff, long bOff, long gOff, long hcOff",
-                "s, aOff, bOff, gOff, hcOff",
-                "One tile of the backward recurrent step (see {@link BackwardStep}): {@code rows} batch rows of da from "
-                        + "{@code aOff}, {@code cols} unit blocks of W_hhᵀ from panel offset {@code bOff}.");
-        for (int[] s : gemmShapes()) gemm(o, s[0], s[1]);
-        for (int[] s : forwardShapes()) forward(o, s[0], s[1]);
-        for (int[] s : backwardShapes()) backward(o, s[0], s[1]);
+        dispatch(o, "gemm", gemmShapes(), "{@code rows × cols} vectors; B vector (k, n) at {@code bOff + n·bVec + k·bStep}.");
+        dispatch(o, "blocks", blockShapes(), "{@code rows × cols} unit blocks of 4 vectors; B vector (k, 4j + g) at "
+                + "{@code bOff + j·bVec + g·VB + k·bStep}.");
+        for (int[] s : gemmShapes()) kernel(o, "gemm", s[0], s[1], false);
+        for (int[] s : blockShapes()) kernel(o, "blocks", s[0], s[1], true);
         o.append("}\n");
         return o.toString();
     }
 
-    private static void dispatch(StringBuilder o, String name, List<int[]> shapes, String params, String args, String doc) {
+    private static void dispatch(StringBuilder o, String name, List<int[]> shapes, String doc) {
         o.append("    /** ").append(doc).append(" */\n");
-        o.append("    static void ").append(name).append("(int rows, int cols, ").append(params).append(") {\n");
+        o.append("    static void ").append(name).append("(int rows, int cols, ").append(PARAMS).append(") {\n");
         o.append("        switch (rows * 8 + cols) {\n");
         for (int[] s : shapes) {
             o.append("            case ").append(s[0] * 8 + s[1]).append(" -> ").append(name).append(s[0]).append('x')
-                    .append(s[1]).append('(').append(args).append(");\n");
+                    .append(s[1]).append('(').append(ARGS).append(");\n");
         }
         o.append("            default -> throw new IllegalArgumentException(\"no ").append(name)
                 .append(" kernel for \" + rows + \"x\" + cols);\n");
@@ -132,149 +108,53 @@ public final class MicroKernelGenerator {
 
     private static String acc(int m, int n) { return "c" + m + "_" + n; }
 
-    /** The shared K loop: vectors {@code nvec} at {@code bp + vecOff(n)}, rows at {@code ap + m·aRow}. */
-    private static void kLoop(StringBuilder o, int mr, int nvec, String aSeg, String bSeg, String aStep, String bStep,
-                              java.util.function.IntFunction<String> vecOff) {
+    private static String times(int m, String stride) {
+        return m == 1 ? stride : m + " * " + stride;
+    }
+
+    private static String plus(int m, String stride) {
+        return m == 0 ? "" : " + " + times(m, stride);
+    }
+
+    /** B vector n's offset from the k-row pointer. */
+    private static String vecOff(int n, boolean grouped) {
+        return grouped ? plus(n / 4, "bVec") + plus(n % 4, "VB") : plus(n, "bVec");
+    }
+
+    private static void kernel(StringBuilder o, String family, int mr, int cols, boolean grouped) {
+        int nv = grouped ? 4 * cols : cols;
+        o.append("    private static void ").append(family).append(mr).append('x').append(cols).append('(')
+                .append(PARAMS).append(") {\n");
+        o.append("        FloatVector zero = FloatVector.zero(FLOAT);\n");
+        for (int m = 0; m < mr; m++) {
+            o.append("        FloatVector");
+            for (int n = 0; n < nv; n++) o.append(n == 0 ? " " : ", ").append(acc(m, n)).append(" = zero");
+            o.append(";\n");
+        }
         o.append("        long ap = aOff, bp = bOff;\n");
         o.append("        for (int kk = 0; kk < k; kk++) {\n");
-        for (int n = 0; n < nvec; n++) {
-            o.append("            FloatVector b").append(n).append(" = load(").append(bSeg).append(", bp")
-                    .append(vecOff.apply(n)).append(");\n");
+        for (int n = 0; n < nv; n++) {
+            o.append("            FloatVector b").append(n).append(" = FloatVector.fromMemorySegment(FLOAT, b, bp")
+                    .append(vecOff(n, grouped)).append(", ORDER);\n");
         }
         o.append("            FloatVector x;\n");
         for (int m = 0; m < mr; m++) {
-            o.append("            x = bcast(").append(aSeg).append(", ap").append(m == 0 ? "" : " + " + rowOff(m, "aRow"))
-                    .append(");");
-            for (int n = 0; n < nvec; n++) {
+            o.append("            x = FloatVector.broadcast(FLOAT, a.get(F, ap").append(plus(m, "aRow")).append("));");
+            for (int n = 0; n < nv; n++) {
                 o.append(' ').append(acc(m, n)).append(" = b").append(n).append(".fma(x, ").append(acc(m, n)).append(");");
             }
             o.append('\n');
         }
-        o.append("            ap += ").append(aStep).append(";\n");
-        o.append("            bp += ").append(bStep).append(";\n");
+        o.append("            ap += aStep;\n");
+        o.append("            bp += bStep;\n");
         o.append("        }\n");
-    }
-
-    private static String rowOff(int m, String stride) {
-        return m == 1 ? stride : m + " * " + stride;
-    }
-
-    private static void declare(StringBuilder o, int mr, int nvec) {
-        for (int m = 0; m < mr; m++) {
-            o.append("        FloatVector");
-            for (int n = 0; n < nvec; n++) o.append(n == 0 ? " " : ", ").append(acc(m, n));
-            o.append(";\n");
-        }
-    }
-
-    private static void gemm(StringBuilder o, int mr, int nv) {
-        o.append("    private static void gemm").append(mr).append('x').append(nv)
-                .append("(MemorySegment a, long aOff, long aRow, long aStep, MemorySegment b, long bOff, long bVec, long bStep,\n")
-                .append("            int k, MemorySegment c, long cOff, long cRow, int init, MemorySegment bias, long biasOff) {\n");
-        declare(o, mr, nv);
-        o.append("        if (init == INIT_ZERO) {\n");
-        for (int m = 0; m < mr; m++) {
-            o.append("           ");
-            for (int n = 0; n < nv; n++) o.append(' ').append(acc(m, n)).append(" = ZERO;");
-            o.append('\n');
-        }
-        o.append("        } else if (init == INIT_C) {\n");
-        for (int m = 0; m < mr; m++) {
-            o.append("           ");
-            for (int n = 0; n < nv; n++) {
-                o.append(' ').append(acc(m, n)).append(" = load(c, cOff").append(cOff(m, n)).append(");");
-            }
-            o.append('\n');
-        }
-        o.append("        } else {\n");
-        for (int n = 0; n < nv; n++) {
-            o.append("            FloatVector z").append(n).append(" = load(bias, biasOff").append(n == 0 ? "" : " + " + rowOff(n, "VB"))
-                    .append(");\n");
-        }
-        for (int m = 0; m < mr; m++) {
-            o.append("           ");
-            for (int n = 0; n < nv; n++) o.append(' ').append(acc(m, n)).append(" = z").append(n).append(';');
-            o.append('\n');
-        }
-        o.append("        }\n");
-        kLoop(o, mr, nv, "a", "b", "aStep", "bStep", n -> n == 0 ? "" : " + " + rowOff(n, "bVec"));
         for (int m = 0; m < mr; m++) {
             o.append("       ");
             for (int n = 0; n < nv; n++) {
-                o.append(' ').append(acc(m, n)).append(".intoMemorySegment(c, cOff").append(cOff(m, n)).append(", ORDER);");
+                o.append(' ').append(acc(m, n)).append(".intoMemorySegment(c, cOff").append(plus(m, "cRow"))
+                        .append(plus(n, "VB")).append(", ORDER);");
             }
             o.append('\n');
-        }
-        o.append("    }\n\n");
-    }
-
-    private static String cOff(int m, int n) {
-        String s = "";
-        if (m > 0) s += " + " + rowOff(m, "cRow");
-        if (n > 0) s += " + " + rowOff(n, "VB");
-        return s;
-    }
-
-    private static void forward(StringBuilder o, int mr, int nb) {
-        int nvec = 4 * nb;
-        o.append("    private static void forward").append(mr).append('x').append(nb)
-                .append("(ForwardStep s, long aOff, long bOff, long gOff, long hcOff) {\n");
-        o.append("        final MemorySegment h = s.h, w = s.w, gates = s.gates;\n");
-        o.append("        final long aRow = s.hRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock, step = s.wStep;\n");
-        o.append("        final long gBase = s.gBase + gOff;\n");
-        o.append("        final int k = s.k;\n");
-        declare(o, mr, nvec);
-        for (int m = 0; m < mr; m++) {
-            o.append("       ");
-            for (int n = 0; n < nvec; n++) {
-                o.append(' ').append(acc(m, n)).append(" = load(gates, gBase").append(gateOff(m, n)).append(");");
-            }
-            o.append('\n');
-        }
-        kLoop(o, mr, nvec, "h", "w", "4", "step", n -> blockOff(n / 4, "block") + (n % 4 == 0 ? "" : " + " + rowOff(n % 4, "VB")));
-        for (int m = 0; m < mr; m++) {
-            for (int j = 0; j < nb; j++) {
-                o.append("        CellKernels.forward(s, ").append(acc(m, 4 * j)).append(", ").append(acc(m, 4 * j + 1))
-                        .append(", ").append(acc(m, 4 * j + 2)).append(", ").append(acc(m, 4 * j + 3))
-                        .append(", gBase").append(gateOff(m, 4 * j)).append(", hcOff")
-                        .append(m > 0 ? " + " + rowOff(m, "hRow") : "").append(j > 0 ? " + " + rowOff(j, "VB") : "")
-                        .append(");\n");
-            }
-        }
-        o.append("    }\n\n");
-    }
-
-    private static String blockOff(int j, String block) {
-        return j == 0 ? "" : " + " + rowOff(j, block);
-    }
-
-    private static String gateOff(int m, int n) {
-        String s = "";
-        if (m > 0) s += " + " + rowOff(m, "gRow");
-        if (n > 0) s += " + " + rowOff(n, "VB");
-        return s;
-    }
-
-    private static void backward(StringBuilder o, int mr, int nv) {
-        o.append("    private static void backward").append(mr).append('x').append(nv)
-                .append("(BackwardStep s, long aOff, long bOff, long gOff, long hcOff) {\n");
-        o.append("        final MemorySegment da = s.da, w = s.w;\n");
-        o.append("        final long aRow = s.gRow, gRow = s.gRow, hRow = s.hRow, block = s.wBlock;\n");
-        o.append("        final int k = s.k;\n");
-        declare(o, mr, nv);
-        for (int m = 0; m < mr; m++) {
-            o.append("       ");
-            for (int n = 0; n < nv; n++) o.append(' ').append(acc(m, n)).append(" = ZERO;");
-            o.append('\n');
-        }
-        kLoop(o, mr, nv, "da", "w", "4", "VB", n -> blockOff(n, "block"));
-        for (int m = 0; m < mr; m++) {
-            for (int n = 0; n < nv; n++) {
-                o.append("        CellKernels.backward(s, ").append(acc(m, n)).append(", gOff")
-                        .append(m > 0 ? " + " + rowOff(m, "gRow") : "").append(n > 0 ? " + " + rowOff(4 * n, "VB") : "")
-                        .append(", hcOff").append(m > 0 ? " + " + rowOff(m, "hRow") : "")
-                        .append(n > 0 ? " + " + rowOff(n, "VB") : "").append(");\n");
-            }
         }
         o.append("    }\n\n");
     }
