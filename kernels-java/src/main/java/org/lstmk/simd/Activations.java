@@ -19,11 +19,13 @@ import jdk.incubator.vector.VectorOperators;
  *   <li>{@code sigmoid(x) = 1 / (1 + e^−x)} with {@code x} clamped to {@code [−87, 87]}: results stay in
  *       {@code [1.6e-38, 1]}, all normal floats;</li>
  *   <li>{@code tanh(x) = m / (m + 2)} with {@code m = e^{2x} − 1} computed as {@code 2^n·(r + r²q) + (2^n − 1)}
- *       (accurate near 0, where tanh x ≈ x), {@code x} clamped to {@code [−9, 9]} (tanh(±9) rounds to ±1).</li>
+ *       (accurate near 0, where tanh x ≈ x), {@code x} clamped to {@code [−9, 9]} (tanh(±9) rounds to ±1), and
+ *       results below the smallest normal float (from subnormal inputs) flushed to zero.</li>
  * </ul>
- * Accuracy against double-precision {@code Math.exp}/{@code Math.tanh}, measured by {@code ActivationsTest} over a
- * dense sweep: at most a few ulp wherever the true result is a normal float (the test states the bound); NaN in,
- * NaN out.
+ * Accuracy against double-precision {@code ReferenceLstm.sigmoid}/{@code Math.tanh}, measured by
+ * {@code ActivationsTest} over a dense sweep of 4.2M points (every binade from 2⁻¹⁴⁹ to 2¹²⁷, ±1e4, ±88, the clamp
+ * and reduction edges): sigmoid at most 2.5 ulp, tanh at most 2.5 ulp, wherever the true result is a normal float;
+ * NaN in, NaN out; ±∞ saturate.
  */
 final class Activations {
     private Activations() {}
@@ -65,7 +67,12 @@ final class Activations {
         FloatVector u = r.fma(r.mul(poly(r)), r);              // e^r − 1
         FloatVector s = pow2(t);
         FloatVector m = s.fma(u, s.sub(1f));                   // e^z − 1 = 2^n·(e^r − 1) + (2^n − 1)
-        return m.div(m.add(2f));
+        return flushSubnormal(m.div(m.add(2f)));
+    }
+
+    /** Zero for the results below the smallest normal float (tanh x ≈ x for tiny x), so none enters the cell. */
+    static FloatVector flushSubnormal(FloatVector v) {
+        return v.blend(0f, v.abs().compare(VectorOperators.LT, Float.MIN_NORMAL));
     }
 
     private static FloatVector poly(FloatVector r) {

@@ -66,19 +66,50 @@ final class BackwardPass implements WorkerTeam.Job {
         this.da = ws.da();
     }
 
-    @Override
-    public void run(int p, SpinBarrier barrier) {
-        int blocks = shape.blocks(), hid = shape.hid(), in = shape.in(), rows = steps * batch;
-        int u0 = Tiles.share(blocks, workers, p), u1 = Tiles.share(blocks, workers, p + 1);
-        int j0 = u0 * L, j1 = u1 * L, j1h = Math.min(j1, hid);
-        int r0 = Tiles.share(rows, workers, p), r1 = Tiles.share(rows, workers, p + 1);
-        long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
+    private int u0(int p) { return Tiles.share(shape.blocks(), workers, p); }
 
+    private int u1(int p) { return Tiles.share(shape.blocks(), workers, p + 1); }
+
+    private int r0(int p) { return Tiles.share(steps * batch, workers, p); }
+
+    @Override
+    public void copyIn(int p) {
+        int hid = shape.hid(), in = shape.in(), rows = steps * batch;
+        int j0 = u0(p) * L, j1 = u1(p) * L, j1h = Math.min(j1, hid);
+        long hRow = shape.stateRowBytes();
         if (io.dy() != null) Copies.sequenceIn(io.dy(), io.layout(), steps, batch, hid, 0, rows, j0, j1h, sc.dyn(), hRow);
-        if (io.grads() != null) Copies.sequenceIn(io.x(), io.layout(), steps, batch, in, r0, r1, 0, in, sc.xn(), 4L * in);
+        if (io.grads() != null) Copies.sequenceIn(io.x(), io.layout(), steps, batch, in, r0(p), r0(p + 1), 0, in, sc.xn(), 4L * in);
         Copies.stateIn(io.dhT(), batch, hid, j0, j1h, j1, sc.dh(), 0, hRow);
         Copies.stateIn(io.dcT(), batch, hid, j0, j1h, j1, sc.dc(), 0, hRow);
+    }
 
+    @Override
+    public void copyOut(int p) {
+        int hid = shape.hid(), in = shape.in();
+        int j0 = u0(p) * L, j1h = Math.min(u1(p) * L, hid);
+        long hRow = shape.stateRowBytes();
+        Copies.stateOut(sc.dh(), 0, hRow, batch, hid, j0, j1h, io.dh0());
+        Copies.stateOut(sc.dc(), 0, hRow, batch, hid, j0, j1h, io.dc0());
+        LstmGradients g = io.grads();
+        if (g != null) {
+            GradientsOut.transposed(sc.dWihT(), shape, in, j0, j1h, g.dWih(), io.accumulate());
+            GradientsOut.transposed(sc.dWhhT(), shape, hid, j0, j1h, g.dWhh(), io.accumulate());
+            if (g.dbIh() != null) {
+                GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbIh(), io.accumulate());
+                GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbHh(), io.accumulate());
+            }
+        }
+        if (io.dx() != null) {
+            Copies.sequenceOut(sc.dxn(), 4L * shape.ip(), 0, io.layout(), steps, batch, in, r0(p), r0(p + 1), 0, in, io.dx());
+        }
+    }
+
+    @Override
+    public void compute(int p, SpinBarrier barrier) {
+        int rows = steps * batch;
+        int u0 = u0(p), u1 = u1(p);
+        int r0 = r0(p), r1 = r0(p + 1);
+        long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
         long wPanel = w.transposedPanel();
         int k = shape.gates();
         BackwardStep s = new BackwardStep();
@@ -92,12 +123,23 @@ final class BackwardPass implements WorkerTeam.Job {
         s.hasDy = io.dy() != null;
 
         s.dh = sc.dh();
+        s.tile = sc.tiles();
+        s.tileBase = (long) p * Tiles.TILE_BYTES;
+        s.tileRow = Tiles.TILE_ROW_BYTES;
 
-        atStep(s, steps - 1);
-        CellKernels.backwardTile(s, batch, u1 - u0, u0 * 4 * VB, u0 * VB);
         int tiles = Tiles.count(batch, VECTOR_TILE_ROWS);
         int widest = Tiles.size(batch, tiles, 0);
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
+        atStep(s, steps - 1);
+        for (int u = u0; u < u1; u += group) {
+            int nv = Math.min(group, u1 - u);
+            int r = 0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(batch, tiles, i);
+                CellKernels.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB);
+                r += mr;
+            }
+        }
         for (int t = steps - 1; t >= 1; t--) {
             barrier.await(p);
             atStep(s, t - 1);
@@ -117,17 +159,9 @@ final class BackwardPass implements WorkerTeam.Job {
         }
         barrier.await(p);
 
-        if (io.dh0() != null) {
-            multiply(da, 0, batch, gRow, w.whhT, u0, u1, shape.gates(), sc.dh(), hRow);
-            Copies.stateOut(sc.dh(), 0, hRow, batch, hid, j0, j1h, io.dh0());
-        }
-        Copies.stateOut(sc.dc(), 0, hRow, batch, hid, j0, j1h, io.dc0());
+        if (io.dh0() != null) multiply(da, 0, batch, gRow, w.whhT, u0, u1, shape.gates(), sc.dh(), hRow);
         if (io.grads() != null) weightGradients(p, u0, u1, rows);
-        if (io.dx() != null) {
-            long ipRow = 4L * shape.ip();
-            multiply(da, r0, r1, gRow, w.wihT, 0, shape.ip() / L, shape.gates(), sc.dxn(), ipRow);
-            Copies.sequenceOut(sc.dxn(), ipRow, 0, io.layout(), steps, batch, in, r0, r1, 0, in, io.dx());
-        }
+        if (io.dx() != null) multiply(da, r0, r1, gRow, w.wihT, 0, shape.ip() / L, shape.gates(), sc.dxn(), 4L * shape.ip());
     }
 
     /** Points the step bases at step {@code t} (whose cell backward the kernels end with). */
@@ -162,7 +196,7 @@ final class BackwardPass implements WorkerTeam.Job {
         }
     }
 
-    /** dW_ih, dW_hh and db for the gate columns of blocks {@code [u0, u1)}, then out to the caller. */
+    /** dW_ih, dW_hh and db for the gate columns of blocks {@code [u0, u1)}, transposed and interleaved. */
     private void weightGradients(int p, int u0, int u1, int rows) {
         int in = shape.in(), hid = shape.hid();
         long gRow = shape.gateRowBytes(), hRow = shape.stateRowBytes();
@@ -205,14 +239,6 @@ final class BackwardPass implements WorkerTeam.Job {
             s1.intoMemorySegment(sc.db(), col + VB, ORDER);
             s2.intoMemorySegment(sc.db(), col + 2 * VB, ORDER);
             s3.intoMemorySegment(sc.db(), col + 3 * VB, ORDER);
-        }
-        LstmGradients g = io.grads();
-        int j0 = u0 * L, j1h = Math.min(u1 * L, hid);
-        GradientsOut.transposed(sc.dWihT(), shape, in, j0, j1h, g.dWih(), io.accumulate());
-        GradientsOut.transposed(sc.dWhhT(), shape, hid, j0, j1h, g.dWhh(), io.accumulate());
-        if (g.dbIh() != null) {
-            GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbIh(), io.accumulate());
-            GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbHh(), io.accumulate());
         }
     }
 

@@ -12,6 +12,9 @@ final class BackwardStep {
     MemorySegment da, gates, cs, dy, dc;
     /** {@code [B][Hp]}: the tile's {@code dh} from the kernel (or {@code dh_T} for the last step). */
     MemorySegment dh;
+    /** This thread's tile buffer (for {@code tanh(c)}), rows of {@link #tileRow} bytes from {@link #tileBase}. */
+    MemorySegment tile;
+    long tileBase, tileRow;
     /** Bytes per gate row and per state row. */
     long gRow, hRow;
     /** Byte offsets of the step's rows: activations, output da, c_{t-1}, c_t, dy (state-row buffers). */

@@ -8,10 +8,14 @@ import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * The LSTM cell on the tile a micro-kernel has just computed, forward from the four pre-activations of each unit
- * block, backward from the incoming {@code dh}. The tile is read back from where the kernel left it (still in
- * L1); see {@code MicroKernelGenerator} for why the cell is not inlined into the kernel. The equations are those
- * of {@code ReferenceLstm}.
+ * The LSTM cell on the tile a micro-kernel has just computed: forward from the pre-activations of each unit block,
+ * backward from the incoming {@code dh}. The equations are those of {@code ReferenceLstm}.
+ *
+ * <p>The cell runs as a few short passes over the tile, each a loop with at most one activation function, reading
+ * and writing the tile where it lies (in L1). No vector crosses a method boundary: C2 inlines only a couple of
+ * Vector API activation bodies into one compiled method before its inlining budget (NodeCountInliningCutoff) runs
+ * out, and a vector passed to a method that was not inlined is boxed on every call. Passes over memory keep every
+ * compiled method within budget whatever the JIT decides.
  */
 final class CellKernels {
     private CellKernels() {}
@@ -24,85 +28,127 @@ final class CellKernels {
 
     /**
      * The forward cell on {@code rows × blocks} unit blocks: pre-activation = the kernel's {@code h·W_hh} in the
-     * tile + the input projection at {@code gOff} (relative to the step's gate rows) + the bias at {@code biasOff}.
+     * tile + the input projection at {@code gOff} (relative to the step's gate rows) + the bias at {@code biasOff};
+     * {@code i,f,o = σ}, {@code g = tanh}, {@code c = f·c_prev + i·g}, {@code h = o·tanh(c)}.
+     *
+     * @param hc byte offset of the tile's first units in a state row buffer (relative to the step bases)
      */
     static void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
+        addInputs(s, rows, blocks, gOff, biasOff);
+        activateGates(s.tile, s.tileBase, s.tileRow, rows, blocks);
+        cellStates(s, rows, blocks, gOff, hc);
+        hiddenStates(s, rows, blocks, hc);
+    }
+
+    private static void addInputs(ForwardStep s, int rows, int blocks, long gOff, long biasOff) {
         MemorySegment gates = s.gates, tile = s.tile, bias = s.bias;
+        int n = 4 * blocks;
         for (int r = 0; r < rows; r++) {
+            long g = s.gBase + gOff + r * s.gRow, t = s.tileBase + r * s.tileRow;
+            for (int v = 0; v < n; v++) {
+                long o = v * VB;
+                load(tile, t + o).add(load(gates, g + o)).add(load(bias, biasOff + o)).intoMemorySegment(tile, t + o, ORDER);
+            }
+        }
+    }
+
+    /** σ on the i, f, o vectors and tanh on the g vector of each block, in place. */
+    static void activateGates(MemorySegment tile, long base, long row, int rows, int blocks) {
+        for (int r = 0; r < rows; r++) {
+            long t = base + r * row;
+            for (int v = 0; v < 4 * blocks; v++) {
+                if ((v & 3) == 2) continue;
+                long o = t + v * VB;
+                Activations.sigmoid(load(tile, o)).intoMemorySegment(tile, o, ORDER);
+            }
             for (int j = 0; j < blocks; j++) {
-                long gj = s.gBase + gOff + r * s.gRow + j * 4 * VB;
-                long tj = s.tileBase + r * s.tileRow + j * 4 * VB;
-                long bj = biasOff + j * 4 * VB;
-                FloatVector ai = load(tile, tj).add(load(gates, gj)).add(load(bias, bj));
-                FloatVector af = load(tile, tj + VB).add(load(gates, gj + VB)).add(load(bias, bj + VB));
-                FloatVector ag = load(tile, tj + 2 * VB).add(load(gates, gj + 2 * VB)).add(load(bias, bj + 2 * VB));
-                FloatVector ao = load(tile, tj + 3 * VB).add(load(gates, gj + 3 * VB)).add(load(bias, bj + 3 * VB));
-                forward(s, ai, af, ag, ao, gj, hc + r * s.hRow + j * VB);
+                long o = t + (4L * j + 2) * VB;
+                Activations.tanh(load(tile, o)).intoMemorySegment(tile, o, ORDER);
             }
         }
     }
 
     /**
-     * The backward cell on {@code rows × blocks} unit blocks whose {@code dh} the kernel stored in {@code s.dh};
-     * offsets relative to the step bases.
+     * {@code c = f·c_prev + i·g} into {@code c[t+1]} (flushed to zero below the smallest normal float: a forget
+     * gate under 1 would otherwise decay c into subnormals over long sequences); when training, the activations
+     * into the gate rows.
      */
-    static void backwardTile(BackwardStep s, int rows, int blocks, long g, long hc) {
-        MemorySegment dh = s.dh;
+    private static void cellStates(ForwardStep s, int rows, int blocks, long gOff, long hc) {
+        MemorySegment tile = s.tile, cs = s.cs, gates = s.gates;
         for (int r = 0; r < rows; r++) {
+            long t = s.tileBase + r * s.tileRow, g = s.gBase + gOff + r * s.gRow, h = hc + r * s.hRow;
             for (int j = 0; j < blocks; j++) {
-                long hcj = hc + r * s.hRow + j * VB;
-                backward(s, load(dh, hcj), g + r * s.gRow + j * 4 * VB, hcj);
+                long tj = t + j * 4 * VB, hj = h + j * VB;
+                FloatVector i = load(tile, tj), f = load(tile, tj + VB), gg = load(tile, tj + 2 * VB);
+                Activations.flushSubnormal(f.fma(load(cs, s.cPrevBase + hj), i.mul(gg)))
+                        .intoMemorySegment(cs, s.cNextBase + hj, ORDER);
+                if (s.save) {
+                    long gj = g + j * 4 * VB;
+                    i.intoMemorySegment(gates, gj, ORDER);
+                    f.intoMemorySegment(gates, gj + VB, ORDER);
+                    gg.intoMemorySegment(gates, gj + 2 * VB, ORDER);
+                    load(tile, tj + 3 * VB).intoMemorySegment(gates, gj + 3 * VB, ORDER);
+                }
+            }
+        }
+    }
+
+    /** {@code h = o·tanh(c)} into {@code h[t+1]}. */
+    private static void hiddenStates(ForwardStep s, int rows, int blocks, long hc) {
+        MemorySegment tile = s.tile, cs = s.cs, hs = s.hs;
+        for (int r = 0; r < rows; r++) {
+            long t = s.tileBase + r * s.tileRow, h = hc + r * s.hRow;
+            for (int j = 0; j < blocks; j++) {
+                long hj = h + j * VB;
+                load(tile, t + (4L * j + 3) * VB).mul(Activations.tanh(load(cs, s.cNextBase + hj)))
+                        .intoMemorySegment(hs, s.hNextBase + hj, ORDER);
             }
         }
     }
 
     /**
-     * {@code i,f,o = σ(a), g = tanh(a)}, {@code c = f·c_prev + i·g}, {@code h = o·tanh(c)}.
-     *
-     * @param g  byte offset of the unit block's four gate vectors in {@code s.gates}
-     * @param hc byte offset of the units in a state row buffer (relative to the step bases)
-     */
-    private static void forward(ForwardStep s, FloatVector ai, FloatVector af, FloatVector ag, FloatVector ao, long g, long hc) {
-        FloatVector i = Activations.sigmoid(ai);
-        FloatVector f = Activations.sigmoid(af);
-        FloatVector gg = Activations.tanh(ag);
-        FloatVector o = Activations.sigmoid(ao);
-        FloatVector c = f.fma(load(s.cs, s.cPrevBase + hc), i.mul(gg));
-        FloatVector h = o.mul(Activations.tanh(c));
-        c.intoMemorySegment(s.cs, s.cNextBase + hc, ORDER);
-        h.intoMemorySegment(s.hs, s.hNextBase + hc, ORDER);
-        if (s.save) {
-            MemorySegment gates = s.gates;
-            i.intoMemorySegment(gates, g, ORDER);
-            f.intoMemorySegment(gates, g + VB, ORDER);
-            gg.intoMemorySegment(gates, g + 2 * VB, ORDER);
-            o.intoMemorySegment(gates, g + 3 * VB, ORDER);
-        }
-    }
-
-    /**
-     * From {@code dh} (without {@code dy}) reaching {@code h_t}: {@code dc += dh·o·(1 − tanh²c)},
+     * The backward cell on {@code rows × blocks} unit blocks whose {@code dh} (without {@code dy}) the kernel
+     * stored in {@code s.dh}: {@code dc += dh·o·(1 − tanh²c)},
      * {@code da = (dc·g·i(1−i), dc·c_prev·f(1−f), dc·i(1−g²), dh·tanh(c)·o(1−o))}, {@code dc ← dc·f}.
      *
-     * @param g  byte offset of the unit block in a gate row buffer (relative to the step bases)
-     * @param hc byte offset of the units in a state row buffer (relative to the step bases)
+     * @param g  byte offset of the first unit block in a gate row buffer (relative to the step bases)
+     * @param hc byte offset of the first units in a state row buffer (relative to the step bases)
      */
-    private static void backward(BackwardStep s, FloatVector dhIn, long g, long hc) {
-        FloatVector dh = s.hasDy ? dhIn.add(load(s.dy, s.dyBase + hc)) : dhIn;
-        MemorySegment gates = s.gates;
-        long gb = s.gBase + g;
-        FloatVector i = load(gates, gb), f = load(gates, gb + VB), gg = load(gates, gb + 2 * VB),
-                o = load(gates, gb + 3 * VB);
-        FloatVector tc = Activations.tanh(load(s.cs, s.cBase + hc));
-        FloatVector cPrev = load(s.cs, s.cPrevBase + hc);
-        FloatVector dc = dh.mul(o).fma(ONE.sub(tc.mul(tc)), load(s.dc, hc));
-        FloatVector dcg = dc.mul(i);
-        MemorySegment da = s.da;
-        long db = s.daBase + g;
-        dc.mul(gg).mul(i.mul(ONE.sub(i))).intoMemorySegment(da, db, ORDER);
-        dc.mul(cPrev).mul(f.mul(ONE.sub(f))).intoMemorySegment(da, db + VB, ORDER);
-        dcg.mul(ONE.sub(gg.mul(gg))).intoMemorySegment(da, db + 2 * VB, ORDER);
-        dh.mul(tc).mul(o.mul(ONE.sub(o))).intoMemorySegment(da, db + 3 * VB, ORDER);
-        dc.mul(f).intoMemorySegment(s.dc, hc, ORDER);
+    static void backwardTile(BackwardStep s, int rows, int blocks, long g, long hc) {
+        cellTanh(s, rows, blocks, hc);
+        gateGradients(s, rows, blocks, g, hc);
+    }
+
+    /** {@code tanh(c_t)} into the tile, one vector per block. */
+    private static void cellTanh(BackwardStep s, int rows, int blocks, long hc) {
+        MemorySegment cs = s.cs, tile = s.tile;
+        for (int r = 0; r < rows; r++) {
+            long h = s.cBase + hc + r * s.hRow, t = s.tileBase + r * s.tileRow;
+            for (int j = 0; j < blocks; j++) {
+                Activations.tanh(load(cs, h + j * VB)).intoMemorySegment(tile, t + j * VB, ORDER);
+            }
+        }
+    }
+
+    private static void gateGradients(BackwardStep s, int rows, int blocks, long g0, long hc0) {
+        MemorySegment gates = s.gates, cs = s.cs, da = s.da, dcs = s.dc, tile = s.tile;
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < blocks; j++) {
+                long hc = hc0 + r * s.hRow + j * VB, g = g0 + r * s.gRow + j * 4 * VB;
+                FloatVector dh = load(s.dh, hc);
+                if (s.hasDy) dh = dh.add(load(s.dy, s.dyBase + hc));
+                long gb = s.gBase + g;
+                FloatVector i = load(gates, gb), f = load(gates, gb + VB), gg = load(gates, gb + 2 * VB),
+                        o = load(gates, gb + 3 * VB);
+                FloatVector tc = load(tile, s.tileBase + r * s.tileRow + j * VB);
+                FloatVector dc = dh.mul(o).fma(ONE.sub(tc.mul(tc)), load(dcs, hc));
+                long db = s.daBase + g;
+                dc.mul(gg).mul(i.mul(ONE.sub(i))).intoMemorySegment(da, db, ORDER);
+                dc.mul(load(cs, s.cPrevBase + hc)).mul(f.mul(ONE.sub(f))).intoMemorySegment(da, db + VB, ORDER);
+                dc.mul(i).mul(ONE.sub(gg.mul(gg))).intoMemorySegment(da, db + 2 * VB, ORDER);
+                dh.mul(tc).mul(o.mul(ONE.sub(o))).intoMemorySegment(da, db + 3 * VB, ORDER);
+                dc.mul(f).intoMemorySegment(dcs, hc, ORDER);
+            }
+        }
     }
 }

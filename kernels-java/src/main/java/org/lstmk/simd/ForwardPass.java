@@ -13,7 +13,8 @@ import org.lstmk.api.Layout;
  * core's caches from step to step:
  * <ol>
  *   <li>copy its share of the rows of {@code x} into the time-major native copy {@code xn}, and its units of
- *       {@code h0, c0}; barrier;</li>
+ *       {@code h0, c0}; barrier (these copies run on the calling thread instead when the caller's segments are
+ *       confined to it);</li>
  *   <li>the input projection of every timestep for its own gate columns, one GEMM
  *       {@code gates[T·B][own] = xn · W_ih} (row blocks of {@link #ROW_BLOCK} so that A stays in L2);</li>
  *   <li>per step and tile, {@code h_t·W_hh} ({@link MicroKernels#blocks}) and at once the cell on that tile
@@ -61,22 +62,33 @@ final class ForwardPass implements WorkerTeam.Job {
         this.workers = workers;
     }
 
-    @Override
-    public void run(int p, SpinBarrier barrier) {
-        int blocks = shape.blocks(), hid = shape.hid(), in = shape.in(), rows = steps * batch;
-        int u0 = Tiles.share(blocks, workers, p), u1 = Tiles.share(blocks, workers, p + 1);
-        int j0 = u0 * L, j1 = u1 * L, j1h = Math.min(j1, hid);
-        long hRow = shape.stateRowBytes();
+    /** First and last own unit block, first unit, end of own padded units, end of own real units. */
+    private int u0(int p) { return Tiles.share(shape.blocks(), workers, p); }
 
+    private int u1(int p) { return Tiles.share(shape.blocks(), workers, p + 1); }
+
+    @Override
+    public void copyIn(int p) {
+        int hid = shape.hid(), in = shape.in(), rows = steps * batch;
+        int j0 = u0(p) * L, j1 = u1(p) * L, j1h = Math.min(j1, hid);
+        long hRow = shape.stateRowBytes();
         Copies.sequenceIn(x, layout, steps, batch, in, Tiles.share(rows, workers, p), Tiles.share(rows, workers, p + 1),
                 0, in, xn, 4L * in);
         Copies.stateIn(h0, batch, hid, j0, j1h, j1, hs, 0, hRow);
         Copies.stateIn(c0, batch, hid, j0, j1h, j1, cs, 0, hRow);
-        barrier.await(p);
+    }
 
-        project(u0, u1, rows);
-        recur(p, barrier, u0, u1, p * Tiles.TILE_BYTES);
+    @Override
+    public void compute(int p, SpinBarrier barrier) {
+        project(u0(p), u1(p), steps * batch);
+        recur(p, barrier, u0(p), u1(p), p * Tiles.TILE_BYTES);
+    }
 
+    @Override
+    public void copyOut(int p) {
+        int hid = shape.hid(), rows = steps * batch;
+        int j0 = u0(p) * L, j1h = Math.min(u1(p) * L, hid);
+        long hRow = shape.stateRowBytes();
         if (y != null) Copies.sequenceOut(hs, hRow, (long) batch * hRow, layout, steps, batch, hid, 0, rows, j0, j1h, y);
         Copies.stateOut(hs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, hT);
         Copies.stateOut(cs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, cT);

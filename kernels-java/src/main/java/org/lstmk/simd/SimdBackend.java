@@ -7,6 +7,7 @@ import static org.lstmk.simd.SimdSpecies.VB;
 import java.lang.foreign.MemorySegment;
 import org.lstmk.api.Layout;
 import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmGradients;
 import org.lstmk.api.LstmWeights;
 import org.lstmk.spi.BackendOptions;
 import org.lstmk.spi.BackendWeights;
@@ -67,7 +68,7 @@ public final class SimdBackend implements LstmBackend {
         MemorySegment xs = xn.atLeast(4L * steps * batch * s.in());
         int n = workers(s, steps, batch);
         team.run(n, new ForwardPass(w, layout, steps, batch, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.TILE_BYTES),
-                ws, save, n));
+                ws, save, n), !Shareable.all(x, h0, c0, y, hT, cT));
     }
 
     @Override
@@ -93,7 +94,10 @@ public final class SimdBackend implements LstmBackend {
                 io.grads() != null ? db.atLeast(s.gateRowBytes()) : null,
                 io.grads() != null ? panels.atLeast((long) n * BackwardPass.CHUNK * 4 * VB) : null,
                 tiles.atLeast(n * Tiles.TILE_BYTES));
-        team.run(n, new BackwardPass(w, ws, steps, batch, io, scratch, n));
+        LstmGradients g = io.grads();
+        boolean callerIo = !Shareable.all(io.x(), io.dy(), io.dhT(), io.dcT(), io.dx(), io.dh0(), io.dc0())
+                || g != null && !Shareable.all(g.dWih(), g.dWhh(), g.dbIh(), g.dbHh());
+        team.run(n, new BackwardPass(w, ws, steps, batch, io, scratch, n), callerIo);
     }
 
     @Override
@@ -159,6 +163,11 @@ public final class SimdBackend implements LstmBackend {
                 cs.set(F, (batch + b) * hRow + 4L * unit, 0f);
             }
         }
+    }
+
+    /** The inference scratch's gate buffer (for tests of memory reuse), or null before the first inference. */
+    MemorySegment inferenceGates() {
+        return inference == null ? null : inference.gates();
     }
 
     /** Workers for a call: no more than unit blocks, and one for calls too small to share. */

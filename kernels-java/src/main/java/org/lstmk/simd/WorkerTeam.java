@@ -20,10 +20,40 @@ final class WorkerTeam implements AutoCloseable {
     /** How long a worker may wait in the executor's queue before the call fails. */
     static final long START_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
 
-    /** The work of one call; {@code worker} in {@code [0, barrier.parties())}. */
+    /**
+     * The work of one call; {@code worker} in {@code [0, n)}. Only {@link #copyIn} and {@link #copyOut} touch the
+     * caller's buffers, so that a call whose buffers only the calling thread may access (segments of a confined
+     * arena) runs them there, and everything else on the team.
+     */
     @FunctionalInterface
     interface Job {
-        void run(int worker, SpinBarrier barrier);
+        /** Share {@code worker} of moving the caller's inputs in. */
+        default void copyIn(int worker) {}
+
+        /** Share {@code worker} of the computation; every worker calls {@code barrier.await} equally often. */
+        void compute(int worker, SpinBarrier barrier);
+
+        /** Share {@code worker} of moving the results out to the caller; after that worker's {@link #compute}. */
+        default void copyOut(int worker) {}
+    }
+
+    /**
+     * Runs {@code job} on {@code n} workers. With {@code callerIo}, the copies run on the calling thread (before and
+     * after the team); otherwise each worker copies its own share around its computation.
+     */
+    void run(int n, Job job, boolean callerIo) {
+        if (callerIo || n == 1) {
+            for (int w = 0; w < n; w++) job.copyIn(w);
+            runBodies(n, job::compute);
+            for (int w = 0; w < n; w++) job.copyOut(w);
+        } else {
+            runBodies(n, (w, barrier) -> {
+                job.copyIn(w);
+                barrier.await(w);
+                job.compute(w, barrier);
+                job.copyOut(w);
+            });
+        }
     }
 
     private static final int PENDING = 0, RUNNING = 1, DONE = 2, CANCELLED = 3;
@@ -31,13 +61,19 @@ final class WorkerTeam implements AutoCloseable {
 
     private final int threads;
     private final Executor executor;
+    private final long startTimeoutNanos;
     private ExecutorService owned;
 
     /** @param executor where extra workers run; null for daemon threads owned by this team */
     WorkerTeam(int threads, Executor executor) {
+        this(threads, executor, START_TIMEOUT_NANOS);
+    }
+
+    WorkerTeam(int threads, Executor executor, long startTimeoutNanos) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
         this.executor = executor;
+        this.startTimeoutNanos = startTimeoutNanos;
     }
 
     /** Threads a call may use. */
@@ -45,6 +81,16 @@ final class WorkerTeam implements AutoCloseable {
 
     /** Runs {@code job} on {@code n <= threads()} workers and returns when all have finished. */
     void run(int n, Job job) {
+        runBodies(n, job::compute);
+    }
+
+    /** The body of one worker. */
+    @FunctionalInterface
+    interface Body {
+        void run(int worker, SpinBarrier barrier);
+    }
+
+    private void runBodies(int n, Body job) {
         if (n < 1 || n > threads) throw new IllegalArgumentException("workers must be in [1, " + threads + "], got " + n);
         SpinBarrier barrier = new SpinBarrier(n);
         if (n == 1) {
@@ -72,7 +118,7 @@ final class WorkerTeam implements AutoCloseable {
             barrier.fail(new IllegalStateException("the executor rejected SIMD worker " + submitted + " of " + n, e));
         }
         for (int w = submitted; w < n; w++) state.set(w, CANCELLED);
-        Thread watchdog = startWatchdog(state, barrier, n);
+        Thread watchdog = startWatchdog(state, barrier, n, startTimeoutNanos);
         try {
             if (barrier.failure() == null) {
                 try {
@@ -90,18 +136,18 @@ final class WorkerTeam implements AutoCloseable {
     }
 
     /** Fails the call if a worker has not started in time; returns null when every worker already runs. */
-    private static Thread startWatchdog(AtomicIntegerArray state, SpinBarrier barrier, int n) {
+    private static Thread startWatchdog(AtomicIntegerArray state, SpinBarrier barrier, int n, long timeout) {
         if (allStarted(state, n)) return null;
         Thread t = Thread.ofVirtual().unstarted(() -> {
-            long deadline = System.nanoTime() + START_TIMEOUT_NANOS;
+            long deadline = System.nanoTime() + timeout;
             while (!allStarted(state, n)) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     for (int w = 1; w < n; w++) {
                         if (state.compareAndSet(w, PENDING, CANCELLED)) {
                             barrier.fail(new IllegalStateException("SIMD worker " + w + " of " + n
-                                    + " did not start within " + TimeUnit.NANOSECONDS.toSeconds(START_TIMEOUT_NANOS)
-                                    + " s: the executor must be able to run " + (n - 1) + " tasks at once"));
+                                    + " did not start within " + TimeUnit.NANOSECONDS.toMillis(timeout)
+                                    + " ms: the executor must be able to run " + (n - 1) + " tasks at once"));
                         }
                     }
                     return;
