@@ -51,10 +51,8 @@ final class SimdSpecies {
             case 512 -> VectorShape.S_512_BIT;
             default -> throw new IllegalArgumentException("-D" + BITS_PROPERTY + "=" + bits + ": expected 128, 256 or 512");
         };
-        if (b > FloatVector.SPECIES_PREFERRED.vectorBitSize()) {
-            throw new IllegalArgumentException("-D" + BITS_PROPERTY + "=" + bits + ": this CPU's widest vectors have "
-                    + FloatVector.SPECIES_PREFERRED.vectorBitSize() + " bits");
-        }
+        // Wider than the hardware would run in the Vector API's slow Java fallback: use the hardware's width.
+        if (b > FloatVector.SPECIES_PREFERRED.vectorBitSize()) return FloatVector.SPECIES_PREFERRED;
         return VectorSpecies.of(float.class, shape);
     }
 
@@ -67,7 +65,10 @@ final class SimdSpecies {
             case 128 -> "SSE/NEON";
             default -> bits + "-bit";
         };
-        String forced = System.getProperty(BITS_PROPERTY) != null ? " (forced by -D" + BITS_PROPERTY + ")" : "";
+        String asked = System.getProperty(BITS_PROPERTY);
+        String forced = asked == null || asked.isBlank() ? ""
+                : asked.trim().equals(Integer.toString(bits)) ? " (forced by -D" + BITS_PROPERTY + ")"
+                : " (-D" + BITS_PROPERTY + "=" + asked.trim() + " is wider than this CPU's vectors)";
         return String.format(Locale.ROOT, "%s: %d floats per vector%s", isa, L, forced);
     }
 }
