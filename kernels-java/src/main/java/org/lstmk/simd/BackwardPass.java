@@ -144,7 +144,10 @@ final class BackwardPass implements WorkerTeam.Job {
             barrier.await(p);
             atStep(s, t - 1);
             long aBase = (long) t * batch * gRow;
-            for (int u = u0; u < u1; u += group) {
+            boolean backwards = (t & 1) == 1; // as in ForwardPass: reuse what is still in L2
+            int groups = (u1 - u0 + group - 1) / group;
+            for (int gi = 0; gi < groups; gi++) {
+                int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
                 int nv = Math.min(group, u1 - u);
                 long panel = u * wPanel;
                 int r = 0;

@@ -138,7 +138,13 @@ final class ForwardPass implements WorkerTeam.Job {
             s.cPrevBase = stepRows * hRow;
             s.cNextBase = s.hNextBase = (stepRows + batch) * hRow;
             long aBase = stepRows * hRow;
-            for (int u = u0; u < u1; u += group) {
+            // Odd steps sweep the panels backwards: what the last step touched last is still in L2 and is
+            // needed first, rather than evicted just before it is needed (a cyclic sweep of a slice larger than
+            // L2 would miss on every line).
+            boolean backwards = (t & 1) == 1;
+            int groups = (u1 - u0 + group - 1) / group;
+            for (int gi = 0; gi < groups; gi++) {
+                int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
                 int nb = Math.min(group, u1 - u);
                 long panel = w.whhPanel(u);
                 int r = 0;
