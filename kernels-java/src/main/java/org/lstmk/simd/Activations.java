@@ -49,25 +49,30 @@ final class Activations {
 
     /** Logistic function {@code 1/(1+e^−x)}. */
     static FloatVector sigmoid(FloatVector x) {
-        FloatVector z = x.neg().max(-SIGMOID_CLAMP).min(SIGMOID_CLAMP);
-        FloatVector t = z.fma(LOG2E, ROUNDER);                 // ROUNDER + round(z·log2 e)
-        FloatVector n = t.sub(ROUNDER);
-        FloatVector r = n.fma(MINUS_LN2_HI, z).add(n.mul(-LN2_LO)); // z − n·ln2, in two parts
-        FloatVector p = poly(r);
-        FloatVector e = r.fma(r.mul(p), r).add(1f).mul(pow2(t)); // 2^n·(1 + r + r²q)
-        return ONE.div(e.add(1f));
+        return gate(x, false);
     }
 
     /** Hyperbolic tangent. */
     static FloatVector tanh(FloatVector x) {
-        FloatVector z = x.max(-TANH_CLAMP).min(TANH_CLAMP).mul(2f);
-        FloatVector t = z.fma(LOG2E, ROUNDER);
+        return gate(x, true);
+    }
+
+    /**
+     * {@code tanh(x) = m / (m + 2)} with {@code m = e^{2x} − 1}, or {@code sigmoid(x) = 1 / (e^{−x} + 1)}: one
+     * exponential body for both, so that a loop over the four gates of a block inlines one, not two.
+     */
+    static FloatVector gate(FloatVector x, boolean tanh) {
+        FloatVector z = tanh ? x.max(-TANH_CLAMP).min(TANH_CLAMP).mul(2f) : x.neg().max(-SIGMOID_CLAMP).min(SIGMOID_CLAMP);
+        FloatVector t = z.fma(LOG2E, ROUNDER);                 // ROUNDER + round(z·log2 e)
         FloatVector n = t.sub(ROUNDER);
-        FloatVector r = n.fma(MINUS_LN2_HI, z).add(n.mul(-LN2_LO));
-        FloatVector u = r.fma(r.mul(poly(r)), r);              // e^r − 1
+        FloatVector r = n.fma(MINUS_LN2_HI, z).add(n.mul(-LN2_LO)); // z − n·ln2, in two parts
+        FloatVector u = r.fma(r.mul(poly(r)), r);              // e^r − 1 = r + r²·q(r)
         FloatVector s = pow2(t);
-        FloatVector m = s.fma(u, s.sub(1f));                   // e^z − 1 = 2^n·(e^r − 1) + (2^n − 1)
-        return flushSubnormal(m.div(m.add(2f)));
+        if (tanh) {
+            FloatVector m = s.fma(u, s.sub(1f));               // e^z − 1 = 2^n·(e^r − 1) + (2^n − 1)
+            return flushSubnormal(m.div(m.add(2f)));
+        }
+        return ONE.div(s.fma(u, s).add(1f));                   // 1 / (2^n·(1 + (e^r − 1)) + 1)
     }
 
     /** Zero for the results below the smallest normal float (tanh x ≈ x for tiny x), so none enters the cell. */

@@ -124,7 +124,7 @@ final class BackwardPass implements WorkerTeam.Job {
 
         s.dh = sc.dh();
         s.tile = sc.tiles();
-        s.tileBase = (long) p * Tiles.TILE_BYTES;
+        s.tileBase = (long) p * Tiles.THREAD_TILE_BYTES;
         s.tileRow = Tiles.TILE_ROW_BYTES;
 
         int tiles = Tiles.count(batch, VECTOR_TILE_ROWS);
@@ -205,7 +205,7 @@ final class BackwardPass implements WorkerTeam.Job {
         long gRow = shape.gateRowBytes(), hRow = shape.stateRowBytes();
         MemorySegment panel = sc.panels();
         long panelBase = (long) p * CHUNK * 4 * VB;
-        long tileBase = (long) p * Tiles.TILE_BYTES;
+        long tileBase = (long) p * Tiles.THREAD_TILE_BYTES;
         int inTiles = Tiles.count(in, BLOCK_TILE_ROWS), hidTiles = Tiles.count(hid, BLOCK_TILE_ROWS);
         for (int u = u0; u < u1; u++) {
             long col = u * 4 * VB;

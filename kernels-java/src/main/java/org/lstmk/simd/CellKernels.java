@@ -28,80 +28,57 @@ final class CellKernels {
 
     /**
      * The forward cell on {@code rows × blocks} unit blocks: pre-activation = the kernel's {@code h·W_hh} in the
-     * tile + the input projection at {@code gOff} (relative to the step's gate rows) + the bias at {@code biasOff};
+     * tile (plus the second partial product when the step was split) + the input projection at {@code gOff}
+     * (relative to the step's gate rows) + the bias at {@code biasOff};
      * {@code i,f,o = σ}, {@code g = tanh}, {@code c = f·c_prev + i·g}, {@code h = o·tanh(c)}.
      *
      * @param hc byte offset of the tile's first units in a state row buffer (relative to the step bases)
      */
     static void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
-        addInputs(s, rows, blocks, gOff, biasOff);
-        activateGates(s.tile, s.tileBase, s.tileRow, rows, blocks);
-        cellStates(s, rows, blocks, gOff, hc);
-        hiddenStates(s, rows, blocks, hc);
+        activateGates(s, rows, blocks, gOff, biasOff);
+        cellAndHidden(s, rows, blocks, gOff, hc);
     }
 
-    private static void addInputs(ForwardStep s, int rows, int blocks, long gOff, long biasOff) {
+    /** Pre-activations (tile parts + projection + bias) through σ (i, f, o) or tanh (g), into the tile. */
+    private static void activateGates(ForwardStep s, int rows, int blocks, long gOff, long biasOff) {
         MemorySegment gates = s.gates, tile = s.tile, bias = s.bias;
         int n = 4 * blocks;
         for (int r = 0; r < rows; r++) {
             long g = s.gBase + gOff + r * s.gRow, t = s.tileBase + r * s.tileRow;
             for (int v = 0; v < n; v++) {
                 long o = v * VB;
-                load(tile, t + o).add(load(gates, g + o)).add(load(bias, biasOff + o)).intoMemorySegment(tile, t + o, ORDER);
-            }
-        }
-    }
-
-    /** σ on the i, f, o vectors and tanh on the g vector of each block, in place. */
-    static void activateGates(MemorySegment tile, long base, long row, int rows, int blocks) {
-        for (int r = 0; r < rows; r++) {
-            long t = base + r * row;
-            for (int v = 0; v < 4 * blocks; v++) {
-                if ((v & 3) == 2) continue;
-                long o = t + v * VB;
-                Activations.sigmoid(load(tile, o)).intoMemorySegment(tile, o, ORDER);
-            }
-            for (int j = 0; j < blocks; j++) {
-                long o = t + (4L * j + 2) * VB;
-                Activations.tanh(load(tile, o)).intoMemorySegment(tile, o, ORDER);
+                FloatVector a = load(gates, g + o).add(load(bias, biasOff + o));
+                for (int part = 0, bits = s.parts; bits != 0; part++, bits >>>= 1) {
+                    if ((bits & 1) != 0) a = a.add(load(tile, t + part * s.partStride + o));
+                }
+                Activations.gate(a, (v & 3) == 2).intoMemorySegment(tile, t + o, ORDER);
             }
         }
     }
 
     /**
      * {@code c = f·c_prev + i·g} into {@code c[t+1]} (flushed to zero below the smallest normal float: a forget
-     * gate under 1 would otherwise decay c into subnormals over long sequences); when training, the activations
-     * into the gate rows.
+     * gate under 1 would otherwise decay c into subnormals over long sequences), {@code h = o·tanh(c)} into
+     * {@code h[t+1]}; when training, the activations into the gate rows.
      */
-    private static void cellStates(ForwardStep s, int rows, int blocks, long gOff, long hc) {
-        MemorySegment tile = s.tile, cs = s.cs, gates = s.gates;
+    private static void cellAndHidden(ForwardStep s, int rows, int blocks, long gOff, long hc) {
+        MemorySegment tile = s.tile, cs = s.cs, hs = s.hs, gates = s.gates;
         for (int r = 0; r < rows; r++) {
             long t = s.tileBase + r * s.tileRow, g = s.gBase + gOff + r * s.gRow, h = hc + r * s.hRow;
             for (int j = 0; j < blocks; j++) {
                 long tj = t + j * 4 * VB, hj = h + j * VB;
-                FloatVector i = load(tile, tj), f = load(tile, tj + VB), gg = load(tile, tj + 2 * VB);
-                Activations.flushSubnormal(f.fma(load(cs, s.cPrevBase + hj), i.mul(gg)))
-                        .intoMemorySegment(cs, s.cNextBase + hj, ORDER);
+                FloatVector i = load(tile, tj), f = load(tile, tj + VB), gg = load(tile, tj + 2 * VB),
+                        o = load(tile, tj + 3 * VB);
+                FloatVector c = Activations.flushSubnormal(f.fma(load(cs, s.cPrevBase + hj), i.mul(gg)));
+                c.intoMemorySegment(cs, s.cNextBase + hj, ORDER);
+                o.mul(Activations.tanh(c)).intoMemorySegment(hs, s.hNextBase + hj, ORDER);
                 if (s.save) {
                     long gj = g + j * 4 * VB;
                     i.intoMemorySegment(gates, gj, ORDER);
                     f.intoMemorySegment(gates, gj + VB, ORDER);
                     gg.intoMemorySegment(gates, gj + 2 * VB, ORDER);
-                    load(tile, tj + 3 * VB).intoMemorySegment(gates, gj + 3 * VB, ORDER);
+                    o.intoMemorySegment(gates, gj + 3 * VB, ORDER);
                 }
-            }
-        }
-    }
-
-    /** {@code h = o·tanh(c)} into {@code h[t+1]}. */
-    private static void hiddenStates(ForwardStep s, int rows, int blocks, long hc) {
-        MemorySegment tile = s.tile, cs = s.cs, hs = s.hs;
-        for (int r = 0; r < rows; r++) {
-            long t = s.tileBase + r * s.tileRow, h = hc + r * s.hRow;
-            for (int j = 0; j < blocks; j++) {
-                long hj = h + j * VB;
-                load(tile, t + (4L * j + 3) * VB).mul(Activations.tanh(load(cs, s.cNextBase + hj)))
-                        .intoMemorySegment(hs, s.hNextBase + hj, ORDER);
             }
         }
     }

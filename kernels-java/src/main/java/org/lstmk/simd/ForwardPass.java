@@ -81,7 +81,7 @@ final class ForwardPass implements WorkerTeam.Job {
     @Override
     public void compute(int p, SpinBarrier barrier) {
         project(u0(p), u1(p), steps * batch);
-        recur(p, barrier, u0(p), u1(p), p * Tiles.TILE_BYTES);
+        recur(p, barrier, u0(p), u1(p), p * Tiles.THREAD_TILE_BYTES);
     }
 
     @Override
@@ -122,16 +122,21 @@ final class ForwardPass implements WorkerTeam.Job {
         s.cs = cs;
         s.bias = w.bias;
         s.tile = tileBuffer;
-        s.tileBase = tileBase;
         s.tileRow = Tiles.TILE_ROW_BYTES;
+        s.partStride = Tiles.MAX_PENDING * Tiles.TILE_BYTES;
         s.hRow = hRow;
         s.gRow = gRow;
         s.save = save;
-        int hid = shape.hid();
-        long wBlock = w.whhPanel(1) - w.whhPanel(0);
+        int hid = shape.hid(), j0 = u0 * L, j1 = Math.min(u1 * L, hid);
         int tiles = Tiles.count(batch, BLOCK_TILE_ROWS);
         int widest = Tiles.size(batch, tiles, 0);
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * widest)));
+        int groups = (u1 - u0 + group - 1) / group;
+        // Small steps are split in two to hide the barrier: the product over this thread's own units of h_t (ready
+        // as soon as its own cell has run) before waiting for the others, the rest after. It needs every tile of the
+        // step kept until the end, so only steps of at most MAX_PENDING tiles do it; bigger steps hide the barrier
+        // behind their length anyway.
+        boolean split = workers > 1 && groups * tiles <= Tiles.MAX_PENDING;
         for (int t = 0; t < steps; t++) {
             long stepRows = (long) t * batch;
             s.gBase = stepRows * gRow;
@@ -142,21 +147,63 @@ final class ForwardPass implements WorkerTeam.Job {
             // needed first, rather than evicted just before it is needed (a cyclic sweep of a slice larger than
             // L2 would miss on every line).
             boolean backwards = (t & 1) == 1;
-            int groups = (u1 - u0 + group - 1) / group;
-            for (int gi = 0; gi < groups; gi++) {
-                int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
-                int nb = Math.min(group, u1 - u);
-                long panel = w.whhPanel(u);
-                int r = 0;
-                for (int i = 0; i < tiles; i++) {
-                    int mr = Tiles.size(batch, tiles, i);
-                    MicroKernels.blocks(mr, nb, hs, aBase + r * hRow, hRow, 4, w.whh, panel, wBlock, 4 * VB, hid,
-                            tileBuffer, tileBase, Tiles.TILE_ROW_BYTES);
-                    CellKernels.forwardTile(s, mr, nb, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
-                    r += mr;
-                }
+            boolean splitting = split && t > 0;
+            if (splitting) {
+                forEachTile(groups, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> product(aBase, u, nb, r, mr,
+                        j0, j1, tileBase + q * Tiles.TILE_BYTES));
+                barrier.awaitOthers(p);
             }
-            if (t + 1 < steps) barrier.await(p);
+            forEachTile(groups, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> {
+                long slot = tileBase + (splitting ? q * Tiles.TILE_BYTES : 0);
+                int parts = 1;
+                if (!splitting) {
+                    product(aBase, u, nb, r, mr, 0, hid, slot);
+                } else {
+                    if (j0 > 0) {
+                        product(aBase, u, nb, r, mr, 0, j0, slot + s.partStride);
+                        parts |= 2;
+                    }
+                    if (j1 < hid) {
+                        product(aBase, u, nb, r, mr, j1, hid, slot + 2 * s.partStride);
+                        parts |= 4;
+                    }
+                }
+                s.tileBase = slot;
+                s.parts = parts;
+                CellKernels.forwardTile(s, mr, nb, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+            });
+            if (t + 1 < steps) {
+                if (split) barrier.arrive(p);
+                else barrier.await(p);
+            }
+        }
+    }
+
+    /** {@code tile = h_t[rows r..r+mr)[k0..k1) · W_hh[k0..k1)[blocks u..u+nb)}. */
+    private void product(long aBase, int u, int nb, int r, int mr, int k0, int k1, long tile) {
+        long hRow = shape.stateRowBytes();
+        MicroKernels.blocks(mr, nb, hs, aBase + r * hRow + 4L * k0, hRow, 4, w.whh, w.whhPanel(u) + k0 * 4 * VB,
+                w.whhPanel(1) - w.whhPanel(0), 4 * VB, k1 - k0, tileBuffer, tile, Tiles.TILE_ROW_BYTES);
+    }
+
+    /** One tile of a step: sequence number, first block, blocks, first row, rows. */
+    @FunctionalInterface
+    private interface TileVisitor {
+        void visit(int q, int u, int nb, int r, int mr);
+    }
+
+    /** The step's tiles, panel group by panel group (backwards if asked), row tile by row tile within a group. */
+    private void forEachTile(int groups, int tiles, int group, int u0, int u1, boolean backwards, TileVisitor v) {
+        int q = 0;
+        for (int gi = 0; gi < groups; gi++) {
+            int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
+            int nb = Math.min(group, u1 - u);
+            int r = 0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(batch, tiles, i);
+                v.visit(q++, u, nb, r, mr);
+                r += mr;
+            }
         }
     }
 }

@@ -13,6 +13,12 @@ final class ForwardStep {
     /** This thread's tile: up to 6 rows of {@link #tileRow} bytes. */
     MemorySegment tile;
     long tileBase, tileRow;
+    /**
+     * Which partial products of {@code h·W_hh} the tile at {@link #tileBase} has, bit {@code i} for the one at
+     * {@code tileBase + i·partStride} (1: one product over all of h).
+     */
+    int parts = 1;
+    long partStride;
     /** Bytes per state row ({@code Hp} floats) and per gate row ({@code 4Hp} floats). */
     long hRow, gRow;
     /** Byte offset of step t's gate rows; of {@code c[t]}, {@code c[t+1]}, {@code h[t+1]} rows. */

@@ -67,7 +67,7 @@ public final class SimdBackend implements LstmBackend {
         GateLayout s = w.shape;
         MemorySegment xs = xn.atLeast(4L * steps * batch * s.in());
         int n = workers(s, steps, batch);
-        team.run(n, new ForwardPass(w, layout, steps, batch, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.TILE_BYTES),
+        team.run(n, new ForwardPass(w, layout, steps, batch, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.THREAD_TILE_BYTES),
                 ws, save, n), !Shareable.all(x, h0, c0, y, hT, cT));
     }
 
@@ -93,7 +93,7 @@ public final class SimdBackend implements LstmBackend {
                 io.grads() != null ? dWhhT.atLeast(s.hid() * s.gateRowBytes()) : null,
                 io.grads() != null ? db.atLeast(s.gateRowBytes()) : null,
                 io.grads() != null ? panels.atLeast((long) n * BackwardPass.CHUNK * 4 * VB) : null,
-                tiles.atLeast(n * Tiles.TILE_BYTES));
+                tiles.atLeast(n * Tiles.THREAD_TILE_BYTES));
         LstmGradients g = io.grads();
         boolean callerIo = !Shareable.all(io.x(), io.dy(), io.dhT(), io.dcT(), io.dx(), io.dh0(), io.dc0())
                 || g != null && !Shareable.all(g.dWih(), g.dWhh(), g.dbIh(), g.dbHh());

@@ -46,10 +46,25 @@ final class SpinBarrier {
 
     /** Waits until every thread has called this as often as thread {@code me}. */
     void await(int me) {
+        arrive(me);
+        awaitOthers(me);
+    }
+
+    /**
+     * The first half of {@link #await}: tells the others that thread {@code me} has reached the barrier (all its
+     * writes before this are visible to whoever sees the arrival), without waiting. Work that needs nobody else's
+     * results can run between this and {@link #awaitOthers}, hiding the barrier's latency.
+     */
+    void arrive(int me) {
         if (parties == 1) return;
         int mine = (me + 1) * STRIDE;
-        long round = (long) SLOT.getOpaque(arrived, mine) + 1;
-        SLOT.setRelease(arrived, mine, round);
+        SLOT.setRelease(arrived, mine, (long) SLOT.getOpaque(arrived, mine) + 1);
+    }
+
+    /** The second half of {@link #await}: waits until every other thread has arrived as often as {@code me}. */
+    void awaitOthers(int me) {
+        if (parties == 1) return;
+        long round = (long) SLOT.getOpaque(arrived, (me + 1) * STRIDE);
         for (int other = 0; other < parties; other++) {
             if (other == me) continue;
             int slot = (other + 1) * STRIDE;

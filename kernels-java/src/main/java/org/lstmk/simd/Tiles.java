@@ -11,8 +11,14 @@ final class Tiles {
     static final int MAX_ROWS = 6;
     /** Bytes of a row of a thread's tile buffer: up to 16 vectors (4 unit blocks). */
     static final long TILE_ROW_BYTES = 16 * SimdSpecies.VB;
-    /** Bytes of a thread's tile buffer. */
+    /** Bytes of one tile. */
     static final long TILE_BYTES = MAX_ROWS * TILE_ROW_BYTES;
+    /** Tiles of one step a thread can keep while it waits for the others (see {@code ForwardPass}). */
+    static final int MAX_PENDING = 4;
+    /** Partial products per pending tile: own units of h, units before them, units after them. */
+    static final int PARTS = 3;
+    /** Bytes of a thread's tile buffer. */
+    static final long THREAD_TILE_BYTES = PARTS * MAX_PENDING * TILE_BYTES;
 
     /** Number of tiles of at most {@code max} rows covering {@code n} rows. */
     static int count(int n, int max) {
