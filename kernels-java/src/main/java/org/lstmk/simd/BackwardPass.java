@@ -33,6 +33,8 @@ final class BackwardPass implements WorkerTeam.Job {
     static final int CHUNK = 128;
     /** Rows of a register tile when a tile column is one unit block (4 vectors). */
     static final int BLOCK_TILE_ROWS = MAX_ACCUMULATORS / 4;
+    /** Unit blocks whose weight gradients are computed together (their dW slices, 2·I·4L floats each, in L2). */
+    static final int GRADIENT_GROUP = 4;
     /** Rows of a register tile whose columns are single vectors. */
     static final int VECTOR_TILE_ROWS = 6;
 
@@ -207,42 +209,53 @@ final class BackwardPass implements WorkerTeam.Job {
         long panelBase = (long) p * CHUNK * 4 * VB;
         long tileBase = (long) p * Tiles.THREAD_TILE_BYTES;
         int inTiles = Tiles.count(in, BLOCK_TILE_ROWS), hidTiles = Tiles.count(hid, BLOCK_TILE_ROWS);
-        for (int u = u0; u < u1; u++) {
-            long col = u * 4 * VB;
-            FloatVector s0 = FloatVector.zero(FLOAT), s1 = s0, s2 = s0, s3 = s0;
+        // Blocks in groups whose slice of dW stays in L2 while the chunks of rows go by, so that each chunk of
+        // x and h (the A operand) is read once per group rather than once per block.
+        for (int ug = u0; ug < u1; ug += GRADIENT_GROUP) {
+            int ugEnd = Math.min(u1, ug + GRADIENT_GROUP);
             for (int rc = 0; rc < rows; rc += CHUNK) {
                 int kc = Math.min(CHUNK, rows - rc);
-                for (int r = 0; r < kc; r++) {
-                    MemorySegment.copy(da, (rc + r) * gRow + col, panel, panelBase + r * 4 * VB, 4 * VB);
-                }
-                for (int r = 0; r < kc; r++) {
-                    long o = panelBase + r * 4 * VB;
-                    s0 = s0.add(FloatVector.fromMemorySegment(FLOAT, panel, o, ORDER));
-                    s1 = s1.add(FloatVector.fromMemorySegment(FLOAT, panel, o + VB, ORDER));
-                    s2 = s2.add(FloatVector.fromMemorySegment(FLOAT, panel, o + 2 * VB, ORDER));
-                    s3 = s3.add(FloatVector.fromMemorySegment(FLOAT, panel, o + 3 * VB, ORDER));
-                }
                 boolean first = rc == 0;
-                int i = 0;
-                for (int t = 0; t < inTiles; t++) {
-                    int mr = Tiles.size(in, inTiles, t);
-                    gradientTile(first, mr, sc.xn(), (long) rc * 4 * in + 4L * i, 4L * in, panel, panelBase, kc,
-                            sc.dWihT(), i * gRow + col, gRow, tileBase);
-                    i += mr;
-                }
-                int j = 0;
-                for (int t = 0; t < hidTiles; t++) {
-                    int mr = Tiles.size(hid, hidTiles, t);
-                    gradientTile(first, mr, hs, rc * hRow + 4L * j, hRow, panel, panelBase, kc,
-                            sc.dWhhT(), j * gRow + col, gRow, tileBase);
-                    j += mr;
+                for (int u = ug; u < ugEnd; u++) {
+                    long col = u * 4 * VB;
+                    for (int r = 0; r < kc; r++) {
+                        MemorySegment.copy(da, (rc + r) * gRow + col, panel, panelBase + r * 4 * VB, 4 * VB);
+                    }
+                    int i = 0;
+                    for (int t = 0; t < inTiles; t++) {
+                        int mr = Tiles.size(in, inTiles, t);
+                        gradientTile(first, mr, sc.xn(), (long) rc * 4 * in + 4L * i, 4L * in, panel, panelBase, kc,
+                                sc.dWihT(), i * gRow + col, gRow, tileBase);
+                        i += mr;
+                    }
+                    int j = 0;
+                    for (int t = 0; t < hidTiles; t++) {
+                        int mr = Tiles.size(hid, hidTiles, t);
+                        gradientTile(first, mr, hs, rc * hRow + 4L * j, hRow, panel, panelBase, kc,
+                                sc.dWhhT(), j * gRow + col, gRow, tileBase);
+                        j += mr;
+                    }
                 }
             }
-            s0.intoMemorySegment(sc.db(), col, ORDER);
-            s1.intoMemorySegment(sc.db(), col + VB, ORDER);
-            s2.intoMemorySegment(sc.db(), col + 2 * VB, ORDER);
-            s3.intoMemorySegment(sc.db(), col + 3 * VB, ORDER);
         }
+        for (int u = u0; u < u1; u++) biasGradient(u, rows);
+    }
+
+    /** {@code db} for block {@code u}: the column sums of its four gate vectors of {@code da}. */
+    private void biasGradient(int u, int rows) {
+        long gRow = shape.gateRowBytes(), col = u * 4 * VB;
+        FloatVector s0 = FloatVector.zero(FLOAT), s1 = s0, s2 = s0, s3 = s0;
+        for (int r = 0; r < rows; r++) {
+            long o = r * gRow + col;
+            s0 = s0.add(FloatVector.fromMemorySegment(FLOAT, da, o, ORDER));
+            s1 = s1.add(FloatVector.fromMemorySegment(FLOAT, da, o + VB, ORDER));
+            s2 = s2.add(FloatVector.fromMemorySegment(FLOAT, da, o + 2 * VB, ORDER));
+            s3 = s3.add(FloatVector.fromMemorySegment(FLOAT, da, o + 3 * VB, ORDER));
+        }
+        s0.intoMemorySegment(sc.db(), col, ORDER);
+        s1.intoMemorySegment(sc.db(), col + VB, ORDER);
+        s2.intoMemorySegment(sc.db(), col + 2 * VB, ORDER);
+        s3.intoMemorySegment(sc.db(), col + 3 * VB, ORDER);
     }
 
     /**
