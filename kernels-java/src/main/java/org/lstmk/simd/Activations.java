@@ -1,15 +1,17 @@
 package org.lstmk.simd;
 
 import static org.lstmk.simd.SimdSpecies.FLOAT;
+import static org.lstmk.simd.SimdSpecies.ORDER;
+import static org.lstmk.simd.SimdSpecies.VB;
+
+import java.lang.foreign.MemorySegment;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Vectorised sigmoid and tanh for the gate epilogues: inline FMA code, no calls, so the register tile around them
- * survives (the Vector API's {@code EXP}/{@code TANH} call out-of-line stubs that clobber every vector register;
- * {@code ActivationBenchmark} measures both).
+ * Vectorised sigmoid and tanh for the gate epilogues, in plain FMA code (the Vector API's {@code EXP}/{@code TANH}
+ * are out-of-line stubs; {@code ActivationBenchmark} measures both).
  *
  * <p>Both rest on one exponential kernel: {@code e^x = 2^n · e^r} with {@code n = round(x/ln 2)},
  * {@code |r| ≤ ln2/2} (Cody–Waite reduction with a two-part ln 2), {@code e^r − 1 = r + r²·q(r)} with {@code q}
@@ -47,46 +49,56 @@ final class Activations {
     static final float SIGMOID_CLAMP = 87f;
     static final float TANH_CLAMP = 9f;
 
-    /** Logistic function {@code 1/(1+e^−x)}. */
-    static FloatVector sigmoid(FloatVector x) {
-        return gate(x, false);
-    }
-
-    /** Hyperbolic tangent. */
-    static FloatVector tanh(FloatVector x) {
-        return gate(x, true);
-    }
-
     /**
-     * {@code tanh(x) = m / (m + 2)} with {@code m = e^{2x} − 1}, or {@code sigmoid(x) = 1 / (e^{−x} + 1)}: one
-     * exponential body for both, so that a loop over the four gates of a block inlines one, not two.
+     * {@code dst = f(src)}, or {@code dst = f(src)·mul} when {@code mul} is not null, for one vector, where
+     * {@code f} is tanh or sigmoid: {@code tanh(x) = m / (m + 2)} with {@code m = e^{2x} − 1}, or
+     * {@code sigmoid(x) = 1 / (e^{−x} + 1)}.
+     *
+     * <p>Memory to memory on purpose, with the whole computation in this one body: a method that takes or returns
+     * a vector must be inlined by C2 or the vector is boxed on every call, and C2 refuses to inline a method that
+     * it has already compiled on its own into a large body ("already compiled into a big method"), which happens
+     * to any vector helper hot enough in the interpreter. Called here, the worst case is a call with primitive
+     * arguments.
      */
-    static FloatVector gate(FloatVector x, boolean tanh) {
+    static void apply(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, boolean tanh,
+                      MemorySegment mul, long mulOff) {
+        FloatVector x = FloatVector.fromMemorySegment(FLOAT, src, srcOff, ORDER);
         FloatVector z = tanh ? x.max(-TANH_CLAMP).min(TANH_CLAMP).mul(2f) : x.neg().max(-SIGMOID_CLAMP).min(SIGMOID_CLAMP);
         FloatVector t = z.fma(LOG2E, ROUNDER);                 // ROUNDER + round(z·log2 e)
         FloatVector n = t.sub(ROUNDER);
         FloatVector r = n.fma(MINUS_LN2_HI, z).add(n.mul(-LN2_LO)); // z − n·ln2, in two parts
-        FloatVector u = r.fma(r.mul(poly(r)), r);              // e^r − 1 = r + r²·q(r)
-        FloatVector s = pow2(t);
+        FloatVector q = r.fma(Q4, Q3).fma(r, VQ2).fma(r, VQ1).fma(r, VQ0);
+        FloatVector u = r.fma(r.mul(q), r);                    // e^r − 1 = r + r²·q(r)
+        FloatVector s = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(0x3F800000).reinterpretAsFloats();
+        FloatVector y;
         if (tanh) {
             FloatVector m = s.fma(u, s.sub(1f));               // e^z − 1 = 2^n·(e^r − 1) + (2^n − 1)
-            return flushSubnormal(m.div(m.add(2f)));
+            y = m.div(m.add(2f));
+            y = y.blend(0f, y.abs().compare(VectorOperators.LT, Float.MIN_NORMAL));
+        } else {
+            y = ONE.div(s.fma(u, s).add(1f));                  // 1 / (2^n·(1 + (e^r − 1)) + 1)
         }
-        return ONE.div(s.fma(u, s).add(1f));                   // 1 / (2^n·(1 + (e^r − 1)) + 1)
+        if (mul != null) y = y.mul(FloatVector.fromMemorySegment(FLOAT, mul, mulOff, ORDER));
+        y.intoMemorySegment(dst, dstOff, ORDER);
+    }
+
+    /** {@code sigmoid} of {@code n} floats (a multiple of L) of {@code x} into {@code y}. */
+    static void sigmoid(float[] x, float[] y) {
+        each(x, y, false);
+    }
+
+    /** {@code tanh} of {@code n} floats (a multiple of L) of {@code x} into {@code y}. */
+    static void tanh(float[] x, float[] y) {
+        each(x, y, true);
+    }
+
+    private static void each(float[] x, float[] y, boolean tanh) {
+        MemorySegment xs = MemorySegment.ofArray(x), ys = MemorySegment.ofArray(y);
+        for (long o = 0; o < 4L * x.length; o += VB) apply(xs, o, ys, o, tanh, null, 0);
     }
 
     /** Zero for the results below the smallest normal float (tanh x ≈ x for tiny x), so none enters the cell. */
     static FloatVector flushSubnormal(FloatVector v) {
         return v.blend(0f, v.abs().compare(VectorOperators.LT, Float.MIN_NORMAL));
-    }
-
-    private static FloatVector poly(FloatVector r) {
-        return r.fma(Q4, Q3).fma(r, VQ2).fma(r, VQ1).fma(r, VQ0);
-    }
-
-    /** {@code 2^n} from {@code t = ROUNDER + n}: n sits in the low mantissa bits of t. */
-    private static FloatVector pow2(FloatVector t) {
-        IntVector bits = t.reinterpretAsInts();
-        return bits.lanewise(VectorOperators.LSHL, 23).add(0x3F800000).reinterpretAsFloats();
     }
 }

@@ -51,8 +51,9 @@ final class CellKernels {
                 for (int part = 0, bits = s.parts; bits != 0; part++, bits >>>= 1) {
                     if ((bits & 1) != 0) a = a.add(load(tile, t + part * s.partStride + o));
                 }
-                Activations.gate(a, (v & 3) == 2).intoMemorySegment(tile, t + o, ORDER);
+                a.intoMemorySegment(tile, t + o, ORDER);
             }
+            for (int v = 0; v < n; v++) Activations.apply(tile, t + v * VB, tile, t + v * VB, (v & 3) == 2, null, 0);
         }
     }
 
@@ -67,18 +68,20 @@ final class CellKernels {
             long t = s.tileBase + r * s.tileRow, g = s.gBase + gOff + r * s.gRow, h = hc + r * s.hRow;
             for (int j = 0; j < blocks; j++) {
                 long tj = t + j * 4 * VB, hj = h + j * VB;
-                FloatVector i = load(tile, tj), f = load(tile, tj + VB), gg = load(tile, tj + 2 * VB),
-                        o = load(tile, tj + 3 * VB);
-                FloatVector c = Activations.flushSubnormal(f.fma(load(cs, s.cPrevBase + hj), i.mul(gg)));
-                c.intoMemorySegment(cs, s.cNextBase + hj, ORDER);
-                o.mul(Activations.tanh(c)).intoMemorySegment(hs, s.hNextBase + hj, ORDER);
+                FloatVector i = load(tile, tj), f = load(tile, tj + VB), gg = load(tile, tj + 2 * VB);
+                Activations.flushSubnormal(f.fma(load(cs, s.cPrevBase + hj), i.mul(gg)))
+                        .intoMemorySegment(cs, s.cNextBase + hj, ORDER);
                 if (s.save) {
                     long gj = g + j * 4 * VB;
                     i.intoMemorySegment(gates, gj, ORDER);
                     f.intoMemorySegment(gates, gj + VB, ORDER);
                     gg.intoMemorySegment(gates, gj + 2 * VB, ORDER);
-                    o.intoMemorySegment(gates, gj + 3 * VB, ORDER);
+                    load(tile, tj + 3 * VB).intoMemorySegment(gates, gj + 3 * VB, ORDER);
                 }
+            }
+            for (int j = 0; j < blocks; j++) {
+                long hj = h + j * VB;
+                Activations.apply(cs, s.cNextBase + hj, hs, s.hNextBase + hj, true, tile, t + (4L * j + 3) * VB);
             }
         }
     }
@@ -101,9 +104,7 @@ final class CellKernels {
         MemorySegment cs = s.cs, tile = s.tile;
         for (int r = 0; r < rows; r++) {
             long h = s.cBase + hc + r * s.hRow, t = s.tileBase + r * s.tileRow;
-            for (int j = 0; j < blocks; j++) {
-                Activations.tanh(load(cs, h + j * VB)).intoMemorySegment(tile, t + j * VB, ORDER);
-            }
+            for (int j = 0; j < blocks; j++) Activations.apply(cs, h + j * VB, tile, t + j * VB, true, null, 0);
         }
     }
 
