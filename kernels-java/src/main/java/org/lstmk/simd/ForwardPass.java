@@ -152,6 +152,7 @@ final class ForwardPass implements WorkerTeam.Job {
                 forEachTile(groups, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> product(aBase, u, nb, r, mr,
                         j0, j1, tileBase + q * Tiles.TILE_BYTES));
                 barrier.awaitOthers(p);
+                s.sink += touch(hs, aBase, hRow, batch, 0, j0) + touch(hs, aBase, hRow, batch, j1, hid);
             }
             forEachTile(groups, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> {
                 long slot = tileBase + (splitting ? q * Tiles.TILE_BYTES : 0);
@@ -177,6 +178,22 @@ final class ForwardPass implements WorkerTeam.Job {
                 else barrier.await(p);
             }
         }
+    }
+
+    /**
+     * Reads one float of every cache line of units {@code [k0, k1)} of {@code rows} state rows, so that the lines
+     * the other threads have just written cross over all at once. The kernel's k loop would otherwise take the
+     * misses one line at a time, each a full core-to-core transfer (a few hundred ns here), which cost more than the
+     * product itself at B = 1.
+     */
+    static float touch(MemorySegment m, long base, long row, int rows, int k0, int k1) {
+        float sum = 0;
+        for (int r = 0; r < rows; r++) {
+            for (long o = base + r * row + 4L * k0, end = base + r * row + 4L * k1; o < end; o += 64) {
+                sum += m.get(Copies.F, o);
+            }
+        }
+        return sum;
     }
 
     /** {@code tile = h_t[rows r..r+mr)[k0..k1) · W_hh[k0..k1)[blocks u..u+nb)}. */

@@ -25,4 +25,6 @@ final class ForwardStep {
     long gBase, cPrevBase, cNextBase, hNextBase;
     /** Whether to save the activations (training). */
     boolean save;
+    /** Where {@code ForwardPass.touch} leaves its result, so that the JIT cannot drop its loads. */
+    float sink;
 }
