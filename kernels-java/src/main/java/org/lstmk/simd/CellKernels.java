@@ -121,11 +121,14 @@ final class CellKernels {
                 FloatVector tc = load(tile, s.tileBase + r * s.tileRow + j * VB);
                 FloatVector dc = dh.mul(o).fma(ONE.sub(tc.mul(tc)), load(dcs, hc));
                 long db = s.daBase + g;
-                dc.mul(gg).mul(i.mul(ONE.sub(i))).intoMemorySegment(da, db, ORDER);
-                dc.mul(load(cs, s.cPrevBase + hc)).mul(f.mul(ONE.sub(f))).intoMemorySegment(da, db + VB, ORDER);
-                dc.mul(i).mul(ONE.sub(gg.mul(gg))).intoMemorySegment(da, db + 2 * VB, ORDER);
-                dh.mul(tc).mul(o.mul(ONE.sub(o))).intoMemorySegment(da, db + 3 * VB, ORDER);
-                dc.mul(f).intoMemorySegment(dcs, hc, ORDER);
+                // Saturated gates make i(1−i) tiny (down to 1.6e-38): the products are flushed rather than left
+                // to become subnormals, which every later GEMM on da would be slowed by.
+                Activations.flushSubnormal(dc.mul(gg).mul(i.mul(ONE.sub(i)))).intoMemorySegment(da, db, ORDER);
+                Activations.flushSubnormal(dc.mul(load(cs, s.cPrevBase + hc)).mul(f.mul(ONE.sub(f))))
+                        .intoMemorySegment(da, db + VB, ORDER);
+                Activations.flushSubnormal(dc.mul(i).mul(ONE.sub(gg.mul(gg)))).intoMemorySegment(da, db + 2 * VB, ORDER);
+                Activations.flushSubnormal(dh.mul(tc).mul(o.mul(ONE.sub(o)))).intoMemorySegment(da, db + 3 * VB, ORDER);
+                Activations.flushSubnormal(dc.mul(f)).intoMemorySegment(dcs, hc, ORDER);
             }
         }
     }
