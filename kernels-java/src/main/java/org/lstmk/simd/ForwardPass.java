@@ -15,8 +15,8 @@ import org.lstmk.api.Layout;
  *   <li>copy its share of the rows of {@code x} into the time-major native copy {@code xn}, and its units of
  *       {@code h0, c0}; barrier (these copies run on the calling thread instead when the caller's segments are
  *       confined to it);</li>
- *   <li>the input projection of every timestep for its own gate columns, one GEMM
- *       {@code gates[T·B][own] = xn · W_ih} (row blocks of {@link #ROW_BLOCK} so that A stays in L2);</li>
+ *   <li>the input projection for its own gate columns, {@code gates[rows][own] = xn · W_ih}, as GEMMs over chunks
+ *       of steps ({@link #chunkSteps}) just before those steps run, so that it is still in L2 when read;</li>
  *   <li>per step and tile, {@code h_t·W_hh} ({@link MicroKernels#blocks}) and at once the cell on that tile
  *       ({@link CellKernels#forwardTile}: + projection + bias, activations, c and h); then a barrier so that
  *       everyone's {@code h_t} is complete before anyone reads it;</li>
@@ -27,6 +27,8 @@ import org.lstmk.api.Layout;
 final class ForwardPass implements WorkerTeam.Job {
     /** Rows of the projection's A block kept hot while sweeping the own panels. */
     static final int ROW_BLOCK = 96;
+    /** Bytes of this thread's projection computed ahead of the steps that read it. */
+    static final long PROJECTION_CHUNK_BYTES = 256 * 1024;
     /** Rows of a register tile when a tile column is one unit block (4 vectors). */
     static final int BLOCK_TILE_ROWS = MAX_ACCUMULATORS / 4;
 
@@ -80,8 +82,18 @@ final class ForwardPass implements WorkerTeam.Job {
 
     @Override
     public void compute(int p, SpinBarrier barrier) {
-        project(u0(p), u1(p), steps * batch);
         recur(p, barrier, u0(p), u1(p), p * Tiles.THREAD_TILE_BYTES);
+    }
+
+    /**
+     * Steps whose input projection is computed together, just before they run: enough rows for an efficient GEMM
+     * ({@link #ROW_BLOCK}), few enough that this thread's share of them ({@link #PROJECTION_CHUNK_BYTES}) is still
+     * in L2 when the cell reads it (from DRAM, it cost as much as the cell's arithmetic).
+     */
+    private int chunkSteps(int ownBlocks) {
+        long rowBytes = (long) batch * ownBlocks * 4 * VB;
+        int steps = (int) Math.max(1, PROJECTION_CHUNK_BYTES / rowBytes);
+        return Math.max(steps, (ROW_BLOCK + batch - 1) / batch);
     }
 
     @Override
@@ -94,12 +106,12 @@ final class ForwardPass implements WorkerTeam.Job {
         Copies.stateOut(cs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, cT);
     }
 
-    /** {@code gates[r][own blocks] = xn[r]·W_ih} for every row (the bias is added by the cell). */
-    private void project(int u0, int u1, int rows) {
+    /** {@code gates[r][own blocks] = xn[r]·W_ih} for rows {@code [r0, r1)} (the bias is added by the cell). */
+    private void project(int u0, int u1, int r0, int r1) {
         int in = shape.in();
         long gRow = shape.gateRowBytes(), aRow = 4L * in;
-        for (int rb = 0; rb < rows; rb += ROW_BLOCK) {
-            int n = Math.min(ROW_BLOCK, rows - rb);
+        for (int rb = r0; rb < r1; rb += ROW_BLOCK) {
+            int n = Math.min(ROW_BLOCK, r1 - rb);
             int tiles = Tiles.count(n, BLOCK_TILE_ROWS);
             for (int u = u0; u < u1; u++) {
                 long col = u * 4 * VB;
@@ -137,7 +149,13 @@ final class ForwardPass implements WorkerTeam.Job {
         // step kept until the end, so only steps of at most MAX_PENDING tiles do it; bigger steps hide the barrier
         // behind their length anyway.
         boolean split = workers > 1 && groups * tiles <= Tiles.MAX_PENDING;
+        int chunk = chunkSteps(u1 - u0), projected = 0;
         for (int t = 0; t < steps; t++) {
+            if (t == projected) {
+                // between this thread's arrival at the last barrier and its wait: the projection also hides it
+                projected = Math.min(steps, t + chunk);
+                project(u0, u1, t * batch, projected * batch);
+            }
             long stepRows = (long) t * batch;
             s.gBase = stepRows * gRow;
             s.cPrevBase = stepRows * hRow;
