@@ -50,7 +50,9 @@ final class Activations {
     static final float TANH_CLAMP = 9f;
 
     /**
-     * {@code dst = f(src)}, or {@code dst = f(src)·mul} when {@code mul} is not null, for one vector, where
+     * {@code dst = f(src)}, or {@code dst = f(src)·mul} (flushed to zero below the smallest normal float: h of a
+     * saturated output gate would otherwise be subnormal, and feed every product of the next step) when {@code mul}
+     * is not null, for one vector, where
      * {@code f} is tanh or sigmoid: {@code tanh(x) = m / (m + 2)} with {@code m = e^{2x} − 1}, or
      * {@code sigmoid(x) = 1 / (e^{−x} + 1)}.
      *
@@ -78,7 +80,7 @@ final class Activations {
         } else {
             y = ONE.div(s.fma(u, s).add(1f));                  // 1 / (2^n·(1 + (e^r − 1)) + 1)
         }
-        if (mul != null) y = y.mul(FloatVector.fromMemorySegment(FLOAT, mul, mulOff, ORDER));
+        if (mul != null) y = flushSubnormal(y.mul(FloatVector.fromMemorySegment(FLOAT, mul, mulOff, ORDER)));
         y.intoMemorySegment(dst, dstOff, ORDER);
     }
 
