@@ -103,7 +103,15 @@ final class WorkerTeam implements AutoCloseable {
         try {
             for (; submitted < n; submitted++) {
                 int w = submitted;
+                Thread caller = Thread.currentThread();
                 ex.execute(() -> {
+                    if (Thread.currentThread() == caller) {
+                        // a direct executor: waiting here for worker 0, which is this very thread, would never end
+                        state.set(w, CANCELLED);
+                        barrier.fail(new IllegalStateException("the executor ran SIMD worker " + w + " on the calling "
+                                + "thread; it must run the " + (n - 1) + " workers on other threads, at once"));
+                        return;
+                    }
                     if (!state.compareAndSet(w, PENDING, RUNNING)) return;
                     try {
                         job.run(w, barrier);

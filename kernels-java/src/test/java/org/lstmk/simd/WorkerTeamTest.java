@@ -114,6 +114,15 @@ class WorkerTeamTest {
     }
 
     @Test
+    void anExecutorThatRunsTasksOnTheCallingThreadFailsTheCallInsteadOfHanging() {
+        try (WorkerTeam team = new WorkerTeam(2, Runnable::run)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> assertTimeoutPreemptively(LIMIT, () -> team.run(2, (w, barrier) -> barrier.await(w))));
+            assertTrue(e.getMessage().contains("calling thread"), e.getMessage());
+        }
+    }
+
+    @Test
     void aCallerSuppliedExecutorRunsTheWorkers() {
         ExecutorService pool = Executors.newCachedThreadPool();
         try (WorkerTeam team = new WorkerTeam(4, pool)) {
