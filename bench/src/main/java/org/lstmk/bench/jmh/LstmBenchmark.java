@@ -30,6 +30,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * Whole-sequence LSTM through the public API on native, 64-byte aligned buffers, {@code I = H}, zero initial state
  * (as the oneDNN peer benchmark). {@code shape} is {@code HxBxT}. FLOPs: {@code 2·T·B·4H·(I+H)} for
  * {@link #inference}, three times that for {@link #training} (forward training + backward with weight gradients).
+ *
+ * <p>After every iteration the CPU time other processes used during it is printed ({@code bg=} cores, from
+ * {@code /proc/stat} minus this JVM's own CPU time; see {@link BackgroundLoad}): on a shared machine an iteration
+ * with {@code bg} well above 0 was not measured alone.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -91,6 +95,18 @@ public class LstmBenchmark {
         MemorySegment s = arena.allocate((long) a.length * Float.BYTES, 64);
         MemorySegment.copy(a, 0, s, ValueLayout.JAVA_FLOAT, 0, a.length);
         return s;
+    }
+
+    private final BackgroundLoad load = new BackgroundLoad();
+
+    @Setup(Level.Iteration)
+    public void startIteration() {
+        load.start();
+    }
+
+    @TearDown(Level.Iteration)
+    public void endIteration() {
+        load.report();
     }
 
     @TearDown(Level.Trial)

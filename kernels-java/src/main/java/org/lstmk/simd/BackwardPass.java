@@ -1,0 +1,284 @@
+package org.lstmk.simd;
+
+import static org.lstmk.simd.SimdSpecies.FLOAT;
+import static org.lstmk.simd.SimdSpecies.L;
+import static org.lstmk.simd.SimdSpecies.MAX_ACCUMULATORS;
+import static org.lstmk.simd.SimdSpecies.ORDER;
+import static org.lstmk.simd.SimdSpecies.VB;
+
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import org.lstmk.api.Layout;
+import org.lstmk.api.LstmGradients;
+
+/**
+ * One backward call (BPTT over the workspace of the last training forward) as the program of each worker. Worker
+ * {@code p} owns the same unit blocks as in forward:
+ * <ol>
+ *   <li>copy its units of {@code dy} (and {@code dh_T, dc_T}) and its share of the rows of {@code x} in;</li>
+ *   <li>the last step's cell backward from {@code dy + dh_T} alone; then for each earlier step a barrier (all of
+ *       {@code da_t} is needed) per tile {@code dh = da_t·W_hhᵀ} for its own hidden columns
+ *       ({@link MicroKernels#gemm}) and at once the cell backward of step {@code t−1} on that tile
+ *       ({@link CellKernels#backwardTile}), which writes {@code da_{t−1}};</li>
+ *   <li>after a last barrier: {@code dh_0 = da_0·W_hhᵀ} and {@code dc_0} for its units; the weight gradients of its
+ *       own gate columns as GEMMs over all {@code T·B} rows ({@code dW_ihᵀ = xnᵀ·da}, {@code dW_hhᵀ = hᵀ·da},
+ *       {@code da} packed in chunks of {@link #CHUNK} rows into contiguous panels), {@code db} as column sums; and
+ *       {@code dx = da·W_ih} for its share of the rows.</li>
+ * </ol>
+ * {@code da} is kept for every step (in the workspace) rather than recomputed: the weight gradients then are three
+ * large, efficient GEMMs instead of T small ones.
+ */
+final class BackwardPass implements WorkerTeam.Job {
+    /** Rows of {@code da} packed per weight-gradient panel (32 KiB at 16 floats per vector: fits L1). */
+    static final int CHUNK = 128;
+    /** Rows of a register tile when a tile column is one unit block (4 vectors). */
+    static final int BLOCK_TILE_ROWS = MAX_ACCUMULATORS / 4;
+    /** Unit blocks whose weight gradients are computed together (their dW slices, 2·I·4L floats each, in L2). */
+    static final int GRADIENT_GROUP = 4;
+    /** Rows of a register tile whose columns are single vectors. */
+    static final int VECTOR_TILE_ROWS = 6;
+
+    /** Inputs and outputs of the call (caller buffers; null where not given or not wanted). */
+    record Io(Layout layout, MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
+              MemorySegment dx, MemorySegment dh0, MemorySegment dc0, LstmGradients grads, boolean accumulate) {}
+
+    /** The backend's scratch buffers for one call, each at least as large as the call needs. */
+    record Scratch(MemorySegment xn, MemorySegment dyn, MemorySegment dh, MemorySegment dc, MemorySegment dxn,
+                   MemorySegment dWihT, MemorySegment dWhhT, MemorySegment db, MemorySegment panels,
+                   MemorySegment tiles) {}
+
+    private final SimdWeights w;
+    private final GateLayout shape;
+    private final int steps, batch, workers;
+    private final Io io;
+    private final Scratch sc;
+    private final MemorySegment gates, hs, cs, da;
+
+    BackwardPass(SimdWeights w, SimdWorkspace ws, int steps, int batch, Io io, Scratch scratch, int workers) {
+        this.w = w;
+        this.shape = w.shape;
+        this.steps = steps;
+        this.batch = batch;
+        this.io = io;
+        this.sc = scratch;
+        this.workers = workers;
+        this.gates = ws.gates();
+        this.hs = ws.hs();
+        this.cs = ws.cs();
+        this.da = ws.da();
+    }
+
+    private int u0(int p) { return Tiles.share(shape.blocks(), workers, p); }
+
+    private int u1(int p) { return Tiles.share(shape.blocks(), workers, p + 1); }
+
+    private int r0(int p) { return Tiles.share(steps * batch, workers, p); }
+
+    @Override
+    public void copyIn(int p) {
+        int hid = shape.hid(), in = shape.in(), rows = steps * batch;
+        int j0 = u0(p) * L, j1 = u1(p) * L, j1h = Math.min(j1, hid);
+        long hRow = shape.stateRowBytes();
+        if (io.dy() != null) Copies.sequenceIn(io.dy(), io.layout(), steps, batch, hid, 0, rows, j0, j1h, sc.dyn(), hRow);
+        if (io.grads() != null) Copies.sequenceIn(io.x(), io.layout(), steps, batch, in, r0(p), r0(p + 1), 0, in, sc.xn(), 4L * in);
+        Copies.stateIn(io.dhT(), batch, hid, j0, j1h, j1, sc.dh(), 0, hRow);
+        Copies.stateIn(io.dcT(), batch, hid, j0, j1h, j1, sc.dc(), 0, hRow);
+    }
+
+    @Override
+    public void copyOut(int p) {
+        int hid = shape.hid(), in = shape.in();
+        int j0 = u0(p) * L, j1h = Math.min(u1(p) * L, hid);
+        long hRow = shape.stateRowBytes();
+        Copies.stateOut(sc.dh(), 0, hRow, batch, hid, j0, j1h, io.dh0());
+        Copies.stateOut(sc.dc(), 0, hRow, batch, hid, j0, j1h, io.dc0());
+        LstmGradients g = io.grads();
+        if (g != null) {
+            GradientsOut.transposed(sc.dWihT(), shape, in, j0, j1h, g.dWih(), io.accumulate());
+            GradientsOut.transposed(sc.dWhhT(), shape, hid, j0, j1h, g.dWhh(), io.accumulate());
+            if (g.dbIh() != null) {
+                GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbIh(), io.accumulate());
+                GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbHh(), io.accumulate());
+            }
+        }
+        if (io.dx() != null) {
+            Copies.sequenceOut(sc.dxn(), 4L * shape.ip(), 0, io.layout(), steps, batch, in, r0(p), r0(p + 1), 0, in, io.dx());
+        }
+    }
+
+    @Override
+    public void compute(int p, SpinBarrier barrier) {
+        int rows = steps * batch;
+        int u0 = u0(p), u1 = u1(p);
+        int r0 = r0(p), r1 = r0(p + 1);
+        long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
+        long wPanel = w.transposedPanel();
+        int k = shape.gates();
+        BackwardStep s = new BackwardStep();
+        s.da = da;
+        s.gates = gates;
+        s.cs = cs;
+        s.dy = sc.dyn();
+        s.dc = sc.dc();
+        s.gRow = gRow;
+        s.hRow = hRow;
+        s.hasDy = io.dy() != null;
+
+        s.dh = sc.dh();
+        s.tile = sc.tiles();
+        s.tileBase = (long) p * Tiles.THREAD_TILE_BYTES;
+        s.tileRow = Tiles.TILE_ROW_BYTES;
+
+        int tiles = Tiles.count(batch, VECTOR_TILE_ROWS);
+        int widest = Tiles.size(batch, tiles, 0);
+        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
+        atStep(s, steps - 1);
+        for (int u = u0; u < u1; u += group) {
+            int nv = Math.min(group, u1 - u);
+            int r = 0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(batch, tiles, i);
+                CellKernels.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB);
+                r += mr;
+            }
+        }
+        for (int t = steps - 1; t >= 1; t--) {
+            barrier.await(p);
+            atStep(s, t - 1);
+            long aBase = (long) t * batch * gRow;
+            boolean backwards = (t & 1) == 1; // as in ForwardPass: reuse what is still in L2
+            int groups = (u1 - u0 + group - 1) / group;
+            for (int gi = 0; gi < groups; gi++) {
+                int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
+                int nv = Math.min(group, u1 - u);
+                long panel = u * wPanel;
+                int r = 0;
+                for (int i = 0; i < tiles; i++) {
+                    int mr = Tiles.size(batch, tiles, i);
+                    MicroKernels.gemm(mr, nv, da, aBase + r * gRow, gRow, 4, w.whhT, panel, wPanel, VB, k,
+                            sc.dh(), r * hRow + u * VB, hRow);
+                    CellKernels.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB);
+                    r += mr;
+                }
+            }
+        }
+        barrier.await(p);
+
+        if (io.dh0() != null) multiply(da, 0, batch, gRow, w.whhT, u0, u1, shape.gates(), sc.dh(), hRow);
+        if (io.grads() != null) weightGradients(p, u0, u1, rows);
+        if (io.dx() != null) multiply(da, r0, r1, gRow, w.wihT, 0, shape.ip() / L, shape.gates(), sc.dxn(), 4L * shape.ip());
+    }
+
+    /** Points the step bases at step {@code t} (whose cell backward the kernels end with). */
+    private void atStep(BackwardStep s, int t) {
+        long stepRows = (long) t * batch;
+        s.gBase = s.daBase = stepRows * s.gRow;
+        s.cPrevBase = s.dyBase = stepRows * s.hRow;
+        s.cBase = (stepRows + batch) * s.hRow;
+    }
+
+    /**
+     * {@code c[r][v-block] = a[r]·B} for rows {@code [r0, r1)} of a (row stride {@code aRow}, k contiguous) and
+     * column panels {@code [v0, v1)} of a transposed weight matrix ({@code [4Hp][L]} panels), into c (row stride
+     * {@code cRow}).
+     */
+    private static void multiply(MemorySegment a, int r0, int r1, long aRow, MemorySegment b, int v0, int v1, int k,
+                                 MemorySegment c, long cRow) {
+        int n = r1 - r0;
+        if (n <= 0) return;
+        long panel = (long) k * VB;
+        int tiles = Tiles.count(n, VECTOR_TILE_ROWS);
+        int widest = Tiles.size(n, tiles, 0);
+        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
+        for (int v = v0; v < v1; v += group) {
+            int nv = Math.min(group, v1 - v);
+            int r = r0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(n, tiles, i);
+                MicroKernels.gemm(mr, nv, a, r * aRow, aRow, 4, b, v * panel, panel, VB, k, c, r * cRow + v * VB, cRow);
+                r += mr;
+            }
+        }
+    }
+
+    /** dW_ih, dW_hh and db for the gate columns of blocks {@code [u0, u1)}, transposed and interleaved. */
+    private void weightGradients(int p, int u0, int u1, int rows) {
+        int in = shape.in(), hid = shape.hid();
+        long gRow = shape.gateRowBytes(), hRow = shape.stateRowBytes();
+        MemorySegment panel = sc.panels();
+        long panelBase = (long) p * CHUNK * 4 * VB;
+        long tileBase = (long) p * Tiles.THREAD_TILE_BYTES;
+        int inTiles = Tiles.count(in, BLOCK_TILE_ROWS), hidTiles = Tiles.count(hid, BLOCK_TILE_ROWS);
+        // Blocks in groups whose slice of dW stays in L2 while the chunks of rows go by, so that each chunk of
+        // x and h (the A operand) is read once per group rather than once per block.
+        for (int ug = u0; ug < u1; ug += GRADIENT_GROUP) {
+            int ugEnd = Math.min(u1, ug + GRADIENT_GROUP);
+            for (int rc = 0; rc < rows; rc += CHUNK) {
+                int kc = Math.min(CHUNK, rows - rc);
+                boolean first = rc == 0;
+                for (int u = ug; u < ugEnd; u++) {
+                    long col = u * 4 * VB;
+                    for (int r = 0; r < kc; r++) {
+                        MemorySegment.copy(da, (rc + r) * gRow + col, panel, panelBase + r * 4 * VB, 4 * VB);
+                    }
+                    int i = 0;
+                    for (int t = 0; t < inTiles; t++) {
+                        int mr = Tiles.size(in, inTiles, t);
+                        gradientTile(first, mr, sc.xn(), (long) rc * 4 * in + 4L * i, 4L * in, panel, panelBase, kc,
+                                sc.dWihT(), i * gRow + col, gRow, tileBase);
+                        i += mr;
+                    }
+                    int j = 0;
+                    for (int t = 0; t < hidTiles; t++) {
+                        int mr = Tiles.size(hid, hidTiles, t);
+                        gradientTile(first, mr, hs, rc * hRow + 4L * j, hRow, panel, panelBase, kc,
+                                sc.dWhhT(), j * gRow + col, gRow, tileBase);
+                        j += mr;
+                    }
+                }
+            }
+        }
+        for (int u = u0; u < u1; u++) biasGradient(u, rows);
+    }
+
+    /** {@code db} for block {@code u}: the column sums of its four gate vectors of {@code da}. */
+    private void biasGradient(int u, int rows) {
+        long gRow = shape.gateRowBytes(), col = u * 4 * VB;
+        FloatVector s0 = FloatVector.zero(FLOAT), s1 = s0, s2 = s0, s3 = s0;
+        for (int r = 0; r < rows; r++) {
+            long o = r * gRow + col;
+            s0 = s0.add(FloatVector.fromMemorySegment(FLOAT, da, o, ORDER));
+            s1 = s1.add(FloatVector.fromMemorySegment(FLOAT, da, o + VB, ORDER));
+            s2 = s2.add(FloatVector.fromMemorySegment(FLOAT, da, o + 2 * VB, ORDER));
+            s3 = s3.add(FloatVector.fromMemorySegment(FLOAT, da, o + 3 * VB, ORDER));
+        }
+        s0.intoMemorySegment(sc.db(), col, ORDER);
+        s1.intoMemorySegment(sc.db(), col + VB, ORDER);
+        s2.intoMemorySegment(sc.db(), col + 2 * VB, ORDER);
+        s3.intoMemorySegment(sc.db(), col + 3 * VB, ORDER);
+    }
+
+    /**
+     * {@code C[mr rows][4 vectors] (+)= Aᵀ·panel} for one chunk of rows: A element (m, k) at
+     * {@code aOff + 4m + k·aStep}; the first chunk overwrites C, later ones go through this thread's tile and are
+     * added.
+     */
+    private void gradientTile(boolean first, int mr, MemorySegment a, long aOff, long aStep, MemorySegment panel,
+                              long panelBase, int kc, MemorySegment c, long cOff, long cRow, long tileBase) {
+        if (first) {
+            MicroKernels.gemm(mr, 4, a, aOff, 4, aStep, panel, panelBase, VB, 4 * VB, kc, c, cOff, cRow);
+            return;
+        }
+        MemorySegment tile = sc.tiles();
+        MicroKernels.gemm(mr, 4, a, aOff, 4, aStep, panel, panelBase, VB, 4 * VB, kc, tile, tileBase,
+                Tiles.TILE_ROW_BYTES);
+        for (int m = 0; m < mr; m++) {
+            for (int n = 0; n < 4; n++) {
+                long o = cOff + m * cRow + n * VB;
+                FloatVector.fromMemorySegment(FLOAT, c, o, ORDER)
+                        .add(FloatVector.fromMemorySegment(FLOAT, tile, tileBase + m * Tiles.TILE_ROW_BYTES + n * VB, ORDER))
+                        .intoMemorySegment(c, o, ORDER);
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+package org.lstmk.simd;
+
+import static org.lstmk.simd.Copies.F;
+import static org.lstmk.simd.SimdSpecies.L;
+import static org.lstmk.simd.SimdSpecies.VB;
+
+import java.lang.foreign.MemorySegment;
+import org.lstmk.api.Layout;
+import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmGradients;
+import org.lstmk.api.LstmWeights;
+import org.lstmk.spi.BackendOptions;
+import org.lstmk.spi.BackendWeights;
+import org.lstmk.spi.BackendWorkspace;
+import org.lstmk.spi.Calls;
+import org.lstmk.spi.LstmBackend;
+
+/**
+ * The Vector API backend: gate-interleaved packed weights ({@link SimdWeights}), the input projection as one GEMM,
+ * the recurrent step fused with the cell ({@link ForwardPass}, {@link BackwardPass}), on a {@link WorkerTeam} of
+ * spin-synchronised threads. Scratch buffers are owned by the instance and grow to the largest call seen.
+ */
+public final class SimdBackend implements LstmBackend {
+    public static final String NAME = "simd";
+
+    /** Below this many multiply-adds per call, a second thread costs more than it saves. */
+    static final long MIN_PARALLEL_WORK = 1L << 16;
+
+    private final WorkerTeam team;
+    private final NativeBuffer xn = new NativeBuffer(), dyn = new NativeBuffer(), dh = new NativeBuffer(),
+            dc = new NativeBuffer(), dxn = new NativeBuffer(), dWihT = new NativeBuffer(), dWhhT = new NativeBuffer(),
+            db = new NativeBuffer(), panels = new NativeBuffer(), tiles = new NativeBuffer();
+    private SimdWorkspace inference, cell;
+
+    SimdBackend(BackendOptions options) {
+        int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
+        this.team = new WorkerTeam(threads, options.executor());
+    }
+
+    @Override public String name() { return NAME; }
+
+    /** Threads a call may use. */
+    int threads() { return team.threads(); }
+
+    @Override
+    public BackendWeights pack(LstmConfig config, LstmWeights weights) {
+        return SimdWeights.pack(config, weights);
+    }
+
+    @Override
+    public BackendWorkspace newWorkspace(LstmConfig config, int maxSteps, int maxBatch) {
+        return new SimdWorkspace(GateLayout.of(config), maxSteps, maxBatch);
+    }
+
+    @Override
+    public void forward(Calls.Forward f) {
+        SimdWeights w = (SimdWeights) f.weights();
+        SimdWorkspace ws = f.workspace() != null ? (SimdWorkspace) f.workspace()
+                : inferenceWorkspace(w.shape, f.steps(), f.batch());
+        runForward(w, f.config().layout(), f.steps(), f.batch(), f.x(), f.h0(), f.c0(), f.y(), f.hT(), f.cT(), ws,
+                f.workspace() != null);
+    }
+
+    private void runForward(SimdWeights w, Layout layout, int steps, int batch, MemorySegment x, MemorySegment h0,
+                            MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT, SimdWorkspace ws,
+                            boolean save) {
+        GateLayout s = w.shape;
+        MemorySegment xs = xn.atLeast(4L * steps * batch * s.in());
+        int n = workers(s, steps, batch);
+        team.run(n, new ForwardPass(w, layout, steps, batch, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.THREAD_TILE_BYTES),
+                ws, save, n), !Shareable.all(x, h0, c0, y, hT, cT));
+    }
+
+    @Override
+    public void backward(Calls.Backward b) {
+        SimdWeights w = (SimdWeights) b.weights();
+        SimdWorkspace ws = (SimdWorkspace) b.workspace();
+        runBackward(w, ws, b.steps(), b.batch(), new BackwardPass.Io(b.config().layout(), b.x(), b.dy(), b.dhT(),
+                b.dcT(), b.dx(), b.dh0(), b.dc0(), b.gradients(), b.accumulate()));
+    }
+
+    private void runBackward(SimdWeights w, SimdWorkspace ws, int steps, int batch, BackwardPass.Io io) {
+        GateLayout s = w.shape;
+        long rows = (long) steps * batch;
+        int n = workers(s, steps, batch);
+        BackwardPass.Scratch scratch = new BackwardPass.Scratch(
+                xn.atLeast(4L * rows * s.in()),
+                dyn.atLeast(rows * s.stateRowBytes()),
+                dh.atLeast(batch * s.stateRowBytes()),
+                dc.atLeast(batch * s.stateRowBytes()),
+                io.dx() != null ? dxn.atLeast(4L * rows * s.ip()) : null,
+                io.grads() != null ? dWihT.atLeast(s.in() * s.gateRowBytes()) : null,
+                io.grads() != null ? dWhhT.atLeast(s.hid() * s.gateRowBytes()) : null,
+                io.grads() != null ? db.atLeast(s.gateRowBytes()) : null,
+                io.grads() != null ? panels.atLeast((long) n * BackwardPass.CHUNK * 4 * VB) : null,
+                tiles.atLeast(n * Tiles.THREAD_TILE_BYTES));
+        LstmGradients g = io.grads();
+        boolean callerIo = !Shareable.all(io.x(), io.dy(), io.dhT(), io.dcT(), io.dx(), io.dh0(), io.dc0())
+                || g != null && !Shareable.all(g.dWih(), g.dWhh(), g.dbIh(), g.dbHh());
+        team.run(n, new BackwardPass(w, ws, steps, batch, io, scratch, n), callerIo);
+    }
+
+    @Override
+    public void cellForward(Calls.CellForward f) {
+        SimdWeights w = (SimdWeights) f.weights();
+        GateLayout s = w.shape;
+        int batch = f.batch();
+        SimdWorkspace ws = cellWorkspace(s, batch);
+        runForward(w, Layout.TIME_MAJOR, 1, batch, f.x(), f.h(), f.c(), null, f.hNext(), f.cNext(), ws,
+                f.gates() != null);
+        if (f.gates() != null) gatesOut(ws.gates(), s, batch, f.gates());
+    }
+
+    @Override
+    public void cellBackward(Calls.CellBackward c) {
+        SimdWeights w = (SimdWeights) c.weights();
+        GateLayout s = w.shape;
+        int batch = c.batch();
+        SimdWorkspace ws = cellWorkspace(s, batch);
+        long hRow = s.stateRowBytes();
+        Copies.stateIn(c.h(), batch, s.hid(), 0, s.hid(), s.hp(), ws.hs(), 0, hRow);
+        Copies.stateIn(c.c(), batch, s.hid(), 0, s.hid(), s.hp(), ws.cs(), 0, hRow);
+        gatesIn(c.gates(), s, batch, ws.gates(), ws.cs());
+        runBackward(w, ws, 1, batch, new BackwardPass.Io(Layout.TIME_MAJOR, c.x(), null, c.dhNext(), c.dcNext(),
+                c.dx(), c.dh(), c.dc(), c.gradients(), c.accumulate()));
+    }
+
+    /** Activations from the interleaved workspace row to PyTorch's {@code [B][4H]}. */
+    private static void gatesOut(MemorySegment src, GateLayout s, int batch, MemorySegment out) {
+        int hid = s.hid();
+        for (int b = 0; b < batch; b++) {
+            for (int gate = 0; gate < 4; gate++) {
+                for (int unit = 0; unit < hid; unit++) {
+                    float v = src.get(F, b * s.gateRowBytes() + 4L * GateLayout.column(gate, unit));
+                    out.set(F, 4L * ((long) b * 4 * hid + gate * hid + unit), v);
+                }
+            }
+        }
+    }
+
+    /**
+     * PyTorch-layout activations into the interleaved workspace row of step 0, and {@code c_1 = f·c_0 + i·g} (the
+     * cell state the backward cell needs) into {@code cs} row 1.
+     */
+    private static void gatesIn(MemorySegment in, GateLayout s, int batch, MemorySegment gates, MemorySegment cs) {
+        int hid = s.hid();
+        long hRow = s.stateRowBytes();
+        for (int b = 0; b < batch; b++) {
+            for (int unit = 0; unit < hid; unit++) {
+                long src = 4L * (long) b * 4 * hid;
+                float i = in.get(F, src + 4L * unit), f = in.get(F, src + 4L * (hid + unit)),
+                        g = in.get(F, src + 4L * (2 * hid + unit)), o = in.get(F, src + 4L * (3 * hid + unit));
+                long row = b * s.gateRowBytes();
+                gates.set(F, row + 4L * GateLayout.column(0, unit), i);
+                gates.set(F, row + 4L * GateLayout.column(1, unit), f);
+                gates.set(F, row + 4L * GateLayout.column(2, unit), g);
+                gates.set(F, row + 4L * GateLayout.column(3, unit), o);
+                float cPrev = cs.get(F, b * hRow + 4L * unit);
+                cs.set(F, (batch + b) * hRow + 4L * unit, f * cPrev + i * g);
+            }
+            for (int unit = hid; unit < s.hp(); unit++) {
+                for (int gate = 0; gate < 4; gate++) gates.set(F, b * s.gateRowBytes() + 4L * GateLayout.column(gate, unit), 0f);
+                cs.set(F, (batch + b) * hRow + 4L * unit, 0f);
+            }
+        }
+    }
+
+    /** The inference scratch's gate buffer (for tests of memory reuse), or null before the first inference. */
+    MemorySegment inferenceGates() {
+        return inference == null ? null : inference.gates();
+    }
+
+    /** Workers for a call: no more than unit blocks, and one for calls too small to share. */
+    private int workers(GateLayout s, int steps, int batch) {
+        long work = (long) steps * batch * s.gates() * (s.in() + s.hid());
+        if (work < MIN_PARALLEL_WORK) return 1;
+        return Math.max(1, Math.min(team.threads(), s.blocks()));
+    }
+
+    private SimdWorkspace inferenceWorkspace(GateLayout s, int steps, int batch) {
+        if (inference == null || !inference.shape.equals(s) || !inference.fits(steps, batch)) {
+            int t = steps, b = batch;
+            if (inference != null) {
+                if (inference.shape.equals(s)) {
+                    t = Math.max(t, inference.maxSteps);
+                    b = Math.max(b, inference.maxBatch);
+                }
+                inference.close();
+                inference = null;
+            }
+            inference = new SimdWorkspace(s, t, b);
+        }
+        return inference;
+    }
+
+    private SimdWorkspace cellWorkspace(GateLayout s, int batch) {
+        if (cell == null || !cell.shape.equals(s) || !cell.fits(1, batch)) {
+            if (cell != null) cell.close();
+            cell = null;
+            cell = new SimdWorkspace(s, 1, batch);
+        }
+        return cell;
+    }
+
+    /** Releases the worker threads and scratch memory; packed weights and workspaces stay valid. */
+    @Override
+    public void close() {
+        team.close();
+        for (NativeBuffer b : new NativeBuffer[] {xn, dyn, dh, dc, dxn, dWihT, dWhhT, db, panels, tiles}) b.close();
+        if (inference != null) inference.close();
+        if (cell != null) cell.close();
+        inference = cell = null;
+    }
+
+    static {
+        // Every kernel assumes vectors of whole floats on 4-byte steps.
+        assert VB == 4L * L;
+    }
+}

@@ -1,0 +1,74 @@
+package org.lstmk.simd;
+
+import java.nio.ByteOrder;
+import java.util.Locale;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The one float species every SIMD kernel uses, decided once per JVM: the hardware's preferred width, or the width
+ * forced by {@code -Dlstm.simd.bits=128|256|512} (so that one machine can test every width). Being a static final
+ * constant, it lets the JIT compile each kernel for exactly one vector length.
+ */
+final class SimdSpecies {
+    private SimdSpecies() {}
+
+    /** System property forcing the vector width in bits. */
+    static final String BITS_PROPERTY = "lstm.simd.bits";
+
+    static final VectorSpecies<Float> FLOAT = choose(System.getProperty(BITS_PROPERTY));
+
+    /** Floats per vector. */
+    static final int L = FLOAT.length();
+
+    /** Bytes per vector. */
+    static final long VB = 4L * L;
+
+    /** Byte order of every segment the kernels touch (the API requires native order). */
+    static final ByteOrder ORDER = ByteOrder.nativeOrder();
+
+    /**
+     * Vector registers the hardware has (32 with AVX-512, 16 otherwise), whatever the species: a forced narrow
+     * species on an AVX-512 machine still has 32 registers, and tile shapes are chosen from this.
+     */
+    static final int REGISTERS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 ? 32 : 16;
+
+    /** Accumulators a register tile may hold, leaving room for the B vectors and a broadcast. */
+    static final int MAX_ACCUMULATORS = REGISTERS == 32 ? 24 : 12;
+
+    static VectorSpecies<Float> choose(String bits) {
+        if (bits == null || bits.isBlank()) return FloatVector.SPECIES_PREFERRED;
+        int b;
+        try {
+            b = Integer.parseInt(bits.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("-D" + BITS_PROPERTY + "=" + bits + ": expected 128, 256 or 512");
+        }
+        VectorShape shape = switch (b) {
+            case 128 -> VectorShape.S_128_BIT;
+            case 256 -> VectorShape.S_256_BIT;
+            case 512 -> VectorShape.S_512_BIT;
+            default -> throw new IllegalArgumentException("-D" + BITS_PROPERTY + "=" + bits + ": expected 128, 256 or 512");
+        };
+        // Wider than the hardware would run in the Vector API's slow Java fallback: use the hardware's width.
+        if (b > FloatVector.SPECIES_PREFERRED.vectorBitSize()) return FloatVector.SPECIES_PREFERRED;
+        return VectorSpecies.of(float.class, shape);
+    }
+
+    /** E.g. "AVX-512: 16 floats per vector". */
+    static String describe() {
+        int bits = FLOAT.vectorBitSize();
+        String isa = switch (bits) {
+            case 512 -> "AVX-512";
+            case 256 -> "AVX2";
+            case 128 -> "SSE/NEON";
+            default -> bits + "-bit";
+        };
+        String asked = System.getProperty(BITS_PROPERTY);
+        String forced = asked == null || asked.isBlank() ? ""
+                : asked.trim().equals(Integer.toString(bits)) ? " (forced by -D" + BITS_PROPERTY + ")"
+                : " (-D" + BITS_PROPERTY + "=" + asked.trim() + " is wider than this CPU's vectors)";
+        return String.format(Locale.ROOT, "%s: %d floats per vector%s", isa, L, forced);
+    }
+}

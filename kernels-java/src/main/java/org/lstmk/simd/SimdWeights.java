@@ -1,0 +1,94 @@
+package org.lstmk.simd;
+
+import static org.lstmk.simd.SimdSpecies.L;
+import static org.lstmk.simd.SimdSpecies.VB;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmWeights;
+import org.lstmk.spi.BackendWeights;
+
+/**
+ * One layer's weights in the SIMD kernels' layouts (see {@link GateLayout}), in 64-byte aligned native memory owned
+ * by a shared arena ({@link #close()} frees it). Packed once from PyTorch's layout:
+ * <ul>
+ *   <li>{@code wih}: per unit block a panel {@code [I][4L]} (rows k of {@code W_ihᵀ}, the block's i, f, g, o
+ *       columns) — the B operand of the input projection;</li>
+ *   <li>{@code whh}: per unit block a panel {@code [H][4L]} — the B operand of the forward step;</li>
+ *   <li>{@code bias}: {@code b_ih + b_hh}, {@code [4Hp]} interleaved;</li>
+ *   <li>{@code whhT}: per block of L hidden columns a panel {@code [4Hp][L]} of {@code W_hh} with rows in
+ *       interleaved order — the B operand of {@code dh = da·W_hh} in backward;</li>
+ *   <li>{@code wihT}: the same for {@code W_ih}, per block of L input columns — for {@code dx = da·W_ih}.</li>
+ * </ul>
+ * Padding rows and columns are zero.
+ */
+final class SimdWeights implements BackendWeights {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    final GateLayout shape;
+    final MemorySegment wih, whh, bias, whhT, wihT;
+    private final Arena arena;
+    private boolean closed;
+
+    private SimdWeights(GateLayout shape) {
+        this.shape = shape;
+        this.arena = Arena.ofShared();
+        int in = shape.in(), hid = shape.hid(), g = shape.gates();
+        try {
+            wih = arena.allocate((long) shape.blocks() * in * 4 * VB, 64);
+            whh = arena.allocate((long) shape.blocks() * hid * 4 * VB, 64);
+            bias = arena.allocate(4L * g, 64);
+            whhT = arena.allocate((long) shape.blocks() * g * VB, 64);
+            wihT = arena.allocate((long) (shape.ip() / L) * g * VB, 64);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    static SimdWeights pack(LstmConfig cfg, LstmWeights w) {
+        SimdWeights p = new SimdWeights(GateLayout.of(cfg));
+        int in = cfg.inputSize(), hid = cfg.hiddenSize(), g = p.shape.gates();
+        for (int gate = 0; gate < 4; gate++) {
+            for (int unit = 0; unit < hid; unit++) {
+                long row = (long) gate * hid + unit;
+                int col = GateLayout.column(gate, unit);
+                int blk = unit / L, inBlock = col - blk * 4 * L;
+                float b = w.hasBias() ? w.bIh().getAtIndex(F, row) + w.bHh().getAtIndex(F, row) : 0f;
+                p.bias.setAtIndex(F, col, b);
+                for (int i = 0; i < in; i++) {
+                    float v = w.wIh().getAtIndex(F, row * in + i);
+                    p.wih.setAtIndex(F, ((long) blk * in + i) * 4 * L + inBlock, v);
+                    p.wihT.setAtIndex(F, ((long) (i / L) * g + col) * L + i % L, v);
+                }
+                for (int j = 0; j < hid; j++) {
+                    float v = w.wHh().getAtIndex(F, row * hid + j);
+                    p.whh.setAtIndex(F, ((long) blk * hid + j) * 4 * L + inBlock, v);
+                    p.whhT.setAtIndex(F, ((long) (j / L) * g + col) * L + j % L, v);
+                }
+            }
+        }
+        return p;
+    }
+
+    /** Byte offset of unit block {@code u}'s panel in {@link #wih}. */
+    long wihPanel(int u) { return (long) u * shape.in() * 4 * VB; }
+
+    /** Byte offset of unit block {@code u}'s panel in {@link #whh}. */
+    long whhPanel(int u) { return (long) u * shape.hid() * 4 * VB; }
+
+    /** Bytes between consecutive panels of {@link #whhT} and {@link #wihT}. */
+    long transposedPanel() { return (long) shape.gates() * VB; }
+
+    /** Whether {@link #close()} has run. */
+    synchronized boolean isClosed() { return closed; }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        arena.close();
+    }
+}
