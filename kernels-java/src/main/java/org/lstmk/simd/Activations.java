@@ -7,6 +7,8 @@ import static org.lstmk.simd.SimdSpecies.VB;
 import java.lang.foreign.MemorySegment;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorSpecies;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -46,13 +48,15 @@ final class Activations {
     private static final FloatVector VQ2 = FloatVector.broadcast(FLOAT, Q2);
     private static final FloatVector VQ1 = FloatVector.broadcast(FLOAT, Q1);
     private static final FloatVector VQ0 = FloatVector.broadcast(FLOAT, Q0);
+    private static final VectorSpecies<Integer> INT = FLOAT.vectorShape().withLanes(int.class);
+    private static final int EXPONENT = 0x7F800000;
     static final float SIGMOID_CLAMP = 87f;
     static final float TANH_CLAMP = 9f;
 
     /**
-     * {@code dst = f(src)}, or {@code dst = f(src)·mul} (flushed to zero below the smallest normal float: h of a
-     * saturated output gate would otherwise be subnormal, and feed every product of the next step) when {@code mul}
-     * is not null, for one vector, where
+     * {@code dst = f(src)}, or for tanh {@code dst = tanh(src)·mul} when {@code mul} is not null (the tanh result
+     * flushed to zero below the smallest normal float: h of a saturated output gate would otherwise be subnormal,
+     * and feed every product of the next step), for one vector, where
      * {@code f} is tanh or sigmoid: {@code tanh(x) = m / (m + 2)} with {@code m = e^{2x} − 1}, or
      * {@code sigmoid(x) = 1 / (e^{−x} + 1)}.
      *
@@ -76,11 +80,12 @@ final class Activations {
         if (tanh) {
             FloatVector m = s.fma(u, s.sub(1f));               // e^z − 1 = 2^n·(e^r − 1) + (2^n − 1)
             y = m.div(m.add(2f));
-            y = y.blend(0f, y.abs().compare(VectorOperators.LT, Float.MIN_NORMAL));
+            if (mul != null) y = y.mul(FloatVector.fromMemorySegment(FLOAT, mul, mulOff, ORDER));
+            IntVector bits = y.reinterpretAsInts();             // flushSubnormals, written out: see there
+            y = bits.and(bits.and(EXPONENT).neg().lanewise(VectorOperators.ASHR, 31)).reinterpretAsFloats();
         } else {
             y = ONE.div(s.fma(u, s).add(1f));                  // 1 / (2^n·(1 + (e^r − 1)) + 1)
         }
-        if (mul != null) y = flushSubnormal(y.mul(FloatVector.fromMemorySegment(FLOAT, mul, mulOff, ORDER)));
         y.intoMemorySegment(dst, dstOff, ORDER);
     }
 
@@ -99,8 +104,17 @@ final class Activations {
         for (long o = 0; o < 4L * x.length; o += VB) apply(xs, o, ys, o, tanh, null, 0);
     }
 
-    /** Zero for the results below the smallest normal float (tanh x ≈ x for tiny x), so none enters the cell. */
-    static FloatVector flushSubnormal(FloatVector v) {
-        return v.blend(0f, v.abs().compare(VectorOperators.LT, Float.MIN_NORMAL));
+    /**
+     * Zero for each of {@code vectors} vectors at {@code off} whose magnitude is below the smallest normal float
+     * (tanh x ≈ x for tiny x; products of saturated gates), so that none enters a later product. Written with
+     * integer operations rather than a compare and blend: C2 left that blend as an allocating Java fallback in
+     * these kernels (JFR showed it as nearly all of their allocation).
+     */
+    static void flushSubnormals(MemorySegment s, long off, int vectors) {
+        for (long o = off, end = off + vectors * VB; o < end; o += VB) {
+            IntVector bits = IntVector.fromMemorySegment(INT, s, o, ORDER);
+            // exponent field 0 (zero or subnormal): (−exponent) >> 31 is 0, otherwise all ones
+            bits.and(bits.and(EXPONENT).neg().lanewise(VectorOperators.ASHR, 31)).intoMemorySegment(s, o, ORDER);
+        }
     }
 }

@@ -5,6 +5,8 @@ import static org.lstmk.simd.SimdSpecies.ORDER;
 import static org.lstmk.simd.SimdSpecies.VB;
 
 import java.lang.foreign.MemorySegment;
+import static jdk.incubator.vector.FloatVector.fromMemorySegment;
+
 import jdk.incubator.vector.FloatVector;
 
 /**
@@ -12,19 +14,16 @@ import jdk.incubator.vector.FloatVector;
  * backward from the incoming {@code dh}. The equations are those of {@code ReferenceLstm}.
  *
  * <p>The cell runs as a few short passes over the tile, each a loop with at most one activation function, reading
- * and writing the tile where it lies (in L1). No vector crosses a method boundary: C2 inlines only a couple of
- * Vector API activation bodies into one compiled method before its inlining budget (NodeCountInliningCutoff) runs
- * out, and a vector passed to a method that was not inlined is boxed on every call. Passes over memory keep every
- * compiled method within budget whatever the JIT decides.
+ * and writing the tile where it lies (in L1). No vector crosses a method boundary, not even through a one-line load
+ * helper of ours: C2 inlines only a couple of Vector API activation bodies into one compiled method before its
+ * inlining budget (NodeCountInliningCutoff) runs out, and a vector passed to or returned from a method that was not
+ * inlined is boxed on every call (JFR showed it). Passes over memory keep every compiled method within budget
+ * whatever the JIT decides; the Vector API's own methods are force-inlined and never hit the budget.
  */
 final class CellKernels {
     private CellKernels() {}
 
     private static final FloatVector ONE = FloatVector.broadcast(FLOAT, 1f);
-
-    private static FloatVector load(MemorySegment s, long off) {
-        return FloatVector.fromMemorySegment(FLOAT, s, off, ORDER);
-    }
 
     /**
      * The forward cell on {@code rows × blocks} unit blocks: pre-activation = the kernel's {@code h·W_hh} in the
@@ -47,9 +46,10 @@ final class CellKernels {
             long g = s.gBase + gOff + r * s.gRow, t = s.tileBase + r * s.tileRow;
             for (int v = 0; v < n; v++) {
                 long o = v * VB;
-                FloatVector a = load(gates, g + o).add(load(bias, biasOff + o));
+                FloatVector a = fromMemorySegment(FLOAT, gates, g + o, ORDER)
+                        .add(fromMemorySegment(FLOAT, bias, biasOff + o, ORDER));
                 for (int part = 0, bits = s.parts; bits != 0; part++, bits >>>= 1) {
-                    if ((bits & 1) != 0) a = a.add(load(tile, t + part * s.partStride + o));
+                    if ((bits & 1) != 0) a = a.add(fromMemorySegment(FLOAT, tile, t + part * s.partStride + o, ORDER));
                 }
                 a.intoMemorySegment(tile, t + o, ORDER);
             }
@@ -68,17 +68,20 @@ final class CellKernels {
             long t = s.tileBase + r * s.tileRow, g = s.gBase + gOff + r * s.gRow, h = hc + r * s.hRow;
             for (int j = 0; j < blocks; j++) {
                 long tj = t + j * 4 * VB, hj = h + j * VB;
-                FloatVector i = load(tile, tj), f = load(tile, tj + VB), gg = load(tile, tj + 2 * VB);
-                Activations.flushSubnormal(f.fma(load(cs, s.cPrevBase + hj), i.mul(gg)))
+                FloatVector i = fromMemorySegment(FLOAT, tile, tj, ORDER);
+                FloatVector f = fromMemorySegment(FLOAT, tile, tj + VB, ORDER);
+                FloatVector gg = fromMemorySegment(FLOAT, tile, tj + 2 * VB, ORDER);
+                f.fma(fromMemorySegment(FLOAT, cs, s.cPrevBase + hj, ORDER), i.mul(gg))
                         .intoMemorySegment(cs, s.cNextBase + hj, ORDER);
                 if (s.save) {
                     long gj = g + j * 4 * VB;
                     i.intoMemorySegment(gates, gj, ORDER);
                     f.intoMemorySegment(gates, gj + VB, ORDER);
                     gg.intoMemorySegment(gates, gj + 2 * VB, ORDER);
-                    load(tile, tj + 3 * VB).intoMemorySegment(gates, gj + 3 * VB, ORDER);
+                    fromMemorySegment(FLOAT, tile, tj + 3 * VB, ORDER).intoMemorySegment(gates, gj + 3 * VB, ORDER);
                 }
             }
+            Activations.flushSubnormals(cs, s.cNextBase + h, blocks);
             for (int j = 0; j < blocks; j++) {
                 long hj = h + j * VB;
                 Activations.apply(cs, s.cNextBase + hj, hs, s.hNextBase + hj, true, tile, t + (4L * j + 3) * VB);
@@ -113,23 +116,27 @@ final class CellKernels {
         for (int r = 0; r < rows; r++) {
             for (int j = 0; j < blocks; j++) {
                 long hc = hc0 + r * s.hRow + j * VB, g = g0 + r * s.gRow + j * 4 * VB;
-                FloatVector dh = load(s.dh, hc);
-                if (s.hasDy) dh = dh.add(load(s.dy, s.dyBase + hc));
+                FloatVector dh = fromMemorySegment(FLOAT, s.dh, hc, ORDER);
+                if (s.hasDy) dh = dh.add(fromMemorySegment(FLOAT, s.dy, s.dyBase + hc, ORDER));
                 long gb = s.gBase + g;
-                FloatVector i = load(gates, gb), f = load(gates, gb + VB), gg = load(gates, gb + 2 * VB),
-                        o = load(gates, gb + 3 * VB);
-                FloatVector tc = load(tile, s.tileBase + r * s.tileRow + j * VB);
-                FloatVector dc = dh.mul(o).fma(ONE.sub(tc.mul(tc)), load(dcs, hc));
+                FloatVector i = fromMemorySegment(FLOAT, gates, gb, ORDER);
+                FloatVector f = fromMemorySegment(FLOAT, gates, gb + VB, ORDER);
+                FloatVector gg = fromMemorySegment(FLOAT, gates, gb + 2 * VB, ORDER);
+                FloatVector o = fromMemorySegment(FLOAT, gates, gb + 3 * VB, ORDER);
+                FloatVector tc = fromMemorySegment(FLOAT, tile, s.tileBase + r * s.tileRow + j * VB, ORDER);
+                FloatVector dc = dh.mul(o).fma(ONE.sub(tc.mul(tc)), fromMemorySegment(FLOAT, dcs, hc, ORDER));
                 long db = s.daBase + g;
-                // Saturated gates make i(1−i) tiny (down to 1.6e-38): the products are flushed rather than left
-                // to become subnormals, which every later GEMM on da would be slowed by.
-                Activations.flushSubnormal(dc.mul(gg).mul(i.mul(ONE.sub(i)))).intoMemorySegment(da, db, ORDER);
-                Activations.flushSubnormal(dc.mul(load(cs, s.cPrevBase + hc)).mul(f.mul(ONE.sub(f))))
+                dc.mul(gg).mul(i.mul(ONE.sub(i))).intoMemorySegment(da, db, ORDER);
+                dc.mul(fromMemorySegment(FLOAT, cs, s.cPrevBase + hc, ORDER)).mul(f.mul(ONE.sub(f)))
                         .intoMemorySegment(da, db + VB, ORDER);
-                Activations.flushSubnormal(dc.mul(i).mul(ONE.sub(gg.mul(gg)))).intoMemorySegment(da, db + 2 * VB, ORDER);
-                Activations.flushSubnormal(dh.mul(tc).mul(o.mul(ONE.sub(o)))).intoMemorySegment(da, db + 3 * VB, ORDER);
-                Activations.flushSubnormal(dc.mul(f)).intoMemorySegment(dcs, hc, ORDER);
+                dc.mul(i).mul(ONE.sub(gg.mul(gg))).intoMemorySegment(da, db + 2 * VB, ORDER);
+                dh.mul(tc).mul(o.mul(ONE.sub(o))).intoMemorySegment(da, db + 3 * VB, ORDER);
+                dc.mul(f).intoMemorySegment(dcs, hc, ORDER);
             }
+            // Saturated gates make i(1−i) tiny (down to 1.6e-38): the products are flushed rather than left to
+            // become subnormals, which every later GEMM on da would be slowed by.
+            Activations.flushSubnormals(da, s.daBase + g0 + r * s.gRow, 4 * blocks);
+            Activations.flushSubnormals(dcs, hc0 + r * s.hRow, blocks);
         }
     }
 }
