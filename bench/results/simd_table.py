@@ -2,14 +2,16 @@
 """Formats the SIMD benchmark table from the JMH JSON files and the oneDNN peer output of run-simd.sh.
 
 Usage: simd_table.py OUT_DIR   (prints Markdown)
-FLOPs: 2*T*B*4H*(I+H) forward with I = H, 3x that for training. Peak: the issue's 233 GFLOP/s (2 cores).
+FLOPs: 2*T*B*4H*(I+H) forward with I = H, 3x that for training. Peak: 440 GFLOP/s for two cores at 512 bits,
+measured on this machine by bench/peak/run.sh (the issue's 233 assumed one 512-bit FMA per cycle; see
+2026-11-25-fma-peak.md). Allocation: JMH's gc.alloc.rate.norm when the run used -prof gc.
 """
 import json
 import os
 import re
 import sys
 
-PEAK = 233.0
+PEAK = 440.0
 out = sys.argv[1]
 
 
@@ -33,7 +35,8 @@ def results(name):
         mode = e["benchmark"].rsplit(".", 1)[1]
         p = e["params"]
         key = (mode, p["shape"], int(p["threads"]), float(p.get("inputScale", "1")))
-        r[key] = (e["primaryMetric"]["score"], e["primaryMetric"]["scoreError"])
+        alloc = e.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score")
+        r[key] = (e["primaryMetric"]["score"], e["primaryMetric"]["scoreError"], alloc)
     return r
 
 
@@ -68,9 +71,9 @@ def target(mode, shape):
     return "≥ 200 GFLOP/s", lambda ms, g: g >= 200
 
 
-print("| mode | H×B×T | threads | SIMD ms (±err) | GFLOP/s | % of 233 | scalar ms | × scalar | oneDNN ms (passive / active) "
-      "| SIMD ÷ best oneDNN time | issue target | met | ≥ oneDNN |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| mode | H×B×T | threads | SIMD ms (±err) | GFLOP/s | % of 440 | alloc B/call | scalar ms | × scalar "
+      "| oneDNN ms (passive / active) | SIMD ÷ best oneDNN time | issue target | met | ≥ oneDNN |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 order = ["512x1x100", "512x16x100", "512x64x100", "1024x64x50", "256x32x200", "128x1x1000"]
 for mode in ("inference", "training"):
     for shape in order:
@@ -78,7 +81,8 @@ for mode in ("inference", "training"):
             k = (mode, shape, th, 1.0)
             if k not in simd:
                 continue
-            ms, err = simd[k]
+            ms, err, alloc = simd[k]
+            al = f"{alloc:.0f}" if alloc is not None else "–"
             g = flops(shape, mode == "training") / (ms * 1e-3) / 1e9
             r = ref.get((mode, shape, 1, 1.0))
             rs = f"{r[0]:.0f}" if r else "–"
@@ -95,13 +99,13 @@ for mode in ("inference", "training"):
             else:
                 text, met, peer_ok = "–", "", ""
             print(f"| {mode} | {shape.replace('x', '×')} | {th} | {ms:.2f} (±{err:.2f}) | {g:.0f} | {100 * g / PEAK:.0f}% "
-                  f"| {rs} | {rx} | {ds} | {dx} | {text} | {met} | {peer_ok} |")
+                  f"| {al} | {rs} | {rx} | {ds} | {dx} | {text} | {met} | {peer_ok} |")
 print()
 print("Saturating inputs (uniform ±100: every gate saturated), 2 threads:")
 print()
 print("| mode | H×B×T | ms (±err) | GFLOP/s | same shape, ordinary inputs |")
 print("|---|---|---|---|---|")
-for (mode, shape, th, scale), (ms, err) in sorted(simd.items()):
+for (mode, shape, th, scale), (ms, err, _) in sorted(simd.items()):
     if scale != 1.0:
         g = flops(shape, mode == "training") / (ms * 1e-3) / 1e9
         base = simd.get((mode, shape, th, 1.0))

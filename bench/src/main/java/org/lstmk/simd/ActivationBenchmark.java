@@ -52,9 +52,7 @@ public class ActivationBenchmark {
 
     @Benchmark
     public MemorySegment sigmoidOwn() {
-        for (int i = 0; i < x.length; i += SimdSpecies.L) {
-            Activations.apply(xs, 4L * i, ys, 4L * i, false, null, 0);
-        }
+        Activations.activate(xs, 0, SimdSpecies.VB, ys, 0, SimdSpecies.VB, x.length / SimdSpecies.L, 0, 1, null, 0, 0);
         return ys;
     }
 
@@ -69,9 +67,7 @@ public class ActivationBenchmark {
 
     @Benchmark
     public MemorySegment tanhOwn() {
-        for (int i = 0; i < x.length; i += SimdSpecies.L) {
-            Activations.apply(xs, 4L * i, ys, 4L * i, true, null, 0);
-        }
+        Activations.activate(xs, 0, SimdSpecies.VB, ys, 0, SimdSpecies.VB, x.length / SimdSpecies.L, 0, 0, null, 0, 0);
         return ys;
     }
 

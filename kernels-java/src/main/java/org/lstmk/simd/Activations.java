@@ -1,6 +1,7 @@
 package org.lstmk.simd;
 
 import static org.lstmk.simd.SimdSpecies.FLOAT;
+import static org.lstmk.simd.SimdSpecies.L;
 import static org.lstmk.simd.SimdSpecies.ORDER;
 import static org.lstmk.simd.SimdSpecies.VB;
 
@@ -43,7 +44,6 @@ final class Activations {
     private static final float Q2 = 0.04166986420750618f;
     private static final float Q3 = 0.008370991796255112f;
     private static final float Q4 = 0.0013744165189564228f;
-    private static final FloatVector ONE = FloatVector.broadcast(FLOAT, 1f);
     private static final FloatVector MINUS_LN2_HI = FloatVector.broadcast(FLOAT, -LN2_HI);
     private static final FloatVector VQ2 = FloatVector.broadcast(FLOAT, Q2);
     private static final FloatVector VQ1 = FloatVector.broadcast(FLOAT, Q1);
@@ -54,39 +54,45 @@ final class Activations {
     static final float TANH_CLAMP = 9f;
 
     /**
-     * {@code dst = f(src)}, or for tanh {@code dst = tanh(src)·mul} when {@code mul} is not null (the tanh result
-     * flushed to zero below the smallest normal float: h of a saturated output gate would otherwise be subnormal,
-     * and feed every product of the next step), for one vector, where
-     * {@code f} is tanh or sigmoid: {@code tanh(x) = m / (m + 2)} with {@code m = e^{2x} − 1}, or
-     * {@code sigmoid(x) = 1 / (e^{−x} + 1)}.
+     * {@code vectors} vectors {@code dst[v] = f_v(src[v])}, or {@code dst[v] = f_v(src[v])·mul[v]} when {@code mul} is
+     * not null, vector {@code v} at byte offset {@code off + v·stride} of its segment; {@code f_v} is tanh when
+     * {@code (v & tanhMask) == tanhValue}, sigmoid otherwise. So {@code (3, 2)} takes gate rows (i, f, g, o per unit
+     * block: tanh on g only), {@code (0, 0)} is tanh throughout and {@code (0, 1)} sigmoid throughout.
      *
-     * <p>Memory to memory on purpose, with the whole computation in this one body: a method that takes or returns
-     * a vector must be inlined by C2 or the vector is boxed on every call, and C2 refuses to inline a method that
-     * it has already compiled on its own into a large body ("already compiled into a big method"), which happens
-     * to any vector helper hot enough in the interpreter. Called here, the worst case is a call with primitive
-     * arguments.
+     * <p>Both functions go through one expression, {@code y = num / (m + 1 + d)} with {@code m = e^z − d}:
+     * tanh is {@code z = 2x}, {@code d = 1}, {@code num = m}; sigmoid is {@code z = −x}, {@code d = 0},
+     * {@code num = 1}. Results (after the
+     * multiplication) below the smallest normal float are flushed to zero: h of a saturated output gate would
+     * otherwise be subnormal and feed every product of the next step.
+     *
+     * <p>One loop over memory, with the exponential written once inside it: nothing is called per vector (C2 does
+     * not inline a body this size into the cell kernels, and a call per vector cost more than the arithmetic) and
+     * no vector crosses a method boundary, where it would be boxed.
      */
-    static void apply(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, boolean tanh,
-                      MemorySegment mul, long mulOff) {
-        FloatVector x = FloatVector.fromMemorySegment(FLOAT, src, srcOff, ORDER);
-        FloatVector z = tanh ? x.max(-TANH_CLAMP).min(TANH_CLAMP).mul(2f) : x.neg().max(-SIGMOID_CLAMP).min(SIGMOID_CLAMP);
-        FloatVector t = z.fma(LOG2E, ROUNDER);                 // ROUNDER + round(z·log2 e)
-        FloatVector n = t.sub(ROUNDER);
-        FloatVector r = n.fma(MINUS_LN2_HI, z).add(n.mul(-LN2_LO)); // z − n·ln2, in two parts
-        FloatVector q = r.fma(Q4, Q3).fma(r, VQ2).fma(r, VQ1).fma(r, VQ0);
-        FloatVector u = r.fma(r.mul(q), r);                    // e^r − 1 = r + r²·q(r)
-        FloatVector s = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(0x3F800000).reinterpretAsFloats();
-        FloatVector y;
-        if (tanh) {
-            FloatVector m = s.fma(u, s.sub(1f));               // e^z − 1 = 2^n·(e^r − 1) + (2^n − 1)
-            y = m.div(m.add(2f));
-            if (mul != null) y = y.mul(FloatVector.fromMemorySegment(FLOAT, mul, mulOff, ORDER));
-            IntVector bits = y.reinterpretAsInts();             // flushSubnormals, written out: see there
-            y = bits.and(bits.and(EXPONENT).neg().lanewise(VectorOperators.ASHR, 31)).reinterpretAsFloats();
-        } else {
-            y = ONE.div(s.fma(u, s).add(1f));                  // 1 / (2^n·(1 + (e^r − 1)) + 1)
+    static void activate(MemorySegment src, long srcOff, long srcStride, MemorySegment dst, long dstOff,
+                         long dstStride, int vectors, int tanhMask, int tanhValue, MemorySegment mul, long mulOff,
+                         long mulStride) {
+        for (int v = 0; v < vectors; v++) {
+            boolean tanh = (v & tanhMask) == tanhValue;
+            float scale = tanh ? 2f : -1f, clamp = tanh ? 2 * TANH_CLAMP : SIGMOID_CLAMP, isTanh = tanh ? 1f : 0f;
+            FloatVector x = FloatVector.fromMemorySegment(FLOAT, src, srcOff + v * srcStride, ORDER);
+            FloatVector z = x.mul(scale).max(-clamp).min(clamp);
+            FloatVector t = z.fma(LOG2E, ROUNDER);                 // ROUNDER + round(z·log2 e)
+            FloatVector n = t.sub(ROUNDER);
+            FloatVector r = n.fma(MINUS_LN2_HI, z).add(n.mul(-LN2_LO)); // z − n·ln2, in two parts
+            FloatVector q = r.fma(Q4, Q3).fma(r, VQ2).fma(r, VQ1).fma(r, VQ0);
+            FloatVector u = r.fma(r.mul(q), r);                    // e^r − 1 = r + r²·q(r)
+            FloatVector s = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(0x3F800000)
+                    .reinterpretAsFloats();                        // 2^n
+            // tanh: m = e^z − 1 = 2^n·(e^r − 1) + (2^n − 1), y = m / (m + 2); sigmoid: m = e^z = 2^n·(e^r − 1) + 2^n,
+            // y = 1 / (m + 1); the same roundings as two separate expressions
+            FloatVector m = s.fma(u, s.sub(isTanh));
+            FloatVector y = m.fma(isTanh, 1f - isTanh).div(m.add(1f + isTanh));
+            if (mul != null) y = y.mul(FloatVector.fromMemorySegment(FLOAT, mul, mulOff + v * mulStride, ORDER));
+            IntVector bits = y.reinterpretAsInts();                // flushSubnormals, written out: see there
+            bits.and(bits.and(EXPONENT).neg().lanewise(VectorOperators.ASHR, 31))
+                    .intoMemorySegment(dst, dstOff + v * dstStride, ORDER);
         }
-        y.intoMemorySegment(dst, dstOff, ORDER);
     }
 
     /** {@code sigmoid} of {@code n} floats (a multiple of L) of {@code x} into {@code y}. */
@@ -101,7 +107,7 @@ final class Activations {
 
     private static void each(float[] x, float[] y, boolean tanh) {
         MemorySegment xs = MemorySegment.ofArray(x), ys = MemorySegment.ofArray(y);
-        for (long o = 0; o < 4L * x.length; o += VB) apply(xs, o, ys, o, tanh, null, 0);
+        activate(xs, 0, VB, ys, 0, VB, x.length / L, 0, tanh ? 0 : 1, null, 0, 0);
     }
 
     /**

@@ -53,7 +53,7 @@ final class CellKernels {
                 }
                 a.intoMemorySegment(tile, t + o, ORDER);
             }
-            for (int v = 0; v < n; v++) Activations.apply(tile, t + v * VB, tile, t + v * VB, (v & 3) == 2, null, 0);
+            Activations.activate(tile, t, VB, tile, t, VB, n, 3, 2, null, 0, 0);
         }
     }
 
@@ -82,10 +82,8 @@ final class CellKernels {
                 }
             }
             Activations.flushSubnormals(cs, s.cNextBase + h, blocks);
-            for (int j = 0; j < blocks; j++) {
-                long hj = h + j * VB;
-                Activations.apply(cs, s.cNextBase + hj, hs, s.hNextBase + hj, true, tile, t + (4L * j + 3) * VB);
-            }
+            Activations.activate(cs, s.cNextBase + h, VB, hs, s.hNextBase + h, VB, blocks, 0, 0, tile, t + 3 * VB,
+                    4 * VB);
         }
     }
 
@@ -107,7 +105,7 @@ final class CellKernels {
         MemorySegment cs = s.cs, tile = s.tile;
         for (int r = 0; r < rows; r++) {
             long h = s.cBase + hc + r * s.hRow, t = s.tileBase + r * s.tileRow;
-            for (int j = 0; j < blocks; j++) Activations.apply(cs, h + j * VB, tile, t + j * VB, true, null, 0);
+            Activations.activate(cs, h, VB, tile, t, VB, blocks, 0, 0, null, 0, 0);
         }
     }
 
