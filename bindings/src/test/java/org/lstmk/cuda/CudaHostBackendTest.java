@@ -147,7 +147,7 @@ class CudaHostBackendTest {
         LstmConfig cfg = LstmConfig.of(in, hid);
         RandomData rnd = new RandomData(21);
         LstmWeights full = rnd.weights(cfg);
-        LstmWeights noBias = new LstmWeights(full.wIh(), full.wHh(), null, null);
+        LstmWeights noBias = LstmWeights.of(full.wIh(), full.wHh(), null, null);
         float[] x = rnd.uniform(t * b * in, 1), dy = rnd.uniform(t * b * hid, 1);
         float[][] got = noBiasRun(BACKEND, cfg, noBias, x, dy, t, b), want = noBiasRun("reference", cfg, noBias, x, dy, t, b);
         double rtol = Tolerance.forCall(in, hid, t, b);

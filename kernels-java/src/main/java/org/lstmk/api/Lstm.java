@@ -5,15 +5,16 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import org.lstmk.dispatch.Dispatcher;
+import org.lstmk.driver.LayerDriver;
+import org.lstmk.driver.StackWorkspace;
 import org.lstmk.spi.BackendOptions;
 import org.lstmk.spi.BackendWeights;
-import org.lstmk.spi.BackendWorkspace;
 import org.lstmk.spi.Calls;
 import org.lstmk.spi.LstmBackend;
 
 /**
- * An LSTM engine: one layer's configuration bound to the backend the dispatcher chose (or the caller forced).
- * The entry point of the library.
+ * An LSTM engine: a configuration (layers, directions, cell features) bound to the backend the dispatcher chose for
+ * it (or the caller forced). The entry point of the library.
  *
  * <pre>{@code
  * LstmConfig cfg = LstmConfig.of(I, H);
@@ -22,6 +23,11 @@ import org.lstmk.spi.LstmBackend;
  *     lstm.forward(w, T, B, x, null, y, null);                         // x [T,B,I] -> y [T,B,H]
  * }
  * }</pre>
+ *
+ * <p><b>Stacks.</b> With {@code layers(L)} and/or {@code bidirectional(true)}, weights are {@link StackWeights},
+ * gradients {@link StackGradients}, states {@code h [L·D, B, H_out]} and {@code c [L·D, B, H]} (row
+ * {@code layer·D + direction}), and {@code y [T, B, D·H_out]} holds {@code [forward h_t | reverse h_t]} of the last
+ * layer, as in PyTorch. Sequences of different lengths are described by a {@link SequenceBatch}.
  *
  * <p><b>Buffers.</b> Every buffer is a {@link MemorySegment} of native-order {@code float32}, heap
  * ({@code MemorySegment.ofArray(float[])}) or native; the engine reads and writes it in place. A buffer may be
@@ -35,12 +41,14 @@ public final class Lstm implements AutoCloseable {
     private final LstmConfig config;
     private final LstmBackend backend;
     private final BackendSelection selection;
+    private final LayerDriver driver;
     private volatile boolean closed;
 
     private Lstm(LstmConfig config, Dispatcher.Opened opened) {
         this.config = config;
         this.backend = opened.backend();
         this.selection = opened.selection();
+        this.driver = new LayerDriver(backend, config);
     }
 
     /** An engine on the best usable backend, honouring {@code -Dlstm.backend}, {@code LSTM_BACKEND} and {@code -Dlstm.verify}. */
@@ -67,38 +75,91 @@ public final class Lstm implements AutoCloseable {
     public BackendSelection selection() { return selection; }
 
     /**
-     * Converts weights in PyTorch's layout ({@link LstmWeights}) into the backend's layout. The result does not
-     * alias the inputs and is reused by every call.
+     * Converts the weights of a single unidirectional layer ({@link LstmWeights}, PyTorch's layout) into the
+     * backend's layout. The result does not alias the inputs and is reused by every call.
      *
-     * @throws IllegalArgumentException if a buffer is too short, misaligned, or (under {@link NonFinitePolicy#REJECT})
-     *                                  holds a NaN or infinity
+     * @throws IllegalArgumentException if the configuration is a stack (use {@link #pack(StackWeights)}), a buffer
+     *                                  is too short, misaligned, missing or superfluous for the configuration's
+     *                                  features, or (under {@link NonFinitePolicy#REJECT}) holds a NaN or infinity
      */
     public PackedWeights pack(LstmWeights weights) {
         open();
         Objects.requireNonNull(weights, "weights");
-        int g = config.gateRows(), in = config.inputSize(), hid = config.hiddenSize();
-        new ArgumentChecks()
-                .in("wIh", weights.wIh(), (long) g * in, "[4H=" + g + ", I=" + in + "]")
-                .in("wHh", weights.wHh(), (long) g * hid, "[4H=" + g + ", H=" + hid + "]")
-                .optIn("bIh", weights.bIh(), g, "[4H=" + g + "]")
-                .optIn("bHh", weights.bHh(), g, "[4H=" + g + "]")
-                .verify(config.nonFinitePolicy());
-        return new PackedWeights(this, backend.pack(config, weights), weights.hasBias());
+        if (!config.isSingleLayer()) {
+            throw new IllegalArgumentException("weights: this engine runs " + config.layers() + " layer(s)"
+                    + (config.bidirectional() ? " in both directions" : "") + "; pack a StackWeights with one "
+                    + "LstmWeights per layer and direction");
+        }
+        return pack(StackWeights.of(config, weights));
     }
 
-    /** A training workspace for up to {@code maxSteps} timesteps of up to {@code maxBatch} sequences. */
+    /** Converts the weights of every layer and direction; as {@link #pack(LstmWeights)}. */
+    public PackedWeights pack(StackWeights weights) {
+        open();
+        Objects.requireNonNull(weights, "weights");
+        LstmConfig wc = weights.config();
+        if (wc.layers() != config.layers() || wc.directions() != config.directions()) {
+            throw new IllegalArgumentException("weights: built for " + wc.layers() + " layer(s) × " + wc.directions()
+                    + " direction(s), the engine runs " + config.layers() + " × " + config.directions());
+        }
+        ArgumentChecks c = new ArgumentChecks();
+        boolean[] hasBias = new boolean[config.stateLayers()];
+        for (int l = 0; l < config.layers(); l++) {
+            for (int d = 0; d < config.directions(); d++) {
+                LstmWeights w = weights.get(l, d);
+                hasBias[l * config.directions() + d] = w.hasBias();
+                layerWeights(c, prefix(l, d), w, l);
+            }
+        }
+        c.verify(config.nonFinitePolicy());
+        return new PackedWeights(this, driver.pack(weights), hasBias);
+    }
+
+    private void layerWeights(ArgumentChecks c, String p, LstmWeights w, int layer) {
+        int g = config.gateRows(), in = config.layerInputSize(layer), hid = config.hiddenSize(), out = config.outputSize();
+        String hOut = config.hasProjection() ? "P=" : "H=";
+        c.in(p + "wIh", w.wIh(), (long) g * in, "[4H=" + g + ", I=" + in + "]")
+                .in(p + "wHh", w.wHh(), (long) g * out, "[4H=" + g + ", " + hOut + out + "]")
+                .optIn(p + "bIh", w.bIh(), g, "[4H=" + g + "]")
+                .optIn(p + "bHh", w.bHh(), g, "[4H=" + g + "]");
+        feature(c, p + "wHr", w.wHr(), config.hasProjection(), "projection",
+                (long) config.projectionSize() * hid, "[P=" + config.projectionSize() + ", H=" + hid + "]", false);
+        feature(c, p + "peepholes", w.peepholes(), config.peepholes(), "peepholes", 3L * hid,
+                "[3H=" + 3 * hid + "]", false);
+    }
+
+    /** A tensor that exists exactly when a feature is configured. */
+    private static void feature(ArgumentChecks c, String name, MemorySegment s, boolean configured, String feature,
+                                long floats, String shape, boolean output) {
+        if (configured) {
+            if (output) c.optOut(name, s, floats, shape); else c.in(name, s, floats, shape);
+        } else if (s != null) {
+            throw new IllegalArgumentException(name + ": given, but the configuration has no " + feature);
+        }
+    }
+
+    /** Argument-name prefix of layer {@code l} direction {@code d}: none for a single layer, else {@code l1_reverse.}. */
+    private String prefix(int l, int d) {
+        return config.isSingleLayer() ? "" : "l" + l + (d == 1 ? "_reverse" : "") + ".";
+    }
+
+    /**
+     * A training workspace for up to {@code maxSteps} timesteps of up to {@code maxBatch} sequences, for every
+     * layer and direction.
+     */
     public TrainingWorkspace newWorkspace(int maxSteps, int maxBatch) {
         open();
         ArgumentChecks.positive("maxSteps", maxSteps);
         ArgumentChecks.positive("maxBatch", maxBatch);
         // Backends index saved gates [T+1, B, 4H] with ints, as every sequence buffer.
         long gates = ((long) maxSteps + 1) * maxBatch * config.gateRows();
-        if (gates > Integer.MAX_VALUE) {
+        long outs = (long) maxSteps * maxBatch * config.sequenceOutputSize();
+        if (gates > Integer.MAX_VALUE || outs > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("workspace: (maxSteps + 1) × maxBatch × 4H = " + gates
                     + " elements, more than the supported " + Integer.MAX_VALUE + " (maxSteps=" + maxSteps
                     + ", maxBatch=" + maxBatch + ", H=" + config.hiddenSize() + ")");
         }
-        BackendWorkspace ws = backend.newWorkspace(config, maxSteps, maxBatch);
+        StackWorkspace ws = driver.newWorkspace(maxSteps, maxBatch);
         return new TrainingWorkspace(this, ws, maxSteps, maxBatch);
     }
 
@@ -108,26 +169,36 @@ public final class Lstm implements AutoCloseable {
      * @param steps   sequence length {@code T >= 1}
      * @param batch   number of sequences {@code B >= 1}
      * @param x       input {@code [T,B,I]} (or {@code [B,T,I]} for {@link Layout#BATCH_MAJOR})
-     * @param initial {@code h0, c0 [B,H]}; null or null components mean zeros
-     * @param y       output {@code [T,B,H]}: every step's hidden state
-     * @param last    receives {@code hT, cT [B,H]}; null or null components are not written
+     * @param initial {@code h0 [L·D,B,H_out], c0 [L·D,B,H]}; null or null components mean zeros
+     * @param y       output {@code [T,B,D·H_out]}: every step's hidden state of the last layer
+     * @param last    receives {@code hT [L·D,B,H_out], cT [L·D,B,H]}; null or null components are not written
      */
     public void forward(PackedWeights weights, int steps, int batch, MemorySegment x, LstmState initial,
                         MemorySegment y, LstmState last) {
-        BackendWeights w = checkForward(weights, steps, batch, x, initial, y, last);
-        backend.forward(new Calls.Forward(config, w, steps, batch, x, LstmState.h(initial), LstmState.c(initial),
-                y, LstmState.h(last), LstmState.c(last), null));
+        forward(weights, sequences(steps, batch), x, initial, y, last);
     }
 
-    /** Inference with zero initial state on Java arrays; returns {@code y [T,B,H]}. */
+    /**
+     * Inference over a batch of sequences, each of its own length ({@link SequenceBatch}): outputs past a sequence's
+     * length are 0, its final state is the one after its last step. Buffers as {@link #forward(PackedWeights, int,
+     * int, MemorySegment, LstmState, MemorySegment, LstmState)} with {@code T, B} of {@code sequences}.
+     */
+    public void forward(PackedWeights weights, SequenceBatch sequences, MemorySegment x, LstmState initial,
+                        MemorySegment y, LstmState last) {
+        BackendWeights[] w = checkForward(weights, sequences, x, initial, y, last);
+        driver.forward(w, sequences, x, LstmState.h(initial), LstmState.c(initial), y, LstmState.h(last),
+                LstmState.c(last), null);
+    }
+
+    /** Inference with zero initial state on Java arrays; returns {@code y [T,B,D·H_out]}. */
     public float[] forward(PackedWeights weights, int steps, int batch, float[] x) {
         // Sizes are checked before y is allocated: a bad size must get the API's message, not an array error.
         ArgumentChecks.positive("steps", steps);
         ArgumentChecks.positive("batch", batch);
-        long n = (long) steps * batch * config.hiddenSize();
+        long n = (long) steps * batch * config.sequenceOutputSize();
         if (n > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("y: [T=" + steps + ", B=" + batch + ", H=" + config.hiddenSize()
-                    + "] has " + n + " elements, more than the supported " + Integer.MAX_VALUE);
+            throw new IllegalArgumentException("y: [T=" + steps + ", B=" + batch + ", " + outDim() + "] has " + n
+                    + " elements, more than the supported " + Integer.MAX_VALUE);
         }
         float[] y = new float[(int) n];
         forward(weights, steps, batch, MemorySegment.ofArray(Objects.requireNonNull(x, "x")), null,
@@ -141,19 +212,26 @@ public final class Lstm implements AutoCloseable {
      */
     public void forwardTraining(PackedWeights weights, int steps, int batch, MemorySegment x, LstmState initial,
                                 MemorySegment y, LstmState last, TrainingWorkspace workspace) {
+        forwardTraining(weights, sequences(steps, batch), x, initial, y, last, workspace);
+    }
+
+    /** Forward for training over sequences of their own lengths; as {@link #forward(PackedWeights, SequenceBatch,
+     * MemorySegment, LstmState, MemorySegment, LstmState)}. */
+    public void forwardTraining(PackedWeights weights, SequenceBatch sequences, MemorySegment x, LstmState initial,
+                                MemorySegment y, LstmState last, TrainingWorkspace workspace) {
         Objects.requireNonNull(workspace, "workspace");
-        BackendWorkspace ws = workspace.impl(this);
-        BackendWeights w = checkForward(weights, steps, batch, x, initial, y, last);
-        if (steps > workspace.maxSteps() || batch > workspace.maxBatch()) {
+        StackWorkspace ws = workspace.impl(this);
+        BackendWeights[] w = checkForward(weights, sequences, x, initial, y, last);
+        if (sequences.steps() > workspace.maxSteps() || sequences.batch() > workspace.maxBatch()) {
             throw new IllegalArgumentException("workspace: sized for steps <= " + workspace.maxSteps()
-                    + " and batch <= " + workspace.maxBatch() + ", got steps=" + steps + ", batch=" + batch);
+                    + " and batch <= " + workspace.maxBatch() + ", got steps=" + sequences.steps() + ", batch="
+                    + sequences.batch());
         }
-        workspace.steps = 0; // invalid until the forward completes
+        workspace.sequences = null; // invalid until the forward completes
         workspace.weights = null;
-        backend.forward(new Calls.Forward(config, w, steps, batch, x, LstmState.h(initial), LstmState.c(initial),
-                y, LstmState.h(last), LstmState.c(last), ws));
-        workspace.steps = steps;
-        workspace.batch = batch;
+        driver.forward(w, sequences, x, LstmState.h(initial), LstmState.c(initial), y, LstmState.h(last),
+                LstmState.c(last), ws);
+        workspace.sequences = sequences;
         workspace.weights = weights;
     }
 
@@ -161,64 +239,71 @@ public final class Lstm implements AutoCloseable {
      * Backpropagation through time over the last {@link #forwardTraining} stored in {@code workspace}.
      *
      * <p>Inputs: {@code x [T,B,I]} (the same input that forward saw: the workspace does not keep it, as with cuDNN
-     * and oneDNN), {@code dy [T,B,H]}, and {@code dLast = (dhT, dcT) [B,H]} (null or null components mean zeros).
-     * Outputs (each optional: null is not computed): {@code dx [T,B,I]}, {@code dInitial = (dh0, dc0) [B,H]}, and
-     * the weight gradients, which {@link GradientMode#OVERWRITE} replaces and {@link GradientMode#ACCUMULATE}
-     * adds to. {@code T, B} are those of the stored forward.
+     * and oneDNN), {@code dy [T,B,D·H_out]}, and {@code dLast = (dhT, dcT)} (null or null components mean zeros).
+     * Outputs (each optional: null is not computed): {@code dx [T,B,I]}, {@code dInitial = (dh0, dc0)}, and the
+     * weight gradients, which {@link GradientMode#OVERWRITE} replaces and {@link GradientMode#ACCUMULATE} adds to.
+     * {@code T, B} and lengths are those of the stored forward; gradients in the padding are 0. {@code gradients}
+     * is an {@link LstmGradients} for a single layer, a {@link StackGradients} for any configuration.
      */
     public void backward(PackedWeights weights, TrainingWorkspace workspace, MemorySegment x, MemorySegment dy,
-                         LstmState dLast, MemorySegment dx, LstmState dInitial, LstmGradients gradients,
+                         LstmState dLast, MemorySegment dx, LstmState dInitial, Gradients gradients,
                          GradientMode mode) {
         open();
+        StackGradients stack = switch (gradients) {
+            case null -> null;
+            case StackGradients s -> s;
+            case LstmGradients g when config.isSingleLayer() -> StackGradients.of(config, g);
+            case LstmGradients g -> throw new IllegalArgumentException("gradients: this engine runs " + config.layers()
+                    + " layer(s)" + (config.bidirectional() ? " in both directions" : "") + "; pass a StackGradients");
+        };
         Objects.requireNonNull(workspace, "workspace");
         Objects.requireNonNull(mode, "mode");
-        BackendWorkspace ws = workspace.impl(this);
-        BackendWeights w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
-        if (workspace.steps == 0) {
+        StackWorkspace ws = workspace.impl(this);
+        BackendWeights[] w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
+        if (workspace.sequences == null) {
             throw new IllegalStateException("workspace: holds no training forward; call forwardTraining first");
         }
         if (workspace.weights != weights) {
             throw new IllegalArgumentException("weights: differ from those of the training forward stored in the workspace");
         }
-        int steps = workspace.steps, batch = workspace.batch;
+        int steps = workspace.sequences.steps(), batch = workspace.sequences.batch();
         ArgumentChecks c = new ArgumentChecks();
         sequence(c, "x", x, steps, batch, true, false, true);
         sequence(c, "dy", dy, steps, batch, false, false, true);
         state(c, "dLast", dLast, batch, false);
         sequence(c, "dx", dx, steps, batch, true, true, false);
         state(c, "dInitial", dInitial, batch, true);
-        gradients(c, gradients, weights);
+        gradients(c, stack, weights);
         c.verify(config.nonFinitePolicy());
-        backend.backward(new Calls.Backward(config, w, ws, steps, batch, x, dy, LstmState.h(dLast),
-                LstmState.c(dLast), dx, LstmState.h(dInitial), LstmState.c(dInitial), gradients,
-                mode == GradientMode.ACCUMULATE));
+        driver.backward(w, ws, x, dy, LstmState.h(dLast), LstmState.c(dLast), dx, LstmState.h(dInitial),
+                LstmState.c(dInitial), stack, mode == GradientMode.ACCUMULATE);
     }
 
     /**
-     * One timestep, for frameworks that run their own time loop.
+     * One timestep of a single unidirectional layer, for frameworks that run their own time loop.
      *
      * @param x     {@code [B,I]}
-     * @param prev  {@code (h, c) [B,H]}; null or null components mean zeros
-     * @param next  receives the new {@code (h, c) [B,H]}; both required
+     * @param prev  {@code (h [B,H_out], c [B,H])}; null or null components mean zeros
+     * @param next  receives the new {@code (h, c)}; both required
      * @param gates optional {@code [B,4H]}: receives the gate activations {@code i,f,g,o} (PyTorch order; row
      *              {@code b} holds {@code i[0..H) f[0..H) g[0..H) o[0..H)}) that {@link #cellBackward} needs
      */
     public void cellForward(PackedWeights weights, int batch, MemorySegment x, LstmState prev, LstmState next,
                             MemorySegment gates) {
         open();
-        BackendWeights w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
+        BackendWeights w = cellWeights(weights, "cellForward");
         ArgumentChecks.positive("batch", batch);
         Objects.requireNonNull(next, "next");
         int in = config.inputSize(), hid = config.hiddenSize();
         ArgumentChecks c = new ArgumentChecks()
                 .in("x", x, (long) batch * in, "[B=" + batch + ", I=" + in + "]");
         state(c, "prev", prev, batch, false);
-        c.out("next.h", next.h(), (long) batch * hid, bh(batch))
-                .out("next.c", next.c(), (long) batch * hid, bh(batch))
+        c.out("next.h", next.h(), (long) batch * config.outputSize(), bh(batch, true))
+                .out("next.c", next.c(), (long) batch * hid, bh(batch, false))
                 .optOut("gates", gates, (long) batch * 4 * hid, "[B=" + batch + ", 4H=" + 4 * hid + "]")
                 .verify(config.nonFinitePolicy());
-        backend.cellForward(new Calls.CellForward(config, w, batch, x, LstmState.h(prev), LstmState.c(prev),
-                next.h(), next.c(), gates));
+        backend.cellForward(new Calls.CellForward(driver.layerConfig(0), w, batch, x, LstmState.h(prev),
+                LstmState.c(prev), next.h(), next.c(), gates));
     }
 
     /**
@@ -237,7 +322,7 @@ public final class Lstm implements AutoCloseable {
                              GradientMode mode) {
         open();
         Objects.requireNonNull(mode, "mode");
-        BackendWeights w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
+        BackendWeights w = cellWeights(weights, "cellBackward");
         ArgumentChecks.positive("batch", batch);
         int in = config.inputSize(), hid = config.hiddenSize();
         ArgumentChecks c = new ArgumentChecks()
@@ -247,11 +332,21 @@ public final class Lstm implements AutoCloseable {
         state(c, "dNext", dNext, batch, false);
         c.optOut("dx", dx, (long) batch * in, "[B=" + batch + ", I=" + in + "]");
         state(c, "dPrev", dPrev, batch, true);
-        gradients(c, gradients, weights);
+        layerGradients(c, "gradients.", gradients, weights.hasBias(), 0);
         c.verify(config.nonFinitePolicy());
-        backend.cellBackward(new Calls.CellBackward(config, w, batch, x, LstmState.h(prev), LstmState.c(prev), gates,
-                LstmState.h(dNext), LstmState.c(dNext), dx, LstmState.h(dPrev), LstmState.c(dPrev), gradients,
-                mode == GradientMode.ACCUMULATE));
+        backend.cellBackward(new Calls.CellBackward(driver.layerConfig(0), w, batch, x, LstmState.h(prev),
+                LstmState.c(prev), gates, LstmState.h(dNext), LstmState.c(dNext), dx, LstmState.h(dPrev),
+                LstmState.c(dPrev), gradients, mode == GradientMode.ACCUMULATE));
+    }
+
+    private BackendWeights cellWeights(PackedWeights weights, String call) {
+        BackendWeights[] w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
+        if (!config.isSingleLayer()) {
+            throw new IllegalStateException(call + ": a single step runs one layer in one direction, this engine runs "
+                    + config.layers() + " layer(s)" + (config.bidirectional() ? " in both directions" : "")
+                    + "; use one single-layer engine per layer and direction for your own time loop");
+        }
+        return w[0];
     }
 
     /** Releases what the backend instance holds (threads, streams). Packed weights and workspaces stay open. */
@@ -259,17 +354,26 @@ public final class Lstm implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        backend.close();
+        try {
+            backend.close();
+        } finally {
+            driver.close();
+        }
     }
 
     @Override public String toString() { return "Lstm[" + config + ", " + selection.describe() + "]"; }
 
-    private BackendWeights checkForward(PackedWeights weights, int steps, int batch, MemorySegment x,
-                                       LstmState initial, MemorySegment y, LstmState last) {
+    private SequenceBatch sequences(int steps, int batch) {
         open();
-        BackendWeights w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
-        ArgumentChecks.positive("steps", steps);
-        ArgumentChecks.positive("batch", batch);
+        return SequenceBatch.of(steps, batch);
+    }
+
+    private BackendWeights[] checkForward(PackedWeights weights, SequenceBatch seq, MemorySegment x,
+                                          LstmState initial, MemorySegment y, LstmState last) {
+        open();
+        BackendWeights[] w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
+        Objects.requireNonNull(seq, "sequences");
+        int steps = seq.steps(), batch = seq.batch();
         ArgumentChecks c = new ArgumentChecks();
         sequence(c, "x", x, steps, batch, true, false, true);
         state(c, "initial", initial, batch, false);
@@ -279,13 +383,13 @@ public final class Lstm implements AutoCloseable {
         return w;
     }
 
-    /** Registers a sequence buffer whose feature width is I ({@code inputWidth}) or H. */
+    /** Registers a sequence buffer whose feature width is I ({@code inputWidth}) or D·H_out. */
     private void sequence(ArgumentChecks c, String name, MemorySegment s, int steps, int batch, boolean inputWidth,
                           boolean output, boolean required) {
-        int width = inputWidth ? config.inputSize() : config.hiddenSize();
-        String dim = inputWidth ? "I" : "H";
+        int width = inputWidth ? config.inputSize() : config.sequenceOutputSize();
+        String dim = inputWidth ? "I=" + width : outDim();
         String shape = (config.layout() == Layout.TIME_MAJOR ? "[T=" + steps + ", B=" + batch
-                : "[B=" + batch + ", T=" + steps) + ", " + dim + "=" + width + "]";
+                : "[B=" + batch + ", T=" + steps) + ", " + dim + "]";
         long n = (long) steps * batch * width;
         if (output) {
             if (required) c.out(name, s, n, shape); else c.optOut(name, s, n, shape);
@@ -294,29 +398,61 @@ public final class Lstm implements AutoCloseable {
         }
     }
 
+    /** The width of an output row, as messages name it: {@code H=5}, {@code P=3}, {@code D·H=10}. */
+    private String outDim() {
+        String unit = config.hasProjection() ? "P" : "H";
+        return (config.bidirectional() ? "D·" + unit + "=" : unit + "=") + config.sequenceOutputSize();
+    }
+
     private void state(ArgumentChecks c, String name, LstmState s, int batch, boolean output) {
         if (s == null) return;
-        long n = (long) batch * config.hiddenSize();
+        long rows = (long) config.stateLayers() * batch;
+        long nh = rows * config.outputSize(), nc = rows * config.hiddenSize();
         if (output) {
-            c.optOut(name + ".h", s.h(), n, bh(batch)).optOut(name + ".c", s.c(), n, bh(batch));
+            c.optOut(name + ".h", s.h(), nh, bh(batch, true)).optOut(name + ".c", s.c(), nc, bh(batch, false));
         } else {
-            c.optIn(name + ".h", s.h(), n, bh(batch)).optIn(name + ".c", s.c(), n, bh(batch));
+            c.optIn(name + ".h", s.h(), nh, bh(batch, true)).optIn(name + ".c", s.c(), nc, bh(batch, false));
         }
     }
 
-    private void gradients(ArgumentChecks c, LstmGradients g, PackedWeights weights) {
+    private void gradients(ArgumentChecks c, StackGradients g, PackedWeights weights) {
         if (g == null) return;
-        int rows = config.gateRows(), in = config.inputSize(), hid = config.hiddenSize();
-        if (g.dbIh() != null && !weights.hasBias()) {
-            throw new IllegalArgumentException("gradients.dbIh: the weights have no bias, so bias gradients must be null");
+        if (g.config().layers() != config.layers() || g.config().directions() != config.directions()) {
+            throw new IllegalArgumentException("gradients: built for " + g.config().layers() + " layer(s) × "
+                    + g.config().directions() + " direction(s), the engine runs " + config.layers() + " × "
+                    + config.directions());
         }
-        c.optOut("gradients.dWih", g.dWih(), (long) rows * in, "[4H=" + rows + ", I=" + in + "]")
-                .optOut("gradients.dWhh", g.dWhh(), (long) rows * hid, "[4H=" + rows + ", H=" + hid + "]")
-                .optOut("gradients.dbIh", g.dbIh(), rows, "[4H=" + rows + "]")
-                .optOut("gradients.dbHh", g.dbHh(), rows, "[4H=" + rows + "]");
+        for (int l = 0; l < config.layers(); l++) {
+            for (int d = 0; d < config.directions(); d++) {
+                layerGradients(c, "gradients." + prefix(l, d), g.get(l, d), weights.hasBias(l * config.directions() + d), l);
+            }
+        }
     }
 
-    private String bh(int batch) { return "[B=" + batch + ", H=" + config.hiddenSize() + "]"; }
+    private void layerGradients(ArgumentChecks c, String p, LstmGradients g, boolean hasBias, int layer) {
+        if (g == null) return;
+        int rows = config.gateRows(), in = config.layerInputSize(layer), hid = config.hiddenSize(),
+                out = config.outputSize();
+        if (g.dbIh() != null && !hasBias) {
+            throw new IllegalArgumentException(p + "dbIh: the weights have no bias, so bias gradients must be null");
+        }
+        c.optOut(p + "dWih", g.dWih(), (long) rows * in, "[4H=" + rows + ", I=" + in + "]")
+                .optOut(p + "dWhh", g.dWhh(), (long) rows * out,
+                        "[4H=" + rows + ", " + (config.hasProjection() ? "P=" : "H=") + out + "]")
+                .optOut(p + "dbIh", g.dbIh(), rows, "[4H=" + rows + "]")
+                .optOut(p + "dbHh", g.dbHh(), rows, "[4H=" + rows + "]");
+        feature(c, p + "dWhr", g.dWhr(), config.hasProjection(), "projection", (long) config.projectionSize() * hid,
+                "[P=" + config.projectionSize() + ", H=" + hid + "]", true);
+        feature(c, p + "dPeepholes", g.dPeepholes(), config.peepholes(), "peepholes", 3L * hid,
+                "[3H=" + 3 * hid + "]", true);
+    }
+
+    /** A state's shape: {@code [B=3, H=5]} for one layer, {@code [L·D=4, B=3, H=5]} for a stack. */
+    private String bh(int batch, boolean hidden) {
+        String unit = hidden && config.hasProjection() ? "P=" + config.outputSize() : "H=" + config.hiddenSize();
+        String rows = config.isSingleLayer() ? "" : "L·D=" + config.stateLayers() + ", ";
+        return "[" + rows + "B=" + batch + ", " + unit + "]";
+    }
 
     private void open() {
         if (closed) throw new IllegalStateException("engine has been closed");
@@ -363,7 +499,7 @@ public final class Lstm implements AutoCloseable {
          * @throws IllegalStateException naming the reason if a forced backend is unknown or cannot run here
          */
         public Lstm build() {
-            return new Lstm(config, Dispatcher.open(backend, verify, new BackendOptions(threads, executor)));
+            return new Lstm(config, Dispatcher.open(config, backend, verify, new BackendOptions(threads, executor)));
         }
     }
 }

@@ -10,4 +10,8 @@ final class Segments {
     static MemorySegment of(float[] a, String name) {
         return MemorySegment.ofArray(Objects.requireNonNull(a, name));
     }
+
+    static MemorySegment orNull(float[] a) {
+        return a == null ? null : MemorySegment.ofArray(a);
+    }
 }

@@ -10,11 +10,13 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.lstmk.api.BackendInfo;
 import org.lstmk.api.BackendSelection;
+import org.lstmk.api.LstmConfig;
 import org.lstmk.reference.ReferenceBackend;
 import org.lstmk.spi.Availability;
 import org.lstmk.spi.BackendOptions;
 import org.lstmk.spi.BackendProvider;
 import org.lstmk.spi.LstmBackend;
+import org.lstmk.spi.Support;
 import org.lstmk.verify.VerifyingBackend;
 
 /**
@@ -73,20 +75,30 @@ public final class Dispatcher {
 
     /** The backend that {@link #open} would choose by default, without opening it, or null if none is usable. */
     public static String defaultChoice() {
+        return defaultChoice(null);
+    }
+
+    /** As {@link #defaultChoice()} for {@code config} (null: any configuration). */
+    public static String defaultChoice(LstmConfig config) {
         for (BackendProvider p : providers()) {
-            if (p.autoSelectable() && p.availability().usable()) return p.name();
+            if (p.autoSelectable() && p.availability().usable() && (config == null || p.supports(config).supported())) {
+                return p.name();
+            }
         }
         return null;
     }
 
     /**
-     * Chooses and opens a backend.
+     * Chooses and opens a backend that can run {@code config}.
      *
+     * @param config  what the engine will run: a backend lacking one of its features is skipped by default and an
+     *                error when forced
      * @param forced  a name given through the API, or null to consult the property and the environment
      * @param verify  whether to wrap it in a {@link VerifyingBackend}; null to consult {@code -Dlstm.verify}
-     * @throws IllegalStateException if a forced backend is unknown, cannot run here or fails to start
+     * @throws IllegalStateException if a forced backend is unknown, cannot run here, lacks a feature of
+     *                               {@code config} or fails to start
      */
-    public static Opened open(String forced, Boolean verify, BackendOptions options) {
+    public static Opened open(LstmConfig config, String forced, Boolean verify, BackendOptions options) {
         String forcedBy = null;
         if (forced != null) {
             forcedBy = "Lstm.Builder.backend";
@@ -98,7 +110,8 @@ public final class Dispatcher {
             forcedBy = BACKEND_ENV;
         }
         boolean verifying = verify != null ? verify : Boolean.getBoolean(VERIFY_PROPERTY);
-        Opened opened = forced != null ? openForced(forced, forcedBy, options) : openDefault(providers(), options);
+        Opened opened = forced != null ? openForced(config, forced, forcedBy, options)
+                : openDefault(config, providers(), options);
         if (verifying) {
             BackendSelection s = opened.selection();
             opened = new Opened(new VerifyingBackend(opened.backend(), new ReferenceBackend()),
@@ -109,7 +122,7 @@ public final class Dispatcher {
         return opened;
     }
 
-    private static Opened openForced(String name, String forcedBy, BackendOptions options) {
+    private static Opened openForced(LstmConfig config, String name, String forcedBy, BackendOptions options) {
         BackendProvider p = providers().stream()
                 .filter(q -> q.name().equalsIgnoreCase(name)).findFirst()
                 .orElseThrow(() -> new IllegalStateException("backend '" + name + "' (forced by " + forcedBy
@@ -119,6 +132,11 @@ public final class Dispatcher {
             throw new IllegalStateException("backend '" + p.name() + "' (forced by " + forcedBy
                     + ") cannot run here: " + a.detail());
         }
+        Support support = p.supports(config);
+        if (!support.supported()) {
+            throw new IllegalStateException("backend '" + p.name() + "' (forced by " + forcedBy
+                    + ") cannot run this configuration: it lacks " + support.describe() + " (" + config + ")");
+        }
         try {
             return new Opened(p.open(options), new BackendSelection(p.name(), a.detail(), forcedBy, List.of(), false));
         } catch (RuntimeException | LinkageError e) {
@@ -127,9 +145,14 @@ public final class Dispatcher {
         }
     }
 
-    /** The first usable, auto-selectable provider of {@code candidates} (best first) that opens. */
-    static Opened openDefault(List<BackendProvider> candidates, BackendOptions options) {
+    /**
+     * The first usable, auto-selectable provider of {@code candidates} (best first) that supports {@code config}
+     * and opens. Landing on the reference because a usable faster backend lacks a feature is logged as a WARNING
+     * naming the feature.
+     */
+    static Opened openDefault(LstmConfig config, List<BackendProvider> candidates, BackendOptions options) {
         List<BackendSelection.Skipped> skipped = new ArrayList<>();
+        List<String> lacking = new ArrayList<>();
         for (BackendProvider p : candidates) {
             Availability a = p.availability();
             if (!p.autoSelectable()) {
@@ -140,8 +163,20 @@ public final class Dispatcher {
                 skipped.add(new BackendSelection.Skipped(p.name(), a.detail()));
                 continue;
             }
+            Support support = p.supports(config);
+            if (!support.supported()) {
+                skipped.add(new BackendSelection.Skipped(p.name(), "lacks " + support.describe()));
+                lacking.add(p.name() + " lacks " + support.feature());
+                continue;
+            }
             try {
-                return new Opened(p.open(options), new BackendSelection(p.name(), a.detail(), null, skipped, false));
+                Opened o = new Opened(p.open(options), new BackendSelection(p.name(), a.detail(), null, skipped, false));
+                if (!lacking.isEmpty() && p.name().equals(ReferenceBackend.NAME)) {
+                    String line = "lstm-kernels: running " + config + " on the slow scalar reference because "
+                            + String.join(", ", lacking);
+                    if (LOGGED.add(line)) LOG.log(System.Logger.Level.WARNING, line);
+                }
+                return o;
             } catch (RuntimeException | LinkageError e) {
                 skipped.add(new BackendSelection.Skipped(p.name(), "failed to start: " + e));
             }

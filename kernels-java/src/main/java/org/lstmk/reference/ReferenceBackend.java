@@ -15,7 +15,9 @@ import org.lstmk.spi.LstmBackend;
 
 /**
  * The scalar reference backend: converts the caller's floats to doubles, runs {@link ReferenceLstm}, rounds the
- * results back to float. Slow by design.
+ * results back to float. Slow by design. Runs variable lengths and the reverse direction itself
+ * ({@link #nativeSequences()}), one sequence at a time, so that the layer driver's sorting, segmenting and
+ * reversing for the other backends is checked against code that does none of it.
  */
 public final class ReferenceBackend implements LstmBackend {
     public static final String NAME = "reference";
@@ -32,114 +34,120 @@ public final class ReferenceBackend implements LstmBackend {
 
     @Override public String name() { return NAME; }
 
+    @Override public boolean nativeSequences() { return true; }
+
     @Override
     public BackendWeights pack(LstmConfig cfg, LstmWeights w) {
-        int g = cfg.gateRows(), in = cfg.inputSize(), hid = cfg.hiddenSize();
-        return new Weights(new ReferenceLstm(in, hid, read(w.wIh(), g * in), read(w.wHh(), g * hid),
-                read(w.bIh(), g), read(w.bHh(), g)));
+        int g = cfg.gateRows(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+        return new Weights(new ReferenceLstm(in, hid, read(w.wIh(), g * in), read(w.wHh(), g * out),
+                read(w.bIh(), g), read(w.bHh(), g),
+                cfg.hasProjection() ? read(w.wHr(), cfg.projectionSize() * hid) : null,
+                cfg.peepholes() ? read(w.peepholes(), 3 * hid) : null, cfg.cellClip()));
     }
 
     @Override
     public BackendWorkspace newWorkspace(LstmConfig cfg, int maxSteps, int maxBatch) {
-        return new Workspace(new ReferenceLstm.Trace(maxSteps, maxBatch, cfg.hiddenSize()));
+        return new Workspace(new ReferenceLstm.Trace(maxSteps, maxBatch, cfg.hiddenSize(), cfg.outputSize()));
     }
 
     @Override
     public void forward(Calls.Forward f) {
         LstmConfig cfg = f.config();
-        int steps = f.steps(), batch = f.batch(), hid = cfg.hiddenSize(), bh = batch * hid;
+        int steps = f.steps(), batch = f.batch(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         ReferenceLstm lstm = ((Weights) f.weights()).lstm();
         ReferenceLstm.Trace trace = f.workspace() != null
                 ? ((Workspace) f.workspace()).trace()
-                : new ReferenceLstm.Trace(steps, batch, hid);
-        lstm.forward(steps, batch, readSequence(f.x(), cfg.layout(), steps, batch, cfg.inputSize()),
-                read(f.h0(), bh), read(f.c0(), bh), trace);
-        double[] y = new double[steps * bh];
-        System.arraycopy(trace.h, bh, y, 0, steps * bh);
-        writeSequence(f.y(), cfg.layout(), y, steps, batch, hid);
-        write(f.hT(), slice(trace.h, steps * bh, bh), bh, false);
-        write(f.cT(), slice(trace.c, steps * bh, bh), bh, false);
+                : new ReferenceLstm.Trace(steps, batch, hid, out);
+        lstm.forward(steps, batch, f.lengths(), f.reverse(),
+                readSequence(f.x(), cfg.layout(), steps, batch, cfg.inputSize()),
+                read(f.h0(), batch * out), read(f.c0(), batch * hid), trace);
+        writeSequence(f.y(), cfg.layout(), lstm.output(trace), steps, batch, out);
+        write(f.hT(), slice(trace.h, steps * batch * out, batch * out), batch * out, false);
+        write(f.cT(), slice(trace.c, steps * batch * hid, batch * hid), batch * hid, false);
     }
 
     @Override
     public void backward(Calls.Backward b) {
         LstmConfig cfg = b.config();
-        int steps = b.steps(), batch = b.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), bh = batch * hid;
+        int steps = b.steps(), batch = b.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         ReferenceLstm lstm = ((Weights) b.weights()).lstm();
         ReferenceLstm.Trace trace = ((Workspace) b.workspace()).trace();
         double[] dx = new double[steps * batch * in];
-        double[] dh0 = new double[bh];
-        double[] dc0 = new double[bh];
+        double[] dh0 = new double[batch * out];
+        double[] dc0 = new double[batch * hid];
         Grads g = new Grads(cfg);
         lstm.backward(trace, readSequence(b.x(), cfg.layout(), steps, batch, in),
-                readSequence(b.dy(), cfg.layout(), steps, batch, hid), read(b.dhT(), bh), read(b.dcT(), bh),
-                dx, dh0, dc0, g.dWih, g.dWhh, g.db);
+                b.dy() == null ? null : readSequence(b.dy(), cfg.layout(), steps, batch, out),
+                read(b.dhT(), batch * out), read(b.dcT(), batch * hid), dx, dh0, dc0, g.acc);
         writeSequence(b.dx(), cfg.layout(), dx, steps, batch, in);
-        write(b.dh0(), dh0, bh, false);
-        write(b.dc0(), dc0, bh, false);
+        write(b.dh0(), dh0, batch * out, false);
+        write(b.dc0(), dc0, batch * hid, false);
         g.writeTo(b.gradients(), b.accumulate());
     }
 
     @Override
     public void cellForward(Calls.CellForward f) {
         LstmConfig cfg = f.config();
-        int batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), bh = batch * hid;
+        int batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         ReferenceLstm lstm = ((Weights) f.weights()).lstm();
         double[] x = read(f.x(), batch * in);
-        double[] h = orZeros(read(f.h(), bh), bh);
-        double[] c = orZeros(read(f.c(), bh), bh);
+        double[] h = orZeros(read(f.h(), batch * out), batch * out);
+        double[] c = orZeros(read(f.c(), batch * hid), batch * hid);
         double[] gates = new double[batch * 4 * hid];
-        double[] hNext = new double[bh];
-        double[] cNext = new double[bh];
+        double[] hNext = new double[batch * out];
+        double[] cNext = new double[batch * hid];
         for (int b = 0; b < batch; b++) {
-            lstm.step(x, b * in, h, b * hid, c, b * hid, gates, b * 4 * hid, hNext, b * hid, cNext, b * hid);
+            lstm.step(x, b * in, h, b * out, c, b * hid, gates, b * 4 * hid, hNext, b * out, cNext, b * hid);
         }
-        write(f.hNext(), hNext, bh, false);
-        write(f.cNext(), cNext, bh, false);
+        write(f.hNext(), hNext, batch * out, false);
+        write(f.cNext(), cNext, batch * hid, false);
         write(f.gates(), gates, batch * 4 * hid, false);
     }
 
     @Override
     public void cellBackward(Calls.CellBackward cb) {
         LstmConfig cfg = cb.config();
-        int batch = cb.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), bh = batch * hid;
+        int batch = cb.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         ReferenceLstm lstm = ((Weights) cb.weights()).lstm();
         double[] x = read(cb.x(), batch * in);
-        double[] h = orZeros(read(cb.h(), bh), bh);
-        double[] c = orZeros(read(cb.c(), bh), bh);
+        double[] h = orZeros(read(cb.h(), batch * out), batch * out);
+        double[] c = orZeros(read(cb.c(), batch * hid), batch * hid);
         double[] gates = read(cb.gates(), batch * 4 * hid);
-        double[] dhNext = orZeros(read(cb.dhNext(), bh), bh);
-        double[] dcNext = orZeros(read(cb.dcNext(), bh), bh);
+        double[] dhNext = orZeros(read(cb.dhNext(), batch * out), batch * out);
+        double[] dcNext = orZeros(read(cb.dcNext(), batch * hid), batch * hid);
         double[] dx = new double[batch * in];
-        double[] dh = new double[bh];
-        double[] dc = new double[bh];
+        double[] dh = new double[batch * out];
+        double[] dc = new double[batch * hid];
         Grads g = new Grads(cfg);
         for (int b = 0; b < batch; b++) {
-            lstm.backwardStep(x, b * in, h, b * hid, c, b * hid, gates, b * 4 * hid, dhNext, b * hid, dcNext, b * hid,
-                    dx, b * in, dh, b * hid, dc, b * hid, g.dWih, g.dWhh, g.db);
+            lstm.backwardStep(x, b * in, h, b * out, c, b * hid, gates, b * 4 * hid, dhNext, b * out, dcNext, b * hid,
+                    dx, b * in, dh, b * out, dc, b * hid, g.acc);
         }
         write(cb.dx(), dx, batch * in, false);
-        write(cb.dh(), dh, bh, false);
-        write(cb.dc(), dc, bh, false);
+        write(cb.dh(), dh, batch * out, false);
+        write(cb.dc(), dc, batch * hid, false);
         g.writeTo(cb.gradients(), cb.accumulate());
     }
 
     /** Weight gradients of one call, in double, before they meet the caller's buffers. */
     private static final class Grads {
-        final double[] dWih, dWhh, db;
+        final ReferenceLstm.Grads acc;
 
         Grads(LstmConfig cfg) {
-            dWih = new double[cfg.gateRows() * cfg.inputSize()];
-            dWhh = new double[cfg.gateRows() * cfg.hiddenSize()];
-            db = new double[cfg.gateRows()];
+            int rows = cfg.gateRows(), hid = cfg.hiddenSize();
+            acc = new ReferenceLstm.Grads(new double[rows * cfg.inputSize()], new double[rows * cfg.outputSize()],
+                    new double[rows], cfg.hasProjection() ? new double[cfg.projectionSize() * hid] : null,
+                    cfg.peepholes() ? new double[3 * hid] : null);
         }
 
         void writeTo(LstmGradients out, boolean accumulate) {
             if (out == null) return;
-            write(out.dWih(), dWih, dWih.length, accumulate);
-            write(out.dWhh(), dWhh, dWhh.length, accumulate);
-            write(out.dbIh(), db, db.length, accumulate);
-            write(out.dbHh(), db, db.length, accumulate);
+            write(out.dWih(), acc.dWih(), acc.dWih().length, accumulate);
+            write(out.dWhh(), acc.dWhh(), acc.dWhh().length, accumulate);
+            write(out.dbIh(), acc.db(), acc.db().length, accumulate);
+            write(out.dbHh(), acc.db(), acc.db().length, accumulate);
+            if (acc.dWhr() != null) write(out.dWhr(), acc.dWhr(), acc.dWhr().length, accumulate);
+            if (acc.dPeep() != null) write(out.dPeepholes(), acc.dPeep(), acc.dPeep().length, accumulate);
         }
     }
 

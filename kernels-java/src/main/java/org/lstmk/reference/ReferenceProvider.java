@@ -4,6 +4,8 @@ import org.lstmk.spi.Availability;
 import org.lstmk.spi.BackendOptions;
 import org.lstmk.spi.BackendProvider;
 import org.lstmk.spi.LstmBackend;
+import org.lstmk.spi.Support;
+import org.lstmk.api.LstmConfig;
 
 /** Registers the scalar reference: always usable, lowest priority. */
 public final class ReferenceProvider implements BackendProvider {
@@ -14,6 +16,8 @@ public final class ReferenceProvider implements BackendProvider {
     @Override public int priority() { return 0; }
 
     @Override public Availability availability() { return Availability.usable("pure Java, runs everywhere"); }
+
+    @Override public Support supports(LstmConfig config) { return Support.YES; }
 
     @Override public LstmBackend open(BackendOptions options) { return new ReferenceBackend(); }
 }

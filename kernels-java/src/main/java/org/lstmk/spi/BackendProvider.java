@@ -1,5 +1,7 @@
 package org.lstmk.spi;
 
+import org.lstmk.api.LstmConfig;
+
 /**
  * Entry point of a backend, registered in {@code META-INF/services/org.lstmk.spi.BackendProvider}.
  *
@@ -24,6 +26,16 @@ public interface BackendProvider {
 
     /** Whether the backend can run here, computed once and cached by the implementation. Never throws. */
     Availability availability();
+
+    /**
+     * Whether the backend can run {@code config} (its layers, directions and cell features), and if not which
+     * feature it lacks. Stacks, directions and variable lengths are built by the layer driver
+     * ({@code org.lstmk.driver}) from single-layer calls, so every backend has them; the default refuses the cell
+     * features (projection, peepholes, cell clip) by name. Never throws.
+     */
+    default Support supports(LstmConfig config) {
+        return Support.plainCell(name(), config);
+    }
 
     /**
      * Opens an instance; called only when {@link #availability()} is usable.

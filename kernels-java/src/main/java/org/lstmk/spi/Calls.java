@@ -5,9 +5,10 @@ import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
 
 /**
- * The validated arguments of each kernel entry point. Shapes use {@code T = steps}, {@code B = batch},
- * {@code I = config.inputSize()}, {@code H = config.hiddenSize()}; sequence buffers follow {@code config.layout()}.
- * Components documented as optional may be {@code null}.
+ * The validated arguments of each kernel entry point: one layer in one direction. Shapes use {@code T = steps},
+ * {@code B = batch}, {@code I = config.inputSize()}, {@code H = config.hiddenSize()}, {@code H_out =
+ * config.outputSize()} ({@code P} with projection); sequence buffers follow {@code config.layout()}. Components
+ * documented as optional may be {@code null}.
  */
 public final class Calls {
     private Calls() {}
@@ -16,48 +17,72 @@ public final class Calls {
      * Sequence forward.
      *
      * @param x         {@code [T,B,I]} input
-     * @param h0        optional {@code [B,H]} initial hidden state (zeros if null)
+     * @param h0        optional {@code [B,H_out]} initial hidden state (zeros if null)
      * @param c0        optional {@code [B,H]} initial cell state (zeros if null)
-     * @param y         {@code [T,B,H]} output: the hidden state of every step
-     * @param hT        optional {@code [B,H]} final hidden state
+     * @param y         {@code [T,B,H_out]} output: the hidden state of every step (0 past a sequence's length)
+     * @param hT        optional {@code [B,H_out]} final hidden state
      * @param cT        optional {@code [B,H]} final cell state
      * @param workspace null for inference; for training, where to save what backward needs
      *                  ({@code steps <= maxSteps}, {@code batch <= maxBatch} have been checked)
+     * @param lengths   null (every sequence has T steps), or each sequence's length in {@code [1, T]}; only for a
+     *                  backend with {@link LstmBackend#nativeSequences()}
+     * @param reverse   run each sequence from its last valid step down to 0; only with
+     *                  {@link LstmBackend#nativeSequences()}
      */
     public record Forward(LstmConfig config, BackendWeights weights, int steps, int batch,
                           MemorySegment x, MemorySegment h0, MemorySegment c0,
                           MemorySegment y, MemorySegment hT, MemorySegment cT,
-                          BackendWorkspace workspace) {}
+                          BackendWorkspace workspace, int[] lengths, boolean reverse) {
+        /** Every sequence T steps long, forward in time. */
+        public Forward(LstmConfig config, BackendWeights weights, int steps, int batch, MemorySegment x,
+                       MemorySegment h0, MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT,
+                       BackendWorkspace workspace) {
+            this(config, weights, steps, batch, x, h0, c0, y, hT, cT, workspace, null, false);
+        }
+    }
 
     /**
      * Sequence backward (BPTT) over the last training forward saved in {@code workspace}, whose {@code steps},
-     * {@code batch} and weights these are.
+     * {@code batch}, lengths, direction and weights these are.
      *
      * @param x          {@code [T,B,I]} the input of that forward (not saved by the workspace)
-     * @param dy         {@code [T,B,H]} gradient of the loss with respect to {@code y}
-     * @param dhT        optional {@code [B,H]} gradient with respect to the final hidden state
+     * @param dy         {@code [T,B,H_out]} gradient of the loss with respect to {@code y} (null: zeros)
+     * @param dhT        optional {@code [B,H_out]} gradient with respect to the final hidden state
      * @param dcT        optional {@code [B,H]} gradient with respect to the final cell state
      * @param dx         optional {@code [T,B,I]} gradient with respect to {@code x}
-     * @param dh0        optional {@code [B,H]} gradient with respect to the initial hidden state
+     * @param dh0        optional {@code [B,H_out]} gradient with respect to the initial hidden state
      * @param dc0        optional {@code [B,H]} gradient with respect to the initial cell state
      * @param gradients  optional weight gradients
      * @param accumulate add into {@code gradients} instead of overwriting them
+     * @param lengths    as in {@link Forward}: those of the stored forward
+     * @param reverse    as in {@link Forward}: that of the stored forward
      */
     public record Backward(LstmConfig config, BackendWeights weights, BackendWorkspace workspace, int steps, int batch,
                            MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
                            MemorySegment dx, MemorySegment dh0, MemorySegment dc0,
-                           LstmGradients gradients, boolean accumulate) {}
+                           LstmGradients gradients, boolean accumulate, int[] lengths, boolean reverse) {
+        /** Every sequence T steps long, forward in time. */
+        public Backward(LstmConfig config, BackendWeights weights, BackendWorkspace workspace, int steps, int batch,
+                        MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
+                        MemorySegment dx, MemorySegment dh0, MemorySegment dc0,
+                        LstmGradients gradients, boolean accumulate) {
+            this(config, weights, workspace, steps, batch, x, dy, dhT, dcT, dx, dh0, dc0, gradients, accumulate,
+                    null, false);
+        }
+    }
 
     /**
      * One timestep forward.
      *
      * @param x     {@code [B,I]}
-     * @param h     optional {@code [B,H]} previous hidden state
+     * @param h     optional {@code [B,H_out]} previous hidden state
      * @param c     optional {@code [B,H]} previous cell state
-     * @param hNext {@code [B,H]} new hidden state
+     * @param hNext {@code [B,H_out]} new hidden state
      * @param cNext {@code [B,H]} new cell state
      * @param gates optional {@code [B,4H]} gate activations {@code i,f,g,o} (after sigmoid/tanh, PyTorch order,
-     *              row {@code b} holds {@code i[0..H), f[0..H), g[0..H), o[0..H)}) saved for {@link CellBackward}
+     *              row {@code b} holds {@code i[0..H), f[0..H), g[0..H), o[0..H)}) saved for {@link CellBackward}.
+     *              With a cell clip, a clamped gate holds exactly the activation of {@code ±clip} as
+     *              {@code org.lstmk.reference.CellMath} defines it, which is how backward knows it was clamped.
      */
     public record CellForward(LstmConfig config, BackendWeights weights, int batch,
                               MemorySegment x, MemorySegment h, MemorySegment c,
@@ -67,13 +92,13 @@ public final class Calls {
      * One timestep backward.
      *
      * @param x          {@code [B,I]} the step's input
-     * @param h          optional {@code [B,H]} the step's previous hidden state (zeros if null)
+     * @param h          optional {@code [B,H_out]} the step's previous hidden state (zeros if null)
      * @param c          optional {@code [B,H]} the step's previous cell state (zeros if null)
      * @param gates      {@code [B,4H]} activations saved by {@link CellForward}
-     * @param dhNext     optional {@code [B,H]} gradient with respect to the new hidden state
+     * @param dhNext     optional {@code [B,H_out]} gradient with respect to the new hidden state
      * @param dcNext     optional {@code [B,H]} gradient with respect to the new cell state
      * @param dx         optional {@code [B,I]}
-     * @param dh         optional {@code [B,H]} gradient with respect to the previous hidden state
+     * @param dh         optional {@code [B,H_out]} gradient with respect to the previous hidden state
      * @param dc         optional {@code [B,H]} gradient with respect to the previous cell state
      * @param gradients  optional weight gradients
      * @param accumulate add into {@code gradients} instead of overwriting them

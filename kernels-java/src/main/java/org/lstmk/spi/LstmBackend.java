@@ -8,11 +8,22 @@ import org.lstmk.api.LstmWeights;
  * least what the shapes need, segments are alive and aligned to 4 bytes, outputs are writable and no output
  * overlaps any other argument. Optional arguments are {@code null} (an input that is zero, an output not wanted).
  *
+ * <p>Every call is for one layer in one direction: {@code config} is that layer's ({@link LstmConfig#layer}), with
+ * its cell features (projection, peepholes, clip). Stacks and directions are walked by the layer driver above.
+ *
  * <p>An instance serves one engine and is used by one thread at a time; kernels may use more threads inside a call.
  */
 public interface LstmBackend extends AutoCloseable {
     /** The provider's name. */
     String name();
+
+    /**
+     * Whether {@link #forward} and {@link #backward} honour {@link Calls.Forward#lengths()} and
+     * {@link Calls.Forward#reverse()} themselves. When false (the default) the layer driver only ever passes
+     * {@code lengths == null, reverse == false}, and builds variable lengths and the reverse direction from such
+     * calls (sorting, segmenting and reversing the batch).
+     */
+    default boolean nativeSequences() { return false; }
 
     /** Converts weights once into this backend's layout; the result does not alias {@code weights}. */
     BackendWeights pack(LstmConfig config, LstmWeights weights);

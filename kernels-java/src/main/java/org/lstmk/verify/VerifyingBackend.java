@@ -46,6 +46,8 @@ public final class VerifyingBackend implements LstmBackend {
 
     @Override public String name() { return tested.name(); }
 
+    @Override public boolean nativeSequences() { return tested.nativeSequences(); }
+
     @Override
     public BackendWeights pack(LstmConfig config, LstmWeights weights) {
         BackendWeights t = tested.pack(config, weights);
@@ -73,15 +75,15 @@ public final class VerifyingBackend implements LstmBackend {
         Weights w = (Weights) f.weights();
         Workspace ws = (Workspace) f.workspace();
         tested.forward(new Calls.Forward(f.config(), w.tested, f.steps(), f.batch(), f.x(), f.h0(), f.c0(),
-                f.y(), f.hT(), f.cT(), ws == null ? null : ws.tested));
+                f.y(), f.hT(), f.cT(), ws == null ? null : ws.tested, f.lengths(), f.reverse()));
         LstmConfig cfg = f.config();
-        int hid = cfg.hiddenSize(), bh = f.batch() * hid;
+        int hid = cfg.hiddenSize(), out = cfg.outputSize(), bh = f.batch() * hid, bo = f.batch() * out;
         Check c = new Check(cfg, f.steps(), f.batch());
-        MemorySegment y = scratch(f.y(), (long) f.steps() * bh), hT = scratch(f.hT(), bh), cT = scratch(f.cT(), bh);
+        MemorySegment y = scratch(f.y(), (long) f.steps() * bo), hT = scratch(f.hT(), bo), cT = scratch(f.cT(), bh);
         reference.forward(new Calls.Forward(cfg, w.reference, f.steps(), f.batch(), f.x(), f.h0(), f.c0(), y, hT, cT,
-                ws == null ? null : ws.reference));
-        c.sequence("y", f.y(), y, hid);
-        c.matrix("hT", f.hT(), hT, bh, hid);
+                ws == null ? null : ws.reference, f.lengths(), f.reverse()));
+        c.sequence("y", f.y(), y, out);
+        c.matrix("hT", f.hT(), hT, bo, out);
         c.matrix("cT", f.cT(), cT, bh, hid);
         c.done("forward");
     }
@@ -91,17 +93,18 @@ public final class VerifyingBackend implements LstmBackend {
         Weights w = (Weights) b.weights();
         Workspace ws = (Workspace) b.workspace();
         LstmConfig cfg = b.config();
-        int in = cfg.inputSize(), hid = cfg.hiddenSize(), bh = b.batch() * hid;
+        int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize(), bh = b.batch() * hid,
+                bo = b.batch() * out;
         LstmGradients before = copy(b.gradients(), cfg);
         tested.backward(new Calls.Backward(cfg, w.tested, ws.tested, b.steps(), b.batch(), b.x(), b.dy(), b.dhT(),
-                b.dcT(), b.dx(), b.dh0(), b.dc0(), b.gradients(), b.accumulate()));
+                b.dcT(), b.dx(), b.dh0(), b.dc0(), b.gradients(), b.accumulate(), b.lengths(), b.reverse()));
         MemorySegment dx = scratch(b.dx(), (long) b.steps() * b.batch() * in);
-        MemorySegment dh0 = scratch(b.dh0(), bh), dc0 = scratch(b.dc0(), bh);
+        MemorySegment dh0 = scratch(b.dh0(), bo), dc0 = scratch(b.dc0(), bh);
         reference.backward(new Calls.Backward(cfg, w.reference, ws.reference, b.steps(), b.batch(), b.x(), b.dy(),
-                b.dhT(), b.dcT(), dx, dh0, dc0, before, b.accumulate()));
+                b.dhT(), b.dcT(), dx, dh0, dc0, before, b.accumulate(), b.lengths(), b.reverse()));
         Check c = new Check(cfg, b.steps(), b.batch());
         c.sequence("dx", b.dx(), dx, in);
-        c.matrix("dh0", b.dh0(), dh0, bh, hid);
+        c.matrix("dh0", b.dh0(), dh0, bo, out);
         c.matrix("dc0", b.dc0(), dc0, bh, hid);
         c.gradients(b.gradients(), before);
         c.done("backward");
@@ -111,14 +114,14 @@ public final class VerifyingBackend implements LstmBackend {
     public void cellForward(Calls.CellForward f) {
         Weights w = (Weights) f.weights();
         LstmConfig cfg = f.config();
-        int hid = cfg.hiddenSize(), bh = f.batch() * hid;
+        int hid = cfg.hiddenSize(), out = cfg.outputSize(), bh = f.batch() * hid, bo = f.batch() * out;
         tested.cellForward(new Calls.CellForward(cfg, w.tested, f.batch(), f.x(), f.h(), f.c(), f.hNext(), f.cNext(),
                 f.gates()));
-        MemorySegment hn = scratch(f.hNext(), bh), cn = scratch(f.cNext(), bh);
+        MemorySegment hn = scratch(f.hNext(), bo), cn = scratch(f.cNext(), bh);
         MemorySegment g = scratch(f.gates(), 4L * bh);
         reference.cellForward(new Calls.CellForward(cfg, w.reference, f.batch(), f.x(), f.h(), f.c(), hn, cn, g));
         Check c = new Check(cfg, 1, f.batch());
-        c.matrix("hNext", f.hNext(), hn, bh, hid);
+        c.matrix("hNext", f.hNext(), hn, bo, out);
         c.matrix("cNext", f.cNext(), cn, bh, hid);
         c.matrix("gates", f.gates(), g, 4L * bh, 4 * hid);
         c.done("cellForward");
@@ -128,16 +131,17 @@ public final class VerifyingBackend implements LstmBackend {
     public void cellBackward(Calls.CellBackward cb) {
         Weights w = (Weights) cb.weights();
         LstmConfig cfg = cb.config();
-        int in = cfg.inputSize(), hid = cfg.hiddenSize(), bh = cb.batch() * hid;
+        int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize(), bh = cb.batch() * hid,
+                bo = cb.batch() * out;
         LstmGradients before = copy(cb.gradients(), cfg);
         tested.cellBackward(new Calls.CellBackward(cfg, w.tested, cb.batch(), cb.x(), cb.h(), cb.c(), cb.gates(),
                 cb.dhNext(), cb.dcNext(), cb.dx(), cb.dh(), cb.dc(), cb.gradients(), cb.accumulate()));
-        MemorySegment dx = scratch(cb.dx(), (long) cb.batch() * in), dh = scratch(cb.dh(), bh), dc = scratch(cb.dc(), bh);
+        MemorySegment dx = scratch(cb.dx(), (long) cb.batch() * in), dh = scratch(cb.dh(), bo), dc = scratch(cb.dc(), bh);
         reference.cellBackward(new Calls.CellBackward(cfg, w.reference, cb.batch(), cb.x(), cb.h(), cb.c(), cb.gates(),
                 cb.dhNext(), cb.dcNext(), dx, dh, dc, before, cb.accumulate()));
         Check c = new Check(cfg, 1, cb.batch());
         c.matrix("dx", cb.dx(), dx, (long) cb.batch() * in, in);
-        c.matrix("dh", cb.dh(), dh, bh, hid);
+        c.matrix("dh", cb.dh(), dh, bo, out);
         c.matrix("dc", cb.dc(), dc, bh, hid);
         c.gradients(cb.gradients(), before);
         c.done("cellBackward");
@@ -158,9 +162,12 @@ public final class VerifyingBackend implements LstmBackend {
     /** The gradients as they were before the call: the reference accumulates into these copies. */
     private static LstmGradients copy(LstmGradients g, LstmConfig cfg) {
         if (g == null) return null;
-        int rows = cfg.gateRows();
-        return new LstmGradients(copy(g.dWih(), (long) rows * cfg.inputSize()), copy(g.dWhh(), (long) rows * cfg.hiddenSize()),
-                copy(g.dbIh(), rows), copy(g.dbHh(), rows));
+        int rows = cfg.gateRows(), hid = cfg.hiddenSize();
+        return LstmGradients.builder(copy(g.dWih(), (long) rows * cfg.inputSize()),
+                        copy(g.dWhh(), (long) rows * cfg.outputSize()))
+                .bias(copy(g.dbIh(), rows), copy(g.dbHh(), rows))
+                .projection(copy(g.dWhr(), (long) cfg.projectionSize() * hid))
+                .peepholes(copy(g.dPeepholes(), 3L * hid)).build();
     }
 
     private static MemorySegment copy(MemorySegment s, long n) {
@@ -199,9 +206,12 @@ public final class VerifyingBackend implements LstmBackend {
             if (actual == null) return;
             int rows = cfg.gateRows();
             matrix("dWih", actual.dWih(), expected.dWih(), (long) rows * cfg.inputSize(), cfg.inputSize());
-            matrix("dWhh", actual.dWhh(), expected.dWhh(), (long) rows * cfg.hiddenSize(), cfg.hiddenSize());
+            matrix("dWhh", actual.dWhh(), expected.dWhh(), (long) rows * cfg.outputSize(), cfg.outputSize());
             matrix("dbIh", actual.dbIh(), expected.dbIh(), rows, rows);
             matrix("dbHh", actual.dbHh(), expected.dbHh(), rows, rows);
+            matrix("dWhr", actual.dWhr(), expected.dWhr(), (long) cfg.projectionSize() * cfg.hiddenSize(),
+                    cfg.hiddenSize());
+            matrix("dPeepholes", actual.dPeepholes(), expected.dPeepholes(), 3L * cfg.hiddenSize(), cfg.hiddenSize());
         }
 
         private void add(String name, MemorySegment a, MemorySegment e, long n, LongFunction<String> where) {

@@ -40,7 +40,7 @@ final class CallFixture implements AutoCloseable {
         config = LstmConfig.builder(I, H).nonFinitePolicy(policy).build();
         lstm = Lstm.builder(config).backend(ReferenceBackend.NAME).verify(false).build();
         LstmWeights w = rnd.weights(config);
-        rawWeights = bias ? w : new LstmWeights(w.wIh(), w.wHh(), null, null);
+        rawWeights = bias ? w : LstmWeights.of(w.wIh(), w.wHh(), null, null);
         weights = lstm.pack(rawWeights);
         workspace = lstm.newWorkspace(T, B);
         trainingX = rnd.uniform(T * B * I, 1);
@@ -66,7 +66,7 @@ final class CallFixture implements AutoCloseable {
                 .in("bIh", G, "[4H=" + G + "]", false, bias ? floats(rawWeights.bIh()) : rnd.uniform(G, 1))
                 .in("bHh", G, "[4H=" + G + "]", false, bias ? floats(rawWeights.bHh()) : rnd.uniform(G, 1))
                 .build("pack", a -> {
-                    try (PackedWeights p = lstm.pack(new LstmWeights(a.get("wIh"), a.get("wHh"), a.get("bIh"),
+                    try (PackedWeights p = lstm.pack(LstmWeights.of(a.get("wIh"), a.get("wHh"), a.get("bIh"),
                             a.get("bHh")))) {
                         p.hasBias(); // packed and released
                     }
@@ -154,7 +154,7 @@ final class CallFixture implements AutoCloseable {
     /** The gradients record, or null when its two matrices are both absent (the record requires them). */
     private static LstmGradients gradients(Map<String, MemorySegment> a) {
         if (a.get("gradients.dWih") == null && a.get("gradients.dWhh") == null) return null;
-        return new LstmGradients(a.get("gradients.dWih"), a.get("gradients.dWhh"), a.get("gradients.dbIh"),
+        return LstmGradients.of(a.get("gradients.dWih"), a.get("gradients.dWhh"), a.get("gradients.dbIh"),
                 a.get("gradients.dbHh"));
     }
 

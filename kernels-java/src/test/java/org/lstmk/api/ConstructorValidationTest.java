@@ -55,24 +55,24 @@ class ConstructorValidationTest {
 
     @Test
     void weightsNeedBothMatricesAndBothOrNoBiases() {
-        assertNpe("wIh", () -> new LstmWeights(null, M, M, M));
-        assertNpe("wHh", () -> new LstmWeights(M, null, M, M));
-        assertNpe("bIh and bHh must both be given or both be null (no bias); got bIh=null", () -> new LstmWeights(M, M, null, M));
-        assertNpe("bIh and bHh must both be given or both be null (no bias); got bHh=null", () -> new LstmWeights(M, M, M, null));
+        assertNpe("wIh", () -> LstmWeights.of(null, M, M, M));
+        assertNpe("wHh", () -> LstmWeights.of(M, null, M, M));
+        assertNpe("bIh and bHh must both be given or both be null (no bias); got bIh=null", () -> LstmWeights.of(M, M, null, M));
+        assertNpe("bIh and bHh must both be given or both be null (no bias); got bHh=null", () -> LstmWeights.of(M, M, M, null));
         assertNpe("wIh", () -> LstmWeights.of(null, new float[1], null, null));
         assertNpe("wHh", () -> LstmWeights.of(new float[1], null, null, null));
         assertNpe("bIh and bHh must both be given or both be null (no bias); got bIh=null",
                 () -> LstmWeights.of(new float[1], new float[1], null, new float[1]));
-        assertFalse(new LstmWeights(M, M, null, null).hasBias());
-        assertTrue(new LstmWeights(M, M, M, M).hasBias());
+        assertFalse(LstmWeights.of(M, M, null, null).hasBias());
+        assertTrue(LstmWeights.of(M, M, M, M).hasBias());
     }
 
     @Test
     void gradientsNeedBothMatricesAndBothOrNoBiases() {
-        assertNpe("dWih", () -> new LstmGradients(null, M, M, M));
-        assertNpe("dWhh", () -> new LstmGradients(M, null, M, M));
-        assertNpe("dbIh and dbHh must both be given or both be null; got dbIh=null", () -> new LstmGradients(M, M, null, M));
-        assertNpe("dbIh and dbHh must both be given or both be null; got dbHh=null", () -> new LstmGradients(M, M, M, null));
+        assertNpe("dWih", () -> LstmGradients.of(null, M, M, M));
+        assertNpe("dWhh", () -> LstmGradients.of(M, null, M, M));
+        assertNpe("dbIh and dbHh must both be given or both be null; got dbIh=null", () -> LstmGradients.of(M, M, null, M));
+        assertNpe("dbIh and dbHh must both be given or both be null; got dbHh=null", () -> LstmGradients.of(M, M, M, null));
         assertNpe("dWih", () -> LstmGradients.of(null, new float[1], null, null));
         LstmGradients g = LstmGradients.allocate(LstmConfig.of(3, 5));
         assertEquals(20 * 3 * 4, g.dWih().byteSize());

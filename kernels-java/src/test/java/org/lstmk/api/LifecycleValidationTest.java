@@ -274,7 +274,7 @@ class LifecycleValidationTest {
         try (CallFixture f = new CallFixture(NonFinitePolicy.PROPAGATE)) {
             ApiCall fw = f.forward(false), bw = f.backward(), cf = f.cellForward(), cb = f.cellBackward();
             MemorySegment x = fw.args.get("x"), y = fw.args.get("y");
-            assertNpe("weights", () -> f.lstm.pack(null));
+            assertNpe("weights", () -> f.lstm.pack((LstmWeights) null));
             assertNpe("weights", () -> f.lstm.forward(null, T, B, x, null, y, null));
             assertNpe("workspace", () -> f.lstm.forwardTraining(f.weights, T, B, x, null, y, null, null));
             assertNpe("workspace", () -> f.lstm.backward(f.weights, null, bw.args.get("x"), bw.args.get("dy"), null,

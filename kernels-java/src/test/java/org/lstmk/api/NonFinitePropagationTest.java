@@ -57,7 +57,7 @@ class NonFinitePropagationTest {
         try (CallFixture f = new CallFixture(NonFinitePolicy.PROPAGATE)) {
             float[] wHh = f.rawWeights.wHh().toArray(ValueLayout.JAVA_FLOAT);
             wHh[0] = Float.NaN; // W_hh[i-gate row of unit 0, column 0]
-            try (PackedWeights w = f.lstm.pack(new LstmWeights(f.rawWeights.wIh(), MemorySegment.ofArray(wHh),
+            try (PackedWeights w = f.lstm.pack(LstmWeights.of(f.rawWeights.wIh(), MemorySegment.ofArray(wHh),
                     f.rawWeights.bIh(), f.rawWeights.bHh()))) {
                 float[] y = f.lstm.forward(w, T, B, new float[T * B * I]);
                 // Step 0: NaN·h0 = NaN·0 = NaN (IEEE, as in PyTorch) poisons unit 0's input gate only, so only h[0].

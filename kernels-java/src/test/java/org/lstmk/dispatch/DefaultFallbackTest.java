@@ -32,7 +32,7 @@ class DefaultFallbackTest {
 
     @Test
     void aBackendThatFailsToOpenIsSkippedWithItsReason() {
-        Dispatcher.Opened o = Dispatcher.openDefault(List.of(new FailsToOpen(), new ReferenceProvider()),
+        Dispatcher.Opened o = Dispatcher.openDefault(org.lstmk.api.LstmConfig.of(2, 3), List.of(new FailsToOpen(), new ReferenceProvider()),
                 BackendOptions.DEFAULT);
         try (LstmBackend b = o.backend()) {
             assertEquals(ReferenceBackend.NAME, b.name());
@@ -47,7 +47,7 @@ class DefaultFallbackTest {
     @Test
     void withNothingUsableTheErrorListsEveryReason() {
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> Dispatcher.openDefault(List.of(new FailsToOpen()), BackendOptions.DEFAULT));
+                () -> Dispatcher.openDefault(org.lstmk.api.LstmConfig.of(2, 3), List.of(new FailsToOpen()), BackendOptions.DEFAULT));
         assertTrue(e.getMessage().startsWith("no usable LSTM backend; tried: "), e.getMessage());
         assertTrue(e.getMessage().contains("device lost"), e.getMessage());
     }

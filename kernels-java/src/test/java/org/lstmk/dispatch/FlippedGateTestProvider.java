@@ -40,7 +40,7 @@ public final class FlippedGateTestProvider implements BackendProvider {
      */
     public static LstmWeights swapInputAndForgetGates(LstmConfig cfg, LstmWeights w) {
         int hid = cfg.hiddenSize();
-        return new LstmWeights(swapped(w.wIh(), hid, cfg.inputSize()), swapped(w.wHh(), hid, hid),
+        return LstmWeights.of(swapped(w.wIh(), hid, cfg.inputSize()), swapped(w.wHh(), hid, hid),
                 w.bIh() == null ? null : swapped(w.bIh(), hid, 1), w.bHh() == null ? null : swapped(w.bHh(), hid, 1));
     }
 

@@ -62,7 +62,7 @@ class HandWorkedExampleTest {
             lstm.forwardTraining(w, 1, 1, x, LstmState.of(new float[] {0}, new float[] {c0}), MemorySegment.ofArray(y),
                     LstmState.of(hT, cT), ws);
             lstm.backward(w, ws, x, MemorySegment.ofArray(new float[] {1}), null, MemorySegment.ofArray(dx),
-                    LstmState.of(dh0, dc0), new LstmGradients(grads.dWih(), grads.dWhh(), null, null),
+                    LstmState.of(dh0, dc0), LstmGradients.of(grads.dWih(), grads.dWhh(), null, null),
                     GradientMode.OVERWRITE);
         }
         assertEquals(0.6, y[0], EPS, "h1 = o·tanh(c1) = 3/4 · 4/5");

@@ -51,7 +51,7 @@ class SimdBackendTest {
             MemorySegment xs = b.of(x), dys = b.of(dy);
             MemorySegment y = b.zeros(steps * batch * hid), hT = b.zeros(batch * hid), cT = b.zeros(batch * hid);
             MemorySegment dx = b.zeros(steps * batch * in), dh0 = b.zeros(batch * hid), dc0 = b.zeros(batch * hid);
-            LstmGradients grads = new LstmGradients(b.zeros(g * in), b.zeros(g * hid), b.zeros(g), b.zeros(g));
+            LstmGradients grads = LstmGradients.of(b.zeros(g * in), b.zeros(g * hid), b.zeros(g), b.zeros(g));
             lstm.forwardTraining(w, steps, batch, xs, new LstmState(b.of(h0), b.of(c0)), y, new LstmState(hT, cT), ws);
             lstm.backward(w, ws, xs, dys, null, dx, new LstmState(dh0, dc0), grads, GradientMode.OVERWRITE);
             MemorySegment yInf = b.zeros(steps * batch * hid);

@@ -86,7 +86,7 @@ public class LstmBenchmark {
         dInitial = new LstmState(arena.allocate((long) batch * hid * Float.BYTES, 64),
                 arena.allocate((long) batch * hid * Float.BYTES, 64));
         int g = 4 * hid;
-        grads = new LstmGradients(arena.allocate((long) g * hid * Float.BYTES, 64),
+        grads = LstmGradients.of(arena.allocate((long) g * hid * Float.BYTES, 64),
                 arena.allocate((long) g * hid * Float.BYTES, 64), arena.allocate(g * Float.BYTES, 64),
                 arena.allocate(g * Float.BYTES, 64));
     }

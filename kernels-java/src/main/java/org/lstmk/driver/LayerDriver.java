@@ -1,0 +1,300 @@
+package org.lstmk.driver;
+
+import static org.lstmk.driver.Buffers.Slot.C_A;
+import static org.lstmk.driver.Buffers.Slot.C_B;
+import static org.lstmk.driver.Buffers.Slot.DIR_OUT;
+import static org.lstmk.driver.Buffers.Slot.DY_TIME_MAJOR;
+import static org.lstmk.driver.Buffers.Slot.D_DIR_OUT;
+import static org.lstmk.driver.Buffers.Slot.D_IN_A;
+import static org.lstmk.driver.Buffers.Slot.D_IN_B;
+import static org.lstmk.driver.Buffers.Slot.H_A;
+import static org.lstmk.driver.Buffers.Slot.H_B;
+import static org.lstmk.driver.Buffers.Slot.LAYER_OUT_A;
+import static org.lstmk.driver.Buffers.Slot.LAYER_OUT_B;
+import static org.lstmk.driver.Buffers.Slot.SEG_DX;
+import static org.lstmk.driver.Buffers.Slot.SEG_X;
+import static org.lstmk.driver.Buffers.Slot.SEG_Y;
+import static org.lstmk.driver.Buffers.Slot.X_TIME_MAJOR;
+
+import java.lang.foreign.MemorySegment;
+import org.lstmk.api.Layout;
+import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmGradients;
+import org.lstmk.api.LstmWeights;
+import org.lstmk.api.SequenceBatch;
+import org.lstmk.api.StackGradients;
+import org.lstmk.api.StackWeights;
+import org.lstmk.spi.BackendWeights;
+import org.lstmk.spi.BackendWorkspace;
+import org.lstmk.spi.Calls;
+import org.lstmk.spi.LstmBackend;
+
+/**
+ * Runs a whole configuration (layers × directions × variable lengths) on a backend's single-layer kernels; see the
+ * package documentation. Arguments arrive validated by the public API. Internally every sequence buffer is
+ * time-major; the caller's layout is converted at the edges. One call at a time, like the backend under it.
+ */
+public final class LayerDriver implements AutoCloseable {
+    private final LstmBackend backend;
+    private final LstmConfig config;
+    private final LstmConfig[] timeMajor;   // [layer]: the kernels' configuration, time-major
+    private final LstmConfig[] callerLayout;
+    private final Buffers buffers = new Buffers();
+    private final int dirs, out, hid;
+
+    public LayerDriver(LstmBackend backend, LstmConfig config) {
+        this.backend = backend;
+        this.config = config;
+        this.dirs = config.directions();
+        this.out = config.outputSize();
+        this.hid = config.hiddenSize();
+        this.timeMajor = new LstmConfig[config.layers()];
+        this.callerLayout = new LstmConfig[config.layers()];
+        for (int l = 0; l < config.layers(); l++) {
+            timeMajor[l] = config.layer(l, Layout.TIME_MAJOR);
+            callerLayout[l] = config.layer(l, config.layout());
+        }
+    }
+
+    /** The configuration the backend kernels of layer {@code l} see. */
+    public LstmConfig layerConfig(int layer) {
+        return timeMajor[layer];
+    }
+
+    /** Packs every layer-direction; on a failure, closes what was packed and rethrows. */
+    public BackendWeights[] pack(StackWeights weights) {
+        BackendWeights[] packed = new BackendWeights[config.stateLayers()];
+        try {
+            for (int l = 0; l < config.layers(); l++) {
+                for (int d = 0; d < dirs; d++) {
+                    LstmWeights w = weights.get(l, d);
+                    packed[l * dirs + d] = backend.pack(timeMajor[l], w);
+                }
+            }
+            return packed;
+        } catch (RuntimeException | Error e) {
+            for (BackendWeights p : packed) if (p != null) p.close();
+            throw e;
+        }
+    }
+
+    /** Training memory for up to {@code maxSteps × maxBatch}; the first segment of each layer-direction made now. */
+    public StackWorkspace newWorkspace(int maxSteps, int maxBatch) {
+        long layerOut = (long) maxSteps * maxBatch * dirs * out;
+        StackWorkspace ws = new StackWorkspace(config.stateLayers(), config.layers(), layerOut, maxSteps, maxBatch);
+        try {
+            for (int l = 0; l < config.layers(); l++) {
+                int layer = l;
+                for (int d = 0; d < dirs; d++) {
+                    ws.slot(l * dirs + d, 0, maxSteps, maxBatch, (t, b) -> backend.newWorkspace(timeMajor[layer], t, b));
+                }
+            }
+            return ws;
+        } catch (RuntimeException | Error e) {
+            ws.close();
+            throw e;
+        }
+    }
+
+    /** Whether a call goes straight to the backend with the caller's buffers. */
+    private boolean direct(SequenceBatch seq) {
+        return config.isSingleLayer() && (seq.uniform() || backend.nativeSequences());
+    }
+
+    /**
+     * Forward over the whole stack; {@code ws} null for inference. States are {@code [L·D, B, ·]}; {@code y} is the
+     * last layer's output {@code [T,B,D·H_out]} in the caller's layout.
+     */
+    public void forward(BackendWeights[] w, SequenceBatch seq, MemorySegment x, MemorySegment h0, MemorySegment c0,
+                        MemorySegment y, MemorySegment hN, MemorySegment cN, StackWorkspace ws) {
+        int steps = seq.steps(), batch = seq.batch();
+        if (ws != null) {
+            ws.batch = null;
+            ws.order = null;
+        }
+        if (direct(seq)) {
+            BackendWorkspace slot = ws == null ? null
+                    : ws.slot(0, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[0], t, b));
+            backend.forward(new Calls.Forward(callerLayout[0], w[0], steps, batch, x, h0, c0, y, hN, cN, slot,
+                    seq.lengths(), false));
+            if (ws != null) ws.batch = seq;
+            return;
+        }
+        SequenceOrder order = backend.nativeSequences() ? null : new SequenceOrder(seq);
+        long rows = (long) steps * batch;
+        MemorySegment layerIn = timeMajorInput(x, seq, config.inputSize());
+        for (int l = 0; l < config.layers(); l++) {
+            boolean last = l == config.layers() - 1;
+            MemorySegment layerOut = !last && ws != null ? ws.layerOutput(l).asSlice(0, rows * dirs * out * Float.BYTES)
+                    : buffers.floats(l % 2 == 0 ? LAYER_OUT_A : LAYER_OUT_B, rows * dirs * out);
+            for (int d = 0; d < dirs; d++) {
+                MemorySegment dirOut = dirs == 1 ? layerOut : buffers.floats(DIR_OUT, rows * out);
+                int ld = l * dirs + d;
+                runForward(l, d, w[ld], seq, order, layerIn, dirOut, stateRow(h0, ld, batch, out),
+                        stateRow(c0, ld, batch, hid), stateRow(hN, ld, batch, out), stateRow(cN, ld, batch, hid), ws);
+                if (dirs > 1) Copies.columnsInto(dirOut, out, layerOut, dirs * out, d * out, rows);
+            }
+            if (last) Copies.fromTimeMajor(layerOut, y, config.layout(), steps, batch, dirs * out);
+            layerIn = layerOut;
+        }
+        if (ws != null) {
+            ws.batch = seq;
+            ws.order = order;
+        }
+    }
+
+    /** One layer in one direction: the backend's own lengths and direction, or segments of the sorted batch. */
+    private void runForward(int l, int d, BackendWeights w, SequenceBatch seq, SequenceOrder order,
+                            MemorySegment layerIn, MemorySegment dirOut, MemorySegment h0, MemorySegment c0,
+                            MemorySegment hN, MemorySegment cN, StackWorkspace ws) {
+        int steps = seq.steps(), batch = seq.batch(), ld = l * dirs + d;
+        boolean reverse = d == 1;
+        if (order == null) {
+            BackendWorkspace slot = ws == null ? null
+                    : ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
+            backend.forward(new Calls.Forward(timeMajor[l], w, steps, batch, layerIn, h0, c0, dirOut, hN, cN, slot,
+                    seq.lengths(), reverse));
+            return;
+        }
+        int in = timeMajor[l].inputSize();
+        if (!order.identity) dirOut.fill((byte) 0);   // the padding
+        MemorySegment hA = buffers.floats(H_A, (long) batch * out), cA = buffers.floats(C_A, (long) batch * hid);
+        MemorySegment hB = buffers.floats(H_B, (long) batch * out), cB = buffers.floats(C_B, (long) batch * hid);
+        Copies.rowsSorted(h0, hA, order.order, out);
+        Copies.rowsSorted(c0, cA, order.order, hid);
+        int k = 0;
+        for (SequenceOrder.Segment s : order.segments) {
+            int rows = s.rows(), segSteps = s.steps();
+            boolean inPlace = order.identity && !reverse;
+            MemorySegment xs = inPlace ? layerIn : buffers.floats(SEG_X, (long) segSteps * rows * in);
+            MemorySegment ys = inPlace ? dirOut : buffers.floats(SEG_Y, (long) segSteps * rows * out);
+            if (!inPlace) Copies.gather(layerIn, xs, order, s, reverse, batch, in);
+            BackendWorkspace slot = ws == null ? null
+                    : ws.slot(ld, k, segSteps, rows, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
+            backend.forward(new Calls.Forward(timeMajor[l], w, segSteps, rows, xs,
+                    prefix(hA, rows, out), prefix(cA, rows, hid), ys, prefix(hB, rows, out), prefix(cB, rows, hid),
+                    slot));
+            if (!inPlace) Copies.scatter(ys, dirOut, order, s, reverse, batch, out, false);
+            prefix(hA, rows, out).copyFrom(prefix(hB, rows, out));
+            prefix(cA, rows, hid).copyFrom(prefix(cB, rows, hid));
+            k++;
+        }
+        Copies.rowsUnsorted(hA, hN, order.order, out);
+        Copies.rowsUnsorted(cA, cN, order.order, hid);
+    }
+
+    /**
+     * Backward over the stack of the training forward stored in {@code ws}; {@code dy} is the last layer's output
+     * gradient in the caller's layout, states {@code [L·D, B, ·]}.
+     */
+    public void backward(BackendWeights[] w, StackWorkspace ws, MemorySegment x, MemorySegment dy, MemorySegment dhN,
+                         MemorySegment dcN, MemorySegment dx, MemorySegment dh0, MemorySegment dc0,
+                         StackGradients g, boolean accumulate) {
+        SequenceBatch seq = ws.batch;
+        int steps = seq.steps(), batch = seq.batch();
+        if (direct(seq)) {
+            BackendWorkspace slot = ws.slot(0, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[0], t, b));
+            backend.backward(new Calls.Backward(callerLayout[0], w[0], slot, steps, batch, x, dy, dhN, dcN, dx, dh0,
+                    dc0, g == null ? null : g.get(0, 0), accumulate, seq.lengths(), false));
+            return;
+        }
+        long rows = (long) steps * batch;
+        MemorySegment dLayerOut = timeMajorCopy(dy, seq, dirs * out, DY_TIME_MAJOR);
+        MemorySegment x0 = timeMajorInput(x, seq, config.inputSize());
+        for (int l = config.layers() - 1; l >= 0; l--) {
+            int in = timeMajor[l].inputSize();
+            MemorySegment layerIn = l == 0 ? x0 : ws.layerOutput(l - 1).asSlice(0, rows * in * Float.BYTES);
+            boolean wantDx = l > 0 || dx != null;
+            MemorySegment dLayerIn = wantDx ? buffers.zeros(l % 2 == 0 ? D_IN_A : D_IN_B, rows * in) : null;
+            for (int d = 0; d < dirs; d++) {
+                MemorySegment dDirOut = dLayerOut;
+                if (dirs > 1) {
+                    dDirOut = buffers.floats(D_DIR_OUT, rows * out);
+                    Copies.columnsFrom(dLayerOut, dirs * out, d * out, dDirOut, out, rows);
+                }
+                int ld = l * dirs + d;
+                runBackward(l, d, w[ld], ws, layerIn, dDirOut, stateRow(dhN, ld, batch, out),
+                        stateRow(dcN, ld, batch, hid), dLayerIn, stateRow(dh0, ld, batch, out),
+                        stateRow(dc0, ld, batch, hid), g == null ? null : g.get(l, d), accumulate);
+            }
+            dLayerOut = dLayerIn;
+        }
+        if (dx != null) Copies.fromTimeMajor(dLayerOut, dx, config.layout(), steps, batch, config.inputSize());
+    }
+
+    /** Backward of one layer-direction; adds its input gradient into {@code dLayerIn} (if not null). */
+    private void runBackward(int l, int d, BackendWeights w, StackWorkspace ws, MemorySegment layerIn,
+                             MemorySegment dDirOut, MemorySegment dhN, MemorySegment dcN, MemorySegment dLayerIn,
+                             MemorySegment dh0, MemorySegment dc0, LstmGradients g, boolean accumulate) {
+        SequenceBatch seq = ws.batch;
+        SequenceOrder order = ws.order;
+        int steps = seq.steps(), batch = seq.batch(), ld = l * dirs + d, in = timeMajor[l].inputSize();
+        long rowsAll = (long) steps * batch;
+        boolean reverse = d == 1;
+        if (order == null) {
+            BackendWorkspace slot = ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
+            MemorySegment dxs = dLayerIn == null ? null : buffers.floats(SEG_DX, rowsAll * in);
+            backend.backward(new Calls.Backward(timeMajor[l], w, slot, steps, batch, layerIn, dDirOut, dhN, dcN, dxs,
+                    dh0, dc0, g, accumulate, seq.lengths(), reverse));
+            if (dxs != null) Copies.addInto(dxs, dLayerIn, rowsAll * in);
+            return;
+        }
+        MemorySegment dhA = buffers.floats(H_A, (long) batch * out), dcA = buffers.floats(C_A, (long) batch * hid);
+        MemorySegment dhB = buffers.floats(H_B, (long) batch * out), dcB = buffers.floats(C_B, (long) batch * hid);
+        Copies.rowsSorted(dhN, dhA, order.order, out);
+        Copies.rowsSorted(dcN, dcA, order.order, hid);
+        boolean first = true;
+        for (int k = order.segments.size() - 1; k >= 0; k--) {
+            SequenceOrder.Segment s = order.segments.get(k);
+            int rows = s.rows(), segSteps = s.steps();
+            boolean inPlace = order.identity && !reverse;
+            MemorySegment xs = inPlace ? layerIn : buffers.floats(SEG_X, (long) segSteps * rows * in);
+            MemorySegment dys = inPlace ? dDirOut : buffers.floats(SEG_Y, (long) segSteps * rows * out);
+            if (!inPlace) {
+                Copies.gather(layerIn, xs, order, s, reverse, batch, in);
+                Copies.gather(dDirOut, dys, order, s, reverse, batch, out);
+            }
+            MemorySegment dxs = dLayerIn == null ? null : buffers.floats(SEG_DX, (long) segSteps * rows * in);
+            BackendWorkspace slot = ws.slot(ld, k, segSteps, rows, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
+            backend.backward(new Calls.Backward(timeMajor[l], w, slot, segSteps, rows, xs, dys,
+                    prefix(dhA, rows, out), prefix(dcA, rows, hid), dxs, prefix(dhB, rows, out),
+                    prefix(dcB, rows, hid), g, first ? accumulate : true));
+            first = false;
+            if (dxs != null) Copies.scatter(dxs, dLayerIn, order, s, reverse, batch, in, true);
+            prefix(dhA, rows, out).copyFrom(prefix(dhB, rows, out));
+            prefix(dcA, rows, hid).copyFrom(prefix(dcB, rows, hid));
+        }
+        Copies.rowsUnsorted(dhA, dh0, order.order, out);
+        Copies.rowsUnsorted(dcA, dc0, order.order, hid);
+    }
+
+    /** The caller's {@code x} as time-major: itself when it already is. */
+    private MemorySegment timeMajorInput(MemorySegment x, SequenceBatch seq, int width) {
+        if (config.layout() == Layout.TIME_MAJOR) return x.asSlice(0, (long) seq.steps() * seq.batch() * width * Float.BYTES);
+        return timeMajorCopy(x, seq, width, X_TIME_MAJOR);
+    }
+
+    private MemorySegment timeMajorCopy(MemorySegment s, SequenceBatch seq, int width, Buffers.Slot slot) {
+        long n = (long) seq.steps() * seq.batch() * width;
+        if (config.layout() == Layout.TIME_MAJOR) return s.asSlice(0, n * Float.BYTES);
+        MemorySegment t = buffers.floats(slot, n);
+        Copies.toTimeMajor(s, t, config.layout(), seq.steps(), seq.batch(), width);
+        return t;
+    }
+
+    /** Row {@code ld} ({@code [B, width]}) of a {@code [L·D, B, width]} state tensor, or null. */
+    private static MemorySegment stateRow(MemorySegment s, int ld, int batch, int width) {
+        if (s == null) return null;
+        long n = (long) batch * width * Float.BYTES;
+        return s.asSlice(ld * n, n);
+    }
+
+    private static MemorySegment prefix(MemorySegment s, int rows, int width) {
+        return s.asSlice(0, (long) rows * width * Float.BYTES);
+    }
+
+    @Override
+    public void close() {
+        buffers.close();
+    }
+}
