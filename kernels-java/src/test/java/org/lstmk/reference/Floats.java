@@ -3,18 +3,18 @@ package org.lstmk.reference;
 import java.util.Arrays;
 
 /** Conversions between the double test problems and the float API. */
-final class Floats {
+public final class Floats {
     private Floats() {}
 
     /** Exact: the problems hold floats widened to double. Null stays null. */
-    static float[] of(double[] d) {
+    public static float[] of(double[] d) {
         if (d == null) return null;
         float[] f = new float[d.length];
         for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
         return f;
     }
 
-    static double[] widen(float[] f) {
+    public static double[] widen(float[] f) {
         double[] d = new double[f.length];
         for (int i = 0; i < f.length; i++) d[i] = f[i];
         return d;
