@@ -1,5 +1,6 @@
 package org.lstmk.verify;
 
+import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmWeights;
@@ -19,11 +20,27 @@ public final class RandomData {
         return a;
     }
 
-    /** Weights initialised as PyTorch does: uniform in {@code ±1/√H}, biases included. */
+    /** Weights of a single layer initialised as PyTorch does: uniform in {@code ±1/√H}, biases included. */
     public LstmWeights weights(LstmConfig cfg) {
-        int g = cfg.gateRows();
-        double k = 1 / Math.sqrt(cfg.hiddenSize());
-        return LstmWeights.of(uniform(g * cfg.inputSize(), k), uniform(g * cfg.hiddenSize(), k),
-                uniform(g, k), uniform(g, k));
+        return weights(cfg, 0);
+    }
+
+    /**
+     * Weights of layer {@code layer} of {@code cfg}, uniform in {@code ±1/√H} as PyTorch initialises them, biases
+     * included, with projection and peepholes (uniform in {@code ±0.5}) where configured.
+     */
+    public LstmWeights weights(LstmConfig cfg, int layer) {
+        int g = cfg.gateRows(), hid = cfg.hiddenSize();
+        double k = 1 / Math.sqrt(hid);
+        LstmWeights.Builder b = LstmWeights.builder(seg(uniform(g * cfg.layerInputSize(layer), k)),
+                        seg(uniform(g * cfg.outputSize(), k)))
+                .bias(seg(uniform(g, k)), seg(uniform(g, k)));
+        if (cfg.hasProjection()) b.projection(seg(uniform(cfg.projectionSize() * hid, k)));
+        if (cfg.peepholes()) b.peepholes(seg(uniform(3 * hid, 0.5)));
+        return b.build();
+    }
+
+    private static MemorySegment seg(float[] a) {
+        return MemorySegment.ofArray(a);
     }
 }

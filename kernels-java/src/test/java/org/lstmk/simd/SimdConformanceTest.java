@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -20,6 +22,7 @@ import org.lstmk.verify.ConformanceSuite.Case;
  * growth of float32 sums of length K = I + H and K = T·B, at least 1e-5). Run at the species width of this JVM;
  * the build runs this class at 128, 256 and 512 bits ({@code -Dlstm.simd.bits}).
  */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class SimdConformanceTest {
     /** The issue's sizes: below, at and above one vector of every width, and odd ones. */
     static final int[] SIZES = {1, 3, 15, 16, 17, 33, 65, 100, 257};
@@ -51,6 +54,10 @@ class SimdConformanceTest {
 
     static Stream<Arguments> cases() {
         List<Arguments> a = new ArrayList<>();
+        // The conformance matrix (layers, directions, lengths, and the cell features this backend supports).
+        for (Case c : ConformanceSuite.supported(ConformanceSuite.matrix(), SimdBackend.NAME)) {
+            if (!c.features().equals(ConformanceSuite.Features.PLAIN)) a.add(Arguments.of(c, 2));
+        }
         for (Case c : ConformanceSuite.standardCases()) for (int th : new int[] {1, 2}) a.add(Arguments.of(c, th));
         for (Case c : issueCases()) for (int th : new int[] {1, 2}) a.add(Arguments.of(c, th));
         return a.stream();
