@@ -1,28 +1,26 @@
 /**
- * The public API of lstm-kernels: one LSTM layer, forward (inference and training) and backward through time,
- * whole sequences or single steps, on whatever backend the dispatcher chooses.
+ * The public API of lstm-kernels: a whole LSTM (stacked layers, both directions, variable-length batches,
+ * projection, peepholes, cell clip), forward (inference and training) and backward through time, whole sequences
+ * or, for a single layer, single steps, on whatever backend the dispatcher chooses for the configuration.
  *
- * <p>Types: {@link org.lstmk.api.Lstm} (the engine), {@link org.lstmk.api.LstmConfig} (immutable description),
- * {@link org.lstmk.api.LstmWeights} and {@link org.lstmk.api.LstmGradients} (caller buffers in PyTorch's layout),
+ * <p>Types: {@link org.lstmk.api.Lstm} (the engine), {@link org.lstmk.api.LstmConfig} (immutable description, built),
+ * {@link org.lstmk.api.LstmWeights} and {@link org.lstmk.api.LstmGradients} (one layer-direction's caller buffers in
+ * PyTorch's layout, built), {@link org.lstmk.api.StackWeights} and {@link org.lstmk.api.StackGradients} (one of those
+ * per layer and direction), {@link org.lstmk.api.SequenceBatch} (T, B and per-sequence lengths),
  * {@link org.lstmk.api.LstmState} (an {@code (h, c)} pair), {@link org.lstmk.api.PackedWeights} and
  * {@link org.lstmk.api.TrainingWorkspace} (backend-owned memory, {@code AutoCloseable}), and the small enums
  * {@link org.lstmk.api.Layout}, {@link org.lstmk.api.GradientMode}, {@link org.lstmk.api.NonFinitePolicy}.
  *
+ * <h2>Semantics</h2>
+ * PyTorch {@code nn.LSTM} for names, shapes and lengths ({@code pack_padded_sequence → nn.LSTM →
+ * pad_packed_sequence}); ONNX {@code LSTM} for peepholes and clip. {@link org.lstmk.api.LstmConfig} says where the
+ * two differ and what was chosen; {@code org.lstmk.reference.ReferenceLstm} states the equations.
+ *
  * <h2>How the API grows without breaking</h2>
- * <ul>
- *   <li><b>Stacked and bidirectional layers</b>: new {@link org.lstmk.api.LstmConfig.Builder} options
- *       ({@code layers(n)}, {@code bidirectional()}); weights then become a list of {@link org.lstmk.api.LstmWeights}
- *       (one per layer and direction, as PyTorch's {@code _l0, _l0_reverse, _l1...}); the single-layer calls keep
- *       their meaning as the {@code layers = 1} case. Backends declare what they support.</li>
- *   <li><b>Variable-length batches</b>: overloads taking an {@code int[] lengths} (descending or not), as
- *       PyTorch's packed sequences; the final states then come from each sequence's own last step.</li>
- *   <li><b>Peepholes and projection</b>: builder options ({@code peepholes()}, {@code projectionSize(P)}) with
- *       extra optional weight components; {@code h} then has size {@code P} where it is an output.</li>
- *   <li><b>Data resident on the GPU between layers</b>: buffers are {@code MemorySegment}s today; device-resident
- *       tensors will be a backend-owned {@code AutoCloseable} buffer type accepted by overloads of the same calls,
- *       so one layer's {@code y} can feed the next layer's {@code x} without a host round trip.</li>
- * </ul>
- * Because configuration is built, not constructed, and because optional arguments are {@code null}, each of these
- * adds methods or options and changes none.
+ * Configuration, weights and gradients are built, not constructed, and optional arguments are {@code null}: a new
+ * feature is a builder option and a tensor, and changes no existing call. Still to come: device-resident tensors
+ * (a backend-owned {@code AutoCloseable} buffer accepted by overloads of the same calls, so one layer's output can
+ * feed the next without a host round trip); a backend can already keep a stack's activations on its device by
+ * running the layer grid itself instead of {@code org.lstmk.driver.LayerDriver}.
  */
 package org.lstmk.api;
