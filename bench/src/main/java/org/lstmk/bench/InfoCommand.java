@@ -2,7 +2,10 @@ package org.lstmk.bench;
 
 import org.lstmk.api.BackendInfo;
 import org.lstmk.api.Lstm;
+import org.lstmk.api.LstmConfig;
 import org.lstmk.dispatch.Dispatcher;
+import org.lstmk.spi.BackendProvider;
+import org.lstmk.spi.Support;
 
 /** {@code lstmk info}: what this machine and JVM offer and what the dispatcher would choose. */
 final class InfoCommand {
@@ -18,6 +21,22 @@ final class InfoCommand {
         for (BackendInfo b : Lstm.backends()) {
             System.out.printf("%-10s %-6s %-8s %s%n", b.name(), b.usable() ? "yes" : "no",
                     b.autoSelectable() ? Integer.toString(b.priority()) : "forced", b.detail());
+        }
+        System.out.println();
+        // What each backend runs beyond the plain layer: stacks, directions and lengths come from the layer driver.
+        LstmConfig base = LstmConfig.of(8, 8);
+        LstmConfig[] probes = {base.toBuilder().layers(2).bidirectional(true).build(),
+                base.toBuilder().projectionSize(4).build(), base.toBuilder().peepholes(true).build(),
+                base.toBuilder().cellClip(1f).build()};
+        String[] names = {"layers+bidirectional+lengths", "projection", "peepholes", "cellClip"};
+        System.out.printf("%-10s %s%n", "backend", "features");
+        for (BackendProvider p : Dispatcher.providers()) {
+            StringBuilder f = new StringBuilder();
+            for (int i = 0; i < probes.length; i++) {
+                Support s = p.supports(probes[i]);
+                f.append(i == 0 ? "" : ", ").append(names[i]).append(s.supported() ? "" : " (no)");
+            }
+            System.out.printf("%-10s %s%n", p.name(), f);
         }
         System.out.println();
         String forced = System.getProperty(Dispatcher.BACKEND_PROPERTY, System.getenv(Dispatcher.BACKEND_ENV));
