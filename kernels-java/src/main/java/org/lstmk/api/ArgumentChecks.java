@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongPredicate;
 
 /**
  * Validation of one call's buffers, done in full before anything is written: so a failed call leaves every
@@ -12,7 +13,11 @@ import java.util.List;
 final class ArgumentChecks {
     private final List<Arg> args = new ArrayList<>();
 
-    private record Arg(String name, MemorySegment seg, long floats, String shape, boolean output) {}
+    /**
+     * @param valid for a sequence with padding, whether element {@code i} is a valid (non-padding) one: only those
+     *              are scanned for NaN and infinities, since padding is never read; null: every element
+     */
+    private record Arg(String name, MemorySegment seg, long floats, String shape, boolean output, LongPredicate valid) {}
 
     /** A required input of {@code floats} elements described as {@code shape}. */
     ArgumentChecks in(String name, MemorySegment seg, long floats, String shape) {
@@ -22,7 +27,14 @@ final class ArgumentChecks {
 
     /** An optional input (null means zeros). */
     ArgumentChecks optIn(String name, MemorySegment seg, long floats, String shape) {
-        if (seg != null) args.add(new Arg(name, seg, floats, shape, false));
+        if (seg != null) args.add(new Arg(name, seg, floats, shape, false, null));
+        return this;
+    }
+
+    /** A required input of which only the elements {@code valid} accepts are read (a padded sequence). */
+    ArgumentChecks in(String name, MemorySegment seg, long floats, String shape, LongPredicate valid) {
+        if (seg == null) throw new NullPointerException(name + ": required " + shape + " input is null");
+        args.add(new Arg(name, seg, floats, shape, false, valid));
         return this;
     }
 
@@ -34,7 +46,7 @@ final class ArgumentChecks {
 
     /** An optional output (null means not wanted). */
     ArgumentChecks optOut(String name, MemorySegment seg, long floats, String shape) {
-        if (seg != null) args.add(new Arg(name, seg, floats, shape, true));
+        if (seg != null) args.add(new Arg(name, seg, floats, shape, true, null));
         return this;
     }
 
@@ -76,13 +88,14 @@ final class ArgumentChecks {
             }
         }
         if (policy == NonFinitePolicy.REJECT) {
-            for (Arg a : args) if (!a.output) rejectNonFinite(a.name, a.seg, a.floats);
+            for (Arg a : args) if (!a.output) rejectNonFinite(a.name, a.seg, a.floats, a.valid);
         }
     }
 
     /** Throws naming the first NaN or infinity among the first {@code floats} elements. */
-    static void rejectNonFinite(String name, MemorySegment seg, long floats) {
+    static void rejectNonFinite(String name, MemorySegment seg, long floats, LongPredicate valid) {
         for (long i = 0; i < floats; i++) {
+            if (valid != null && !valid.test(i)) continue;
             float v = seg.getAtIndex(ValueLayout.JAVA_FLOAT, i);
             if (!Float.isFinite(v)) {
                 throw new IllegalArgumentException(name + ": element " + i + " is " + v

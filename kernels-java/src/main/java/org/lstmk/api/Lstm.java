@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import java.util.function.LongPredicate;
 import org.lstmk.dispatch.Dispatcher;
 import org.lstmk.driver.LayerDriver;
 import org.lstmk.driver.StackWorkspace;
@@ -268,8 +269,16 @@ public final class Lstm implements AutoCloseable {
         }
         int steps = workspace.sequences.steps(), batch = workspace.sequences.batch();
         ArgumentChecks c = new ArgumentChecks();
-        sequence(c, "x", x, steps, batch, true, false, true);
-        sequence(c, "dy", dy, steps, batch, false, false, true);
+        SequenceBatch seq = workspace.sequences;
+        if (seq.uniform()) {
+            sequence(c, "x", x, steps, batch, true, false, true);
+            sequence(c, "dy", dy, steps, batch, false, false, true);
+        } else {
+            c.in("x", x, (long) steps * batch * config.inputSize(), sequenceShape(steps, batch, "I=" + config.inputSize()),
+                    valid(seq, config.inputSize()));
+            c.in("dy", dy, (long) steps * batch * config.sequenceOutputSize(), sequenceShape(steps, batch, outDim()),
+                    valid(seq, config.sequenceOutputSize()));
+        }
         state(c, "dLast", dLast, batch, false);
         sequence(c, "dx", dx, steps, batch, true, true, false);
         state(c, "dInitial", dInitial, batch, true);
@@ -375,7 +384,12 @@ public final class Lstm implements AutoCloseable {
         Objects.requireNonNull(seq, "sequences");
         int steps = seq.steps(), batch = seq.batch();
         ArgumentChecks c = new ArgumentChecks();
-        sequence(c, "x", x, steps, batch, true, false, true);
+        if (seq.uniform()) {
+            sequence(c, "x", x, steps, batch, true, false, true);
+        } else {
+            c.in("x", x, (long) steps * batch * config.inputSize(), sequenceShape(steps, batch, "I=" + config.inputSize()),
+                    valid(seq, config.inputSize()));
+        }
         state(c, "initial", initial, batch, false);
         sequence(c, "y", y, steps, batch, false, true, true);
         state(c, "last", last, batch, true);
@@ -387,15 +401,30 @@ public final class Lstm implements AutoCloseable {
     private void sequence(ArgumentChecks c, String name, MemorySegment s, int steps, int batch, boolean inputWidth,
                           boolean output, boolean required) {
         int width = inputWidth ? config.inputSize() : config.sequenceOutputSize();
-        String dim = inputWidth ? "I=" + width : outDim();
-        String shape = (config.layout() == Layout.TIME_MAJOR ? "[T=" + steps + ", B=" + batch
-                : "[B=" + batch + ", T=" + steps) + ", " + dim + "]";
+        String shape = sequenceShape(steps, batch, inputWidth ? "I=" + width : outDim());
         long n = (long) steps * batch * width;
         if (output) {
             if (required) c.out(name, s, n, shape); else c.optOut(name, s, n, shape);
         } else {
             if (required) c.in(name, s, n, shape); else c.optIn(name, s, n, shape);
         }
+    }
+
+    private String sequenceShape(int steps, int batch, String dim) {
+        return (config.layout() == Layout.TIME_MAJOR ? "[T=" + steps + ", B=" + batch
+                : "[B=" + batch + ", T=" + steps) + ", " + dim + "]";
+    }
+
+    /** Which elements of a padded sequence of rows of {@code width} are valid (read by the call). */
+    private LongPredicate valid(SequenceBatch seq, int width) {
+        int steps = seq.steps(), batch = seq.batch();
+        Layout layout = config.layout();
+        return i -> {
+            long row = i / width;
+            int t = (int) (layout == Layout.TIME_MAJOR ? row / batch : row % steps);
+            int b = (int) (layout == Layout.TIME_MAJOR ? row % batch : row / steps);
+            return t < seq.length(b);
+        };
     }
 
     /** The width of an output row, as messages name it: {@code H=5}, {@code P=3}, {@code D·H=10}. */

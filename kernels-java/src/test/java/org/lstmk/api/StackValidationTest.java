@@ -128,6 +128,23 @@ class StackValidationTest {
         }
     }
 
+    @Test
+    void rejectScansOnlyWhatIsRead() {
+        LstmConfig cfg = LstmConfig.builder(I, H).nonFinitePolicy(NonFinitePolicy.REJECT).layout(Layout.BATCH_MAJOR).build();
+        try (Lstm lstm = Lstm.builder(cfg).backend(ReferenceBackend.NAME).build();
+             PackedWeights w = lstm.pack(new RandomData(6).weights(cfg))) {
+            SequenceBatch seq = SequenceBatch.of(T, new int[] {2, 4, 1});
+            float[] x = new float[T * B * I];
+            // Batch-major: sequence 0's steps 2 and 3 are padding; NaN there is never read.
+            java.util.Arrays.fill(x, 2 * I, 4 * I, Float.NaN);
+            MemorySegment y = MemorySegment.ofArray(new float[T * B * H]);
+            lstm.forward(w, seq, MemorySegment.ofArray(x), null, y, null);
+            x[(T + 3) * I] = Float.POSITIVE_INFINITY;   // sequence 1, step 3: valid
+            assertMessage(IllegalArgumentException.class, "x: element " + (T + 3) * I + " is Infinity (NonFinitePolicy.REJECT)",
+                    () -> lstm.forward(w, seq, MemorySegment.ofArray(x), null, y, null));
+        }
+    }
+
     private static StackWeights replace(StackWeights w, LstmWeights l0Reverse) {
         return StackWeights.builder(STACK).set(0, 0, w.get(0, 0)).set(0, 1, l0Reverse).set(1, 0, w.get(1, 0))
                 .set(1, 1, w.get(1, 1)).build();
