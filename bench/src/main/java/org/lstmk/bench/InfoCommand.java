@@ -41,7 +41,16 @@ final class InfoCommand {
         System.out.println();
         String forced = System.getProperty(Dispatcher.BACKEND_PROPERTY, System.getenv(Dispatcher.BACKEND_ENV));
         System.out.printf("default     %s%n", Dispatcher.defaultChoice());
-        if (forced != null && !forced.isBlank()) System.out.printf("forced      %s%n", forced);
+        if (forced != null && !forced.isBlank()) {
+            System.out.printf("forced      %s%n", forced.trim());
+            BackendInfo f = Lstm.backends().stream().filter(b -> b.name().equalsIgnoreCase(forced.trim())).findFirst()
+                    .orElse(null);
+            if (f == null || !f.usable()) {
+                System.err.println("lstmk info: the forced backend '" + forced.trim() + "' "
+                        + (f == null ? "is unknown" : "cannot run here: " + f.detail()));
+                return 1;
+            }
+        }
         return 0;
     }
 }

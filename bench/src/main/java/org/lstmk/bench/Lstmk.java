@@ -12,17 +12,24 @@ public final class Lstmk {
     public static void main(String[] args) throws Exception {
         String cmd = args.length == 0 ? "help" : args[0];
         String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
-        int rc = switch (cmd) {
-            case "info" -> InfoCommand.run(rest);
-            case "verify" -> VerifyCommand.run(rest);
-            case "demo" -> DemoCommand.run(rest);
-            case "bench" -> BenchCommand.run(rest);
-            case "help", "-h", "--help" -> usage(0);
-            default -> {
-                System.err.println("lstmk: unknown command '" + cmd + "'");
-                yield usage(2);
-            }
-        };
+        int rc;
+        try {
+            rc = switch (cmd) {
+                case "info" -> InfoCommand.run(rest);
+                case "verify" -> VerifyCommand.run(rest);
+                case "demo" -> DemoCommand.run(rest);
+                case "bench" -> BenchCommand.run(rest);
+                case "help", "-h", "--help" -> usage(0);
+                default -> {
+                    System.err.println("lstmk: unknown command '" + cmd + "'");
+                    yield usage(2);
+                }
+            };
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            // A user's mistake (an unknown or unusable forced backend, a bad option value): one line, no stack trace.
+            System.err.println("lstmk " + cmd + ": " + e.getMessage());
+            rc = 2;
+        }
         System.exit(rc);
     }
 

@@ -22,7 +22,10 @@ final class VerifyCommand {
         String only = null;
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--backend") && i + 1 < args.length) only = args[++i];
-            else {
+            else if (args[i].equals("--backend")) {
+                System.err.println("lstmk verify: --backend needs a backend name (usage: verify [--backend NAME])");
+                return 2;
+            } else {
                 System.err.println("lstmk verify: unknown option " + args[i] + " (usage: verify [--backend NAME])");
                 return 2;
             }

@@ -152,11 +152,12 @@ public final class Lstm implements AutoCloseable {
         open();
         ArgumentChecks.positive("maxSteps", maxSteps);
         ArgumentChecks.positive("maxBatch", maxBatch);
-        // Backends index saved gates [T+1, B, 4H] with ints, as every sequence buffer.
-        long gates = ((long) maxSteps + 1) * maxBatch * config.gateRows();
-        long outs = (long) maxSteps * maxBatch * config.sequenceOutputSize();
+        // Backends index saved gates [T+1, B, 4H] with ints, as every sequence buffer. In double: the long product
+        // of the largest arguments would wrap around and pass.
+        double gates = ((double) maxSteps + 1) * maxBatch * config.gateRows();
+        double outs = (double) maxSteps * maxBatch * config.sequenceOutputSize();
         if (gates > Integer.MAX_VALUE || outs > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("workspace: (maxSteps + 1) × maxBatch × 4H = " + gates
+            throw new IllegalArgumentException("workspace: (maxSteps + 1) × maxBatch × 4H = " + String.format(java.util.Locale.ROOT, "%.0f", gates)
                     + " elements, more than the supported " + Integer.MAX_VALUE + " (maxSteps=" + maxSteps
                     + ", maxBatch=" + maxBatch + ", H=" + config.hiddenSize() + ")");
         }

@@ -145,6 +145,20 @@ class StackValidationTest {
         }
     }
 
+    @Test
+    void sizesThatOverflowALongAreCaughtBeforeAnyAllocation() {
+        try (Lstm lstm = Lstm.builder(LstmConfig.of(I, H)).backend(ReferenceBackend.NAME).build()) {
+            // (2³¹ − 1 + 1) · 2³⁰ · 20 wraps around in a long; the check must still refuse it by name.
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> lstm.newWorkspace(Integer.MAX_VALUE, 1 << 30));
+            assertEquals(true, e.getMessage().startsWith("workspace: (maxSteps + 1) × maxBatch × 4H = 46116860184273880000 elements"),
+                    e.getMessage());
+        }
+        assertMessage(IllegalArgumentException.class, "batch must be >= 1, got -1", () -> LstmState.allocate(-1, 4));
+        assertMessage(IllegalArgumentException.class, "state: 65536 × 65536 floats do not fit a Java array",
+                () -> LstmState.allocate(1 << 16, 1 << 16));
+    }
+
     private static StackWeights replace(StackWeights w, LstmWeights l0Reverse) {
         return StackWeights.builder(STACK).set(0, 0, w.get(0, 0)).set(0, 1, l0Reverse).set(1, 0, w.get(1, 0))
                 .set(1, 1, w.get(1, 1)).build();
