@@ -17,7 +17,23 @@ final class ArgumentChecks {
      * @param valid for a sequence with padding, whether element {@code i} is a valid (non-padding) one: only those
      *              are scanned for NaN and infinities, since padding is never read; null: every element
      */
-    private record Arg(String name, MemorySegment seg, long floats, String shape, boolean output, LongPredicate valid) {}
+    private record Arg(String name, MemorySegment seg, long floats, String shape, boolean output, LongPredicate valid,
+                       boolean readBack) {
+        Arg(String name, MemorySegment seg, long floats, String shape, boolean output, LongPredicate valid) {
+            this(name, seg, floats, shape, output, valid, false);
+        }
+    }
+
+    private boolean readBackOutputs;
+
+    /**
+     * Outputs registered from now on are also read (gradients accumulated into): {@link NonFinitePolicy#REJECT}
+     * scans them too.
+     */
+    ArgumentChecks readBack(boolean on) {
+        readBackOutputs = on;
+        return this;
+    }
 
     /** A required input of {@code floats} elements described as {@code shape}. */
     ArgumentChecks in(String name, MemorySegment seg, long floats, String shape) {
@@ -46,7 +62,7 @@ final class ArgumentChecks {
 
     /** An optional output (null means not wanted). */
     ArgumentChecks optOut(String name, MemorySegment seg, long floats, String shape) {
-        if (seg != null) args.add(new Arg(name, seg, floats, shape, true, null));
+        if (seg != null) args.add(new Arg(name, seg, floats, shape, true, null, readBackOutputs));
         return this;
     }
 
@@ -55,6 +71,10 @@ final class ArgumentChecks {
         for (Arg a : args) {
             if (!a.seg.scope().isAlive()) {
                 throw new IllegalStateException(a.name + ": memory segment is no longer alive (its arena was closed)");
+            }
+            if (!a.seg.isAccessibleBy(Thread.currentThread())) {
+                throw new IllegalArgumentException(a.name + ": memory segment is confined to another thread "
+                        + "(allocate it from a shared or global arena, or call from the thread that owns it)");
             }
             if (a.floats > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException(a.name + ": " + a.shape + " has " + a.floats
@@ -88,7 +108,7 @@ final class ArgumentChecks {
             }
         }
         if (policy == NonFinitePolicy.REJECT) {
-            for (Arg a : args) if (!a.output) rejectNonFinite(a.name, a.seg, a.floats, a.valid);
+            for (Arg a : args) if (!a.output || a.readBack) rejectNonFinite(a.name, a.seg, a.floats, a.valid);
         }
     }
 

@@ -283,6 +283,7 @@ public final class Lstm implements AutoCloseable {
         state(c, "dLast", dLast, batch, false);
         sequence(c, "dx", dx, steps, batch, true, true, false);
         state(c, "dInitial", dInitial, batch, true);
+        c.readBack(mode == GradientMode.ACCUMULATE);
         gradients(c, stack, weights);
         c.verify(config.nonFinitePolicy());
         driver.backward(w, ws, x, dy, LstmState.h(dLast), LstmState.c(dLast), dx, LstmState.h(dInitial),
@@ -342,6 +343,7 @@ public final class Lstm implements AutoCloseable {
         state(c, "dNext", dNext, batch, false);
         c.optOut("dx", dx, (long) batch * in, "[B=" + batch + ", I=" + in + "]");
         state(c, "dPrev", dPrev, batch, true);
+        c.readBack(mode == GradientMode.ACCUMULATE);
         layerGradients(c, "gradients.", gradients, weights.hasBias(), 0);
         c.verify(config.nonFinitePolicy());
         backend.cellBackward(new Calls.CellBackward(driver.layerConfig(0), w, batch, x, LstmState.h(prev),

@@ -159,6 +159,47 @@ class StackValidationTest {
                 () -> LstmState.allocate(1 << 16, 1 << 16));
     }
 
+    @Test
+    void aSegmentOfAnotherThreadIsRefusedBeforeAnythingIsWritten() throws Exception {
+        LstmConfig cfg = LstmConfig.of(I, H);
+        try (Lstm lstm = Lstm.builder(cfg).backend(ReferenceBackend.NAME).build();
+             PackedWeights w = lstm.pack(new RandomData(8).weights(cfg));
+             java.lang.foreign.Arena confined = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment y = MemorySegment.ofArray(filled(T * B * H, 7f));
+            MemorySegment hT = confined.allocate((long) B * H * Float.BYTES);
+            java.util.concurrent.atomic.AtomicReference<Throwable> thrown = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread other = new Thread(() -> {
+                try {
+                    lstm.forward(w, T, B, MemorySegment.ofArray(new float[T * B * I]), null, y, new LstmState(hT, null));
+                } catch (Throwable t) {
+                    thrown.set(t);
+                }
+            });
+            other.start();
+            other.join(60_000);
+            assertEquals("last.h: memory segment is confined to another thread (allocate it from a shared or global "
+                    + "arena, or call from the thread that owns it)", thrown.get().getMessage());
+            assertArrayEquals(filled(T * B * H, 7f), y.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT), "y untouched");
+        }
+    }
+
+    @Test
+    void rejectScansGradientsThatAccumulateReadsBack() {
+        LstmConfig cfg = LstmConfig.builder(I, H).nonFinitePolicy(NonFinitePolicy.REJECT).build();
+        try (Lstm lstm = Lstm.builder(cfg).backend(ReferenceBackend.NAME).build();
+             PackedWeights w = lstm.pack(new RandomData(9).weights(cfg));
+             TrainingWorkspace ws = lstm.newWorkspace(T, B)) {
+            MemorySegment x = MemorySegment.ofArray(new float[T * B * I]), dy = MemorySegment.ofArray(new float[T * B * H]);
+            lstm.forwardTraining(w, T, B, x, null, MemorySegment.ofArray(new float[T * B * H]), null, ws);
+            LstmGradients g = LstmGradients.allocate(cfg);
+            g.dWhh().setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 3, Float.NaN);
+            lstm.backward(w, ws, x, dy, null, null, null, g, GradientMode.OVERWRITE);   // overwritten: not read
+            g.dWhh().setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 3, Float.NaN);
+            assertMessage(IllegalArgumentException.class, "gradients.dWhh: element 3 is NaN (NonFinitePolicy.REJECT)",
+                    () -> lstm.backward(w, ws, x, dy, null, null, null, g, GradientMode.ACCUMULATE));
+        }
+    }
+
     private static StackWeights replace(StackWeights w, LstmWeights l0Reverse) {
         return StackWeights.builder(STACK).set(0, 0, w.get(0, 0)).set(0, 1, l0Reverse).set(1, 0, w.get(1, 0))
                 .set(1, 1, w.get(1, 1)).build();
