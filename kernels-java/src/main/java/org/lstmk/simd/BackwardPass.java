@@ -19,7 +19,7 @@ import org.lstmk.api.LstmGradients;
  *   <li>the last step's cell backward from {@code dy + dh_T} alone; then for each earlier step a barrier (all of
  *       {@code da_t} is needed) per tile {@code dh = da_t·W_hhᵀ} for its own hidden columns
  *       ({@link MicroKernels#gemm}) and at once the cell backward of step {@code t−1} on that tile
- *       ({@link CellKernels#backwardTile}), which writes {@code da_{t−1}};</li>
+ *       (the layer's {@link Cell}), which writes {@code da_{t−1}};</li>
  *   <li>after a last barrier: {@code dh_0 = da_0·W_hhᵀ} and {@code dc_0} for its units; the weight gradients of its
  *       own gate columns as GEMMs over all {@code T·B} rows ({@code dW_ihᵀ = xnᵀ·da}, {@code dW_hhᵀ = hᵀ·da},
  *       {@code da} packed in chunks of {@link #CHUNK} rows into contiguous panels), {@code db} as column sums; and
@@ -44,10 +44,11 @@ final class BackwardPass implements WorkerTeam.Job {
 
     /** The backend's scratch buffers for one call, each at least as large as the call needs. */
     record Scratch(MemorySegment xn, MemorySegment dyn, MemorySegment dh, MemorySegment dc, MemorySegment dxn,
-                   MemorySegment dWihT, MemorySegment dWhhT, MemorySegment db, MemorySegment panels,
-                   MemorySegment tiles) {}
+                   MemorySegment dWihT, MemorySegment dWhhT, MemorySegment db, MemorySegment dpeep,
+                   MemorySegment panels, MemorySegment tiles) {}
 
     private final SimdWeights w;
+    private final Cell cell;
     private final GateLayout shape;
     private final int steps, batch, workers;
     private final Io io;
@@ -56,6 +57,7 @@ final class BackwardPass implements WorkerTeam.Job {
 
     BackwardPass(SimdWeights w, SimdWorkspace ws, int steps, int batch, Io io, Scratch scratch, int workers) {
         this.w = w;
+        this.cell = w.cell;
         this.shape = w.shape;
         this.steps = steps;
         this.batch = batch;
@@ -100,6 +102,7 @@ final class BackwardPass implements WorkerTeam.Job {
                 GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbIh(), io.accumulate());
                 GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbHh(), io.accumulate());
             }
+            if (g.dPeepholes() != null) GradientsOut.peepholes(sc.dpeep(), shape, j0, j1h, g.dPeepholes(), io.accumulate());
         }
         if (io.dx() != null) {
             Copies.sequenceOut(sc.dxn(), 4L * shape.ip(), 0, io.layout(), steps, batch, in, r0(p), r0(p + 1), 0, in, io.dx());
@@ -138,7 +141,7 @@ final class BackwardPass implements WorkerTeam.Job {
             int r = 0;
             for (int i = 0; i < tiles; i++) {
                 int mr = Tiles.size(batch, tiles, i);
-                CellKernels.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB);
+                cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
                 r += mr;
             }
         }
@@ -157,7 +160,7 @@ final class BackwardPass implements WorkerTeam.Job {
                     int mr = Tiles.size(batch, tiles, i);
                     MicroKernels.gemm(mr, nv, da, aBase + r * gRow, gRow, 4, w.whhT, panel, wPanel, VB, k,
                             sc.dh(), r * hRow + u * VB, hRow);
-                    CellKernels.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB);
+                    cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
                     r += mr;
                 }
             }
@@ -239,6 +242,30 @@ final class BackwardPass implements WorkerTeam.Job {
             }
         }
         for (int u = u0; u < u1; u++) biasGradient(u, rows);
+        if (io.grads().dPeepholes() != null) for (int u = u0; u < u1; u++) peepholeGradient(u, rows);
+    }
+
+    /**
+     * The peephole gradients of block {@code u}: {@code dP_i = Σ da_i·c_{t−1}}, {@code dP_f = Σ da_f·c_{t−1}},
+     * {@code dP_o = Σ da_o·c_t} over all rows, into the i, f and o columns of {@code dpeep}. Each block belongs to
+     * one thread and its rows are summed in order, so the result depends neither on the number of threads nor on
+     * their timing.
+     */
+    private void peepholeGradient(int u, int rows) {
+        long gRow = shape.gateRowBytes(), hRow = shape.stateRowBytes(), col = u * 4 * VB, unit = u * VB;
+        long next = (long) batch * hRow;
+        FloatVector si = FloatVector.zero(FLOAT), sf = si, so = si;
+        for (int r = 0; r < rows; r++) {
+            long o = r * gRow + col, c = r * hRow + unit;
+            FloatVector cPrev = FloatVector.fromMemorySegment(FLOAT, cs, c, ORDER);
+            si = FloatVector.fromMemorySegment(FLOAT, da, o, ORDER).fma(cPrev, si);
+            sf = FloatVector.fromMemorySegment(FLOAT, da, o + VB, ORDER).fma(cPrev, sf);
+            so = FloatVector.fromMemorySegment(FLOAT, da, o + 3 * VB, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FLOAT, cs, c + next, ORDER), so);
+        }
+        si.intoMemorySegment(sc.dpeep(), col, ORDER);
+        sf.intoMemorySegment(sc.dpeep(), col + VB, ORDER);
+        so.intoMemorySegment(sc.dpeep(), col + 3 * VB, ORDER);
     }
 
     /** {@code db} for block {@code u}: the column sums of its four gate vectors of {@code da}. */

@@ -10,8 +10,9 @@ import static jdk.incubator.vector.FloatVector.fromMemorySegment;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * The LSTM cell on the tile a micro-kernel has just computed: forward from the pre-activations of each unit block,
- * backward from the incoming {@code dh}. The equations are those of {@code ReferenceLstm}.
+ * The plain LSTM cell ({@link Cell}: no peepholes, no clip; {@link FeatureCell} has those) on the tile a
+ * micro-kernel has just computed: forward from the pre-activations of each unit block, backward from the incoming
+ * {@code dh}. The equations are those of {@code ReferenceLstm}.
  *
  * <p>The cell runs as a few short passes over the tile, each a loop with at most one activation function, reading
  * and writing the tile where it lies (in L1). No vector crosses a method boundary, not even through a one-line load
@@ -20,8 +21,11 @@ import jdk.incubator.vector.FloatVector;
  * inlined is boxed on every call (JFR showed it). Passes over memory keep every compiled method within budget
  * whatever the JIT decides; the Vector API's own methods are force-inlined and never hit the budget.
  */
-final class CellKernels {
+final class CellKernels implements Cell {
     private CellKernels() {}
+
+    /** The plain cell: no peepholes, no clip. */
+    static final CellKernels PLAIN = new CellKernels();
 
     private static final FloatVector ONE = FloatVector.broadcast(FLOAT, 1f);
 
@@ -33,7 +37,8 @@ final class CellKernels {
      *
      * @param hc byte offset of the tile's first units in a state row buffer (relative to the step bases)
      */
-    static void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
+    @Override
+    public void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
         activateGates(s, rows, blocks, gOff, biasOff);
         cellAndHidden(s, rows, blocks, gOff, hc);
     }
@@ -94,14 +99,17 @@ final class CellKernels {
      *
      * @param g  byte offset of the first unit block in a gate row buffer (relative to the step bases)
      * @param hc byte offset of the first units in a state row buffer (relative to the step bases)
+     * @param unitOff byte offset of the first unit block in an interleaved {@code [4Hp]} per-unit vector (unused:
+     *                the plain cell has no per-unit weights in backward)
      */
-    static void backwardTile(BackwardStep s, int rows, int blocks, long g, long hc) {
+    @Override
+    public void backwardTile(BackwardStep s, int rows, int blocks, long g, long hc, long unitOff) {
         cellTanh(s, rows, blocks, hc);
         gateGradients(s, rows, blocks, g, hc);
     }
 
     /** {@code tanh(c_t)} into the tile, one vector per block. */
-    private static void cellTanh(BackwardStep s, int rows, int blocks, long hc) {
+    static void cellTanh(BackwardStep s, int rows, int blocks, long hc) {
         MemorySegment cs = s.cs, tile = s.tile;
         for (int r = 0; r < rows; r++) {
             long h = s.cBase + hc + r * s.hRow, t = s.tileBase + r * s.tileRow;

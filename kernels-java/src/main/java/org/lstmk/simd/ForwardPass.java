@@ -18,7 +18,7 @@ import org.lstmk.api.Layout;
  *   <li>the input projection for its own gate columns, {@code gates[rows][own] = xn · W_ih}, as GEMMs over chunks
  *       of steps ({@link #chunkSteps}) just before those steps run, so that it is still in L2 when read;</li>
  *   <li>per step and tile, {@code h_t·W_hh} ({@link MicroKernels#blocks}) and at once the cell on that tile
- *       ({@link CellKernels#forwardTile}: + projection + bias, activations, c and h); then a barrier so that
+ *       (the layer's {@link Cell}: + projection + bias, activations, c and h); then a barrier so that
  *       everyone's {@code h_t} is complete before anyone reads it;</li>
  *   <li>copy its units of every {@code h_t}, and of {@code h_T, c_T}, out to the caller.</li>
  * </ol>
@@ -33,6 +33,7 @@ final class ForwardPass implements WorkerTeam.Job {
     static final int BLOCK_TILE_ROWS = MAX_ACCUMULATORS / 4;
 
     private final SimdWeights w;
+    private final Cell cell;
     private final GateLayout shape;
     private final Layout layout;
     private final int steps, batch;
@@ -45,6 +46,7 @@ final class ForwardPass implements WorkerTeam.Job {
                 MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT, MemorySegment xn,
                 MemorySegment tileBuffer, SimdWorkspace ws, boolean save, int workers) {
         this.w = w;
+        this.cell = w.cell;
         this.shape = w.shape;
         this.layout = layout;
         this.steps = steps;
@@ -189,7 +191,7 @@ final class ForwardPass implements WorkerTeam.Job {
                 }
                 s.tileBase = slot;
                 s.parts = parts;
-                CellKernels.forwardTile(s, mr, nb, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                cell.forwardTile(s, mr, nb, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
             });
             if (t + 1 < steps) {
                 if (split) barrier.arrive(p);

@@ -3,6 +3,7 @@ package org.lstmk.simd;
 import static org.lstmk.simd.Copies.F;
 
 import java.lang.foreign.MemorySegment;
+import org.lstmk.reference.ReferenceLstm;
 
 /** Writes weight gradients from the kernels' transposed, interleaved layout into PyTorch's, adding or overwriting. */
 final class GradientsOut {
@@ -43,6 +44,23 @@ final class GradientsOut {
             for (int unit = j0; unit < j1; unit++) {
                 float v = db.get(F, 4L * GateLayout.column(gate, unit));
                 long d = 4L * (gate * hid + unit);
+                out.set(F, d, accumulate ? out.get(F, d) + v : v);
+            }
+        }
+    }
+
+    /**
+     * {@code out[k·H + unit] (+)= dpeep[column(gate_k, unit)]} for units {@code [j0, j1)}, {@code out} in ONNX's
+     * order {@code [P_i, P_o, P_f]}.
+     */
+    static void peepholes(MemorySegment dpeep, GateLayout shape, int j0, int j1, MemorySegment out, boolean accumulate) {
+        int hid = shape.hid();
+        int[] gateOf = {ReferenceLstm.GATE_I, ReferenceLstm.GATE_O, ReferenceLstm.GATE_F};
+        int[] peepOf = {ReferenceLstm.PEEP_I, ReferenceLstm.PEEP_O, ReferenceLstm.PEEP_F};
+        for (int k = 0; k < 3; k++) {
+            for (int unit = j0; unit < j1; unit++) {
+                float v = dpeep.get(F, 4L * GateLayout.column(gateOf[k], unit));
+                long d = 4L * (peepOf[k] * hid + unit);
                 out.set(F, d, accumulate ? out.get(F, d) + v : v);
             }
         }

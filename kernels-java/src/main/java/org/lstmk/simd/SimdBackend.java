@@ -5,6 +5,7 @@ import static org.lstmk.simd.SimdSpecies.L;
 import static org.lstmk.simd.SimdSpecies.VB;
 
 import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
 import org.lstmk.api.Layout;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
@@ -29,8 +30,13 @@ public final class SimdBackend implements LstmBackend {
     private final WorkerTeam team;
     private final NativeBuffer xn = new NativeBuffer(), dyn = new NativeBuffer(), dh = new NativeBuffer(),
             dc = new NativeBuffer(), dxn = new NativeBuffer(), dWihT = new NativeBuffer(), dWhhT = new NativeBuffer(),
-            db = new NativeBuffer(), panels = new NativeBuffer(), tiles = new NativeBuffer();
-    private SimdWorkspace inference, cell;
+            db = new NativeBuffer(), dpeep = new NativeBuffer(), panels = new NativeBuffer(), tiles = new NativeBuffer();
+    /**
+     * Inference scratch per layer shape, most recently used last: a stack alternates shapes (layer 0 reads I
+     * inputs, the layers above D·H_out), and each keeps its own rather than reallocating at every layer call.
+     */
+    private final LinkedHashMap<GateLayout, SimdWorkspace> inference = new LinkedHashMap<>(8, 0.75f, true);
+    private SimdWorkspace lastInference, cell;
 
     SimdBackend(BackendOptions options) {
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
@@ -92,11 +98,12 @@ public final class SimdBackend implements LstmBackend {
                 io.grads() != null ? dWihT.atLeast(s.in() * s.gateRowBytes()) : null,
                 io.grads() != null ? dWhhT.atLeast(s.hid() * s.gateRowBytes()) : null,
                 io.grads() != null ? db.atLeast(s.gateRowBytes()) : null,
+                io.grads() != null && io.grads().dPeepholes() != null ? dpeep.atLeast(s.gateRowBytes()) : null,
                 io.grads() != null ? panels.atLeast((long) n * BackwardPass.CHUNK * 4 * VB) : null,
                 tiles.atLeast(n * Tiles.THREAD_TILE_BYTES));
         LstmGradients g = io.grads();
         boolean callerIo = !Shareable.all(io.x(), io.dy(), io.dhT(), io.dcT(), io.dx(), io.dh0(), io.dc0())
-                || g != null && !Shareable.all(g.dWih(), g.dWhh(), g.dbIh(), g.dbHh());
+                || g != null && !Shareable.all(g.dWih(), g.dWhh(), g.dbIh(), g.dbHh(), g.dWhr(), g.dPeepholes());
         team.run(n, new BackwardPass(w, ws, steps, batch, io, scratch, n), callerIo);
     }
 
@@ -165,10 +172,13 @@ public final class SimdBackend implements LstmBackend {
         }
     }
 
-    /** The inference scratch's gate buffer (for tests of memory reuse), or null before the first inference. */
+    /** The gate buffer of the last inference's scratch (for tests of memory reuse), or null before the first. */
     MemorySegment inferenceGates() {
-        return inference == null ? null : inference.gates();
+        return lastInference == null ? null : lastInference.gates();
     }
+
+    /** Inference scratch shapes kept at once (a stack needs two; a few more cost only memory). */
+    static final int INFERENCE_SHAPES = 4;
 
     /** Workers for a call: no more than unit blocks, and one for calls too small to share. */
     private int workers(GateLayout s, int steps, int batch) {
@@ -177,20 +187,31 @@ public final class SimdBackend implements LstmBackend {
         return Math.max(1, Math.min(team.threads(), s.blocks()));
     }
 
+    /**
+     * The inference scratch of shape {@code s}, grown (never shrunk) to fit; the least recently used shape is freed
+     * when more than {@link #INFERENCE_SHAPES} are held.
+     */
     private SimdWorkspace inferenceWorkspace(GateLayout s, int steps, int batch) {
-        if (inference == null || !inference.shape.equals(s) || !inference.fits(steps, batch)) {
+        SimdWorkspace ws = inference.get(s);
+        if (ws == null || !ws.fits(steps, batch)) {
             int t = steps, b = batch;
-            if (inference != null) {
-                if (inference.shape.equals(s)) {
-                    t = Math.max(t, inference.maxSteps);
-                    b = Math.max(b, inference.maxBatch);
-                }
-                inference.close();
-                inference = null;
+            if (ws != null) {
+                t = Math.max(t, ws.maxSteps);
+                b = Math.max(b, ws.maxBatch);
+                inference.remove(s);
+                ws.close();
             }
-            inference = new SimdWorkspace(s, t, b);
+            ws = new SimdWorkspace(s, t, b);
+            inference.put(s, ws);
+            if (inference.size() > INFERENCE_SHAPES) {
+                var eldest = inference.entrySet().iterator();
+                SimdWorkspace old = eldest.next().getValue();
+                eldest.remove();
+                old.close();
+            }
         }
-        return inference;
+        lastInference = ws;
+        return ws;
     }
 
     private SimdWorkspace cellWorkspace(GateLayout s, int batch) {
@@ -206,10 +227,11 @@ public final class SimdBackend implements LstmBackend {
     @Override
     public void close() {
         team.close();
-        for (NativeBuffer b : new NativeBuffer[] {xn, dyn, dh, dc, dxn, dWihT, dWhhT, db, panels, tiles}) b.close();
-        if (inference != null) inference.close();
+        for (NativeBuffer b : new NativeBuffer[] {xn, dyn, dh, dc, dxn, dWihT, dWhhT, db, dpeep, panels, tiles}) b.close();
+        for (SimdWorkspace ws : inference.values()) ws.close();
+        inference.clear();
         if (cell != null) cell.close();
-        inference = cell = null;
+        lastInference = cell = null;
     }
 
     static {

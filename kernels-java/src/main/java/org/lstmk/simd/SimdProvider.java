@@ -1,9 +1,11 @@
 package org.lstmk.simd;
 
+import org.lstmk.api.LstmConfig;
 import org.lstmk.spi.Availability;
 import org.lstmk.spi.BackendOptions;
 import org.lstmk.spi.BackendProvider;
 import org.lstmk.spi.LstmBackend;
+import org.lstmk.spi.Support;
 
 /**
  * Registers the SIMD backend. Loads on any JVM: the Vector API module is looked up, not linked, until
@@ -38,6 +40,12 @@ public final class SimdProvider implements BackendProvider {
         } catch (RuntimeException | LinkageError e) {
             return Availability.unusable("the Vector API failed to initialise: " + e);
         }
+    }
+
+    /** Peepholes and the cell clip run in the kernels ({@code FeatureCell}); projection does not yet. */
+    @Override
+    public Support supports(LstmConfig config) {
+        return Support.cellFeatures(name(), config, false, true, true);
     }
 
     @Override

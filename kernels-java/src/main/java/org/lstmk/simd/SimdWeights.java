@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmWeights;
+import org.lstmk.reference.ReferenceLstm;
 import org.lstmk.spi.BackendWeights;
 
 /**
@@ -20,19 +21,24 @@ import org.lstmk.spi.BackendWeights;
  *   <li>{@code bias}: {@code b_ih + b_hh}, {@code [4Hp]} interleaved;</li>
  *   <li>{@code whhT}: per block of L hidden columns a panel {@code [4Hp][L]} of {@code W_hh} with rows in
  *       interleaved order — the B operand of {@code dh = da·W_hh} in backward;</li>
- *   <li>{@code wihT}: the same for {@code W_ih}, per block of L input columns — for {@code dx = da·W_ih}.</li>
+ *   <li>{@code wihT}: the same for {@code W_ih}, per block of L input columns — for {@code dx = da·W_ih};</li>
+ *   <li>{@code peep} (peepholes only, else null): {@code [4Hp]} interleaved as the bias, {@code P_i} in the i
+ *       columns, {@code P_f} in f, {@code P_o} in o, 0 in g — read at the bias's offsets by {@link FeatureCell}.</li>
  * </ul>
+ * {@link #cell} is the layer's gate epilogue ({@link Cell#of}).
  * Padding rows and columns are zero.
  */
 final class SimdWeights implements BackendWeights {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     final GateLayout shape;
-    final MemorySegment wih, whh, bias, whhT, wihT;
+    final MemorySegment wih, whh, bias, whhT, wihT, peep;
+    /** The layer's cell: the plain one, or peepholes and clip. */
+    final Cell cell;
     private final Arena arena;
     private boolean closed;
 
-    private SimdWeights(GateLayout shape) {
+    private SimdWeights(GateLayout shape, LstmConfig cfg) {
         this.shape = shape;
         this.arena = Arena.ofShared();
         int in = shape.in(), hid = shape.hid(), g = shape.gates();
@@ -42,15 +48,28 @@ final class SimdWeights implements BackendWeights {
             bias = arena.allocate(4L * g, 64);
             whhT = arena.allocate((long) shape.blocks() * g * VB, 64);
             wihT = arena.allocate((long) (shape.ip() / L) * g * VB, 64);
+            peep = cfg.peepholes() ? arena.allocate(4L * g, 64) : null;
         } catch (RuntimeException | OutOfMemoryError e) {
             arena.close();
             throw e;
         }
+        cell = Cell.of(cfg, peep);
     }
 
     static SimdWeights pack(LstmConfig cfg, LstmWeights w) {
-        SimdWeights p = new SimdWeights(GateLayout.of(cfg));
+        SimdWeights p = new SimdWeights(GateLayout.of(cfg), cfg);
         int in = cfg.inputSize(), hid = cfg.hiddenSize(), g = p.shape.gates();
+        if (p.peep != null) {
+            // [P_i, P_o, P_f] (ONNX order) into the i, o, f columns
+            int[] gateOf = {ReferenceLstm.GATE_I, ReferenceLstm.GATE_O, ReferenceLstm.GATE_F};
+            int[] peepOf = {ReferenceLstm.PEEP_I, ReferenceLstm.PEEP_O, ReferenceLstm.PEEP_F};
+            for (int k = 0; k < 3; k++) {
+                for (int unit = 0; unit < hid; unit++) {
+                    p.peep.setAtIndex(F, GateLayout.column(gateOf[k], unit),
+                            w.peepholes().getAtIndex(F, (long) peepOf[k] * hid + unit));
+                }
+            }
+        }
         for (int gate = 0; gate < 4; gate++) {
             for (int unit = 0; unit < hid; unit++) {
                 long row = (long) gate * hid + unit;

@@ -20,6 +20,13 @@
  * small steps compute the product over the thread's own units of h before waiting, which hides the barrier. Odd
  * steps sweep the panels backwards so that a slice larger than L2 is half reused.
  *
+ * <h2>Cell features</h2>
+ * The gate epilogue is a {@code Cell} chosen once per packed layer: the plain one ({@code CellKernels}) or
+ * {@code FeatureCell} for peepholes and the cell clip, so the plain path's loops carry no test for either. Peephole
+ * weights are packed interleaved like the bias; clamped gates are stored as exactly the {@code CellMath} constants
+ * and recognised by value in backward. The peephole gradients are column sums over the kept {@code da} and cell
+ * states after the time loop, per thread over its own units, in a fixed order.
+ *
  * <h2>Backward</h2>
  * {@code BackwardPass}: the last step's cell from {@code dy + dh_T}; then per step a barrier and per tile
  * {@code dh = da_t·W_hhᵀ} followed by the backward cell of the previous step. {@code da} is kept for every step

@@ -12,7 +12,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.lstmk.api.GradientMode;
 import org.lstmk.api.Layout;
 import org.lstmk.api.Lstm;
@@ -152,6 +154,37 @@ class SimdBackendTest {
             }
             backend.close();
             assertFalse(first.scope().isAlive(), "closing the backend frees its scratch");
+        }
+    }
+
+    /** A stack alternates layer shapes (input I, then D·H_out): each shape keeps its own inference scratch. */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void alternatingLayerShapesKeepTheirScratch() {
+        LstmConfig first = LstmConfig.of(8, 24), second = LstmConfig.of(48, 24);
+        SimdBackend backend = new SimdBackend(new BackendOptions(2, null));
+        try (SimdWeights w0 = (SimdWeights) backend.pack(first, new RandomData(2).weights(first));
+             SimdWeights w1 = (SimdWeights) backend.pack(second, new RandomData(3).weights(second))) {
+            float[] x0 = new RandomData(4).uniform(6 * 4 * 8, 1), x1 = new RandomData(5).uniform(6 * 4 * 48, 1);
+            float[] y = new float[6 * 4 * 24];
+            MemorySegment s0 = null, s1 = null;
+            for (int call = 0; call < 50; call++) {
+                backend.forward(new org.lstmk.spi.Calls.Forward(first, w0, 6, 4, MemorySegment.ofArray(x0), null, null,
+                        MemorySegment.ofArray(y), null, null, null));
+                MemorySegment now0 = backend.inferenceGates();
+                backend.forward(new org.lstmk.spi.Calls.Forward(second, w1, 6, 4, MemorySegment.ofArray(x1), null,
+                        null, MemorySegment.ofArray(y), null, null, null));
+                MemorySegment now1 = backend.inferenceGates();
+                if (s0 == null) {
+                    s0 = now0;
+                    s1 = now1;
+                    assertTrue(s0 != s1, "two shapes, two scratch buffers");
+                }
+                assertSame(s0, now0, "layer 0's scratch reallocated on call " + call);
+                assertSame(s1, now1, "layer 1's scratch reallocated on call " + call);
+            }
+            backend.close();
+            assertFalse(s0.scope().isAlive() || s1.scope().isAlive(), "closing the backend frees every scratch");
         }
     }
 }
