@@ -70,7 +70,7 @@ if [ -x "$NVCC" ] || command -v "$NVCC" >/dev/null 2>&1; then
       /bytes stack frame/ { stack = $1; sst = $5; sld = $9 }
       /Used [0-9]+ registers/ { match($0, /Used [0-9]+ registers/); r = substr($0, RSTART + 5, RLENGTH - 15);
                                 s = 0; if (match($0, /[0-9]+ bytes smem/)) s = substr($0, RSTART, RLENGTH - 11);
-                                printf "%-26s %-6s %4s regs %6s B smem %4s B stack %4s B spill-st %4s B spill-ld\n", k, a, r, s, stack, sst, sld }
+                                printf "%-36s %-6s %4s regs %6s B smem %4s B stack %4s B spill-st %4s B spill-ld\n", k, a, r, s, stack, sst, sld }
     ' "$REPORT.raw" > "$REPORT"
   fi
   fatbin_state=present

@@ -83,29 +83,38 @@ using ForwardTile = TileShape<LSTMK_FWD_TILE_B, LSTMK_FWD_TILE_N, LSTMK_FWD_TILE
 static_assert(ForwardTile::THREADS == LSTMK_FWD_THREADS, "kernel_geometry.h: LSTMK_FWD_THREADS");
 static_assert(ForwardTile::RN == GATES, "a thread must own the four gates of its unit");
 
+// The cell-feature arguments every step kernel ends with (see lstm_cell.cuh: CellParams); a variant without the
+// feature ignores them.
+#define LSTMK_CELL_PARAMS const float *peep, float clip, float sigHi, float sigLo, float tanhHi, float tanhLo
+#define LSTMK_CELL_ARGS(H) CellParams{peep, (H), clip, sigHi, sigLo, tanhHi, tanhLo}
+
 /**
  * One timestep for B batch rows: pre-activations h_{t-1} . W_hh^T (packed) + gx, then the cell, all in registers.
  * Blocks: x over packed gate-column tiles (TILE_N/4 units each), y over batch tiles (grid-stride).
  *
- * @param hPrev  h_{t-1} rows (null: zeros)             @param wHh   packed W_hh [4H, H]
+ * @param K      width of h: H_out (P with projection, else H)
+ * @param hPrev  h_{t-1} rows [B, K] (null: zeros)      @param wHh   packed W_hh [4H, K]
  * @param gx     x_t . W_ih^T + b rows, packed [B, 4H]   @param c     [B, H] contiguous: c_{t-1} in, c_t out
- * @param y      h_t rows out                            @param hOut  optional contiguous [B, H] copy of h_t
+ * @param y      m_t = o*tanh(c_t) rows out: h_t without projection, the projection's input with it
+ * @param hOut   optional contiguous [B, H] copy of m_t (h_T without projection)
  * @param gates  optional activations out, packed or (gatesPytorchOrder != 0) PyTorch order
- * @param hSave  optional copy of h_{t-1} (for dW_hh)   @param cSave optional copy of c_{t-1} (for backward)
+ * @param hSave  optional copy of h_{t-1} [B, K] (for dW_hh)   @param cSave optional copy of c_{t-1} (for backward)
  */
-extern "C" __global__ void __launch_bounds__(LSTMK_FWD_THREADS)
-lstmk_lstm_forward_step(int B, int H, const float* hPrev, long long hPrevStride, const float* wHh,
-                        const float* gx, long long gxStride, float* c, float* y, long long yStride, float* hOut,
-                        float* gates, long long gatesStride, int gatesPytorchOrder, float* hSave,
-                        long long hSaveStride, float* cSave, long long cSaveStride) {
+template <class CellT>
+__device__ __forceinline__ void forward_step(int B, int H, int K, const float* hPrev, long long hPrevStride,
+                                             const float* wHh, const float* gx, long long gxStride, float* c,
+                                             float* y, long long yStride, float* hOut, float* gates,
+                                             long long gatesStride, int gatesPytorchOrder, float* hSave,
+                                             long long hSaveStride, float* cSave, long long cSaveStride,
+                                             const CellT cell) {
     using S = ForwardTile;
     const int n0 = (int) blockIdx.x * S::TN;
     const int j = (n0 + S::thread_col()) / GATES;   // this thread's hidden unit
     const bool pt = gatesPytorchOrder != 0;
     for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
         float acc[S::RM][S::RN] = {};
-        block_product<S, Contiguous::K, Contiguous::K>(B, GATES * H, H, MatrixView{hPrev, hPrevStride, 1},
-                                                       MatrixView{wHh, 1, H}, m0, n0, acc);
+        block_product<S, Contiguous::K, Contiguous::K>(B, GATES * H, K, MatrixView{hPrev, hPrevStride, 1},
+                                                       MatrixView{wHh, 1, K}, m0, n0, acc);
 #pragma unroll
         for (int r = 0; r < S::RM; ++r) {
             const int b = m0 + S::thread_row() + r;
@@ -113,10 +122,10 @@ lstmk_lstm_forward_step(int B, int H, const float* hPrev, long long hPrevStride,
             float a[GATES];
 #pragma unroll
             for (int g = 0; g < GATES; ++g) a[g] = acc[r][g] + gx[b * gxStride + GATES * j + g];
-            const Gates x = activate(a);
             const long long bj = (long long) b * H + j;
             const float cPrev = c[bj];
-            const float cNew = cell_state(x, cPrev);
+            float cNew;
+            const Gates x = cell.forward(a, j, cPrev, cNew);
             const float hNew = x.o * tanh_f(cNew);
             c[bj] = cNew;
             y[b * yStride + j] = hNew;
@@ -128,12 +137,31 @@ lstmk_lstm_forward_step(int B, int H, const float* hPrev, long long hPrevStride,
                 row[gate_col(j, 2, H, pt)] = x.g;
                 row[gate_col(j, 3, H, pt)] = x.o;
             }
-            if (hSave != nullptr) hSave[b * hSaveStride + j] = hPrev != nullptr ? hPrev[b * hPrevStride + j] : 0.f;
+            // h_{t-1} has K <= H columns: the threads of units j < K copy it.
+            if (hSave != nullptr && j < K) hSave[b * hSaveStride + j] = hPrev != nullptr ? hPrev[b * hPrevStride + j] : 0.f;
             if (cSave != nullptr) cSave[b * cSaveStride + j] = cPrev;
         }
     }
 }
-LSTMK_KERNEL(lstmk_lstm_forward_step)
+
+#define LSTMK_FORWARD_STEP_PARAMS                                                                                      \
+    int B, int H, int K, const float *hPrev, long long hPrevStride, const float *wHh, const float *gx,                \
+        long long gxStride, float *c, float *y, long long yStride, float *hOut, float *gates, long long gatesStride,  \
+        int gatesPytorchOrder, float *hSave, long long hSaveStride, float *cSave, long long cSaveStride,              \
+        LSTMK_CELL_PARAMS
+#define LSTMK_FORWARD_STEP(name, PEEP, CLIP)                                                                           \
+    extern "C" __global__ void __launch_bounds__(LSTMK_FWD_THREADS) name(LSTMK_FORWARD_STEP_PARAMS) {                \
+        forward_step(B, H, K, hPrev, hPrevStride, wHh, gx, gxStride, c, y, yStride, hOut, gates, gatesStride,         \
+                     gatesPytorchOrder, hSave, hSaveStride, cSave, cSaveStride,                                       \
+                     Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                           \
+    }                                                                                                                  \
+    LSTMK_KERNEL(name)
+
+// One entry point per cell variant, same arguments; the launcher picks by the layer's features.
+LSTMK_FORWARD_STEP(lstmk_lstm_forward_step, false, false)
+LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_peep, true, false)
+LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_clip, false, true)
+LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_peep_clip, true, true)
 
 // ---- fused recurrent backward step --------------------------------------------------------------------------------
 
@@ -142,28 +170,32 @@ using BackwardTile = TileShape<LSTMK_BWD_TILE_B, LSTMK_BWD_TILE_N, LSTMK_BWD_TIL
 static_assert(BackwardTile::THREADS == LSTMK_BWD_THREADS, "kernel_geometry.h: LSTMK_BWD_THREADS");
 
 /**
- * One timestep of backpropagation through time for B batch rows: dh_t = dA_{t+1} . W_hh (K = 4H) + dhIn + dy_t,
- * then the gate gradients dA_t and dc_{t-1} of every unit in the epilogue. Blocks: x over unit tiles, y over batch
- * tiles.
+ * One timestep of backpropagation through time for B batch rows: dm_t = dIn . W (a [B,K] x [K,H] product) + dhIn +
+ * dy_t, then the gate gradients dA_t and dc_{t-1} of every unit in the epilogue. Blocks: x over unit tiles, y over
+ * batch tiles. Without projection dIn . W is the recurrent dA_{t+1} . W_hh (K = 4H, W = packed W_hh) and dm is dh_t;
+ * with projection it is dh_t . W_hr (K = P, W = W_hr [P, H]) from lstmk_lstm_backward_dh, and dhIn, dy are null.
  *
- * @param dANext  gate gradients of step t+1, packed rows (null at the last step)
- * @param wHh     packed W_hh [4H, H]                   @param dhIn  optional contiguous [B, H] extra dh (dh_T)
- * @param dy      optional dy_t rows                    @param gates saved activations of step t
- * @param cPrev   c_{t-1} rows (null: zeros)            @param dc    [B, H] contiguous: dc_t in, dc_{t-1} out
- * @param dA      gate gradients of step t out, packed rows
+ * @param dIn     [B, K] rows (null: zeros, e.g. the last step)   @param w  [K, H] row-major
+ * @param dhIn    optional contiguous [B, H] extra dm (dh_T)      @param dy optional dy_t rows [B, H]
+ * @param gates   saved activations of step t                    @param cPrev c_{t-1} rows (null: zeros)
+ * @param dc      [B, H] contiguous: dc_t in, dc_{t-1} out        @param dA gate gradients of step t out, packed rows
+ * @param mOut    optional m_t = o*tanh(c_t) rows out (recomputed; for dW_hr)
+ * @param peepRows optional [B, 3H] rows out: da_i*c_{t-1}, da_o*c_t, da_f*c_{t-1} (PEEP only; summed into dP later)
  */
-extern "C" __global__ void __launch_bounds__(LSTMK_BWD_THREADS)
-lstmk_lstm_backward_step(int B, int H, const float* dANext, long long dANextStride, const float* wHh,
-                         const float* dhIn, const float* dy, long long dyStride, const float* gates,
-                         long long gatesStride, int gatesPytorchOrder, const float* cPrev, long long cPrevStride,
-                         float* dc, float* dA, long long dAStride) {
+template <class CellT>
+__device__ __forceinline__ void backward_step(int B, int H, int K, const float* dIn, long long dInStride,
+                                              const float* w, const float* dhIn, const float* dy, long long dyStride,
+                                              const float* gates, long long gatesStride, int gatesPytorchOrder,
+                                              const float* cPrev, long long cPrevStride, float* dc, float* dA,
+                                              long long dAStride, float* mOut, long long mOutStride, float* peepRows,
+                                              long long peepRowsStride, const CellT cell) {
     using S = BackwardTile;
     const int n0 = (int) blockIdx.x * S::TN;
     const bool pt = gatesPytorchOrder != 0;
     for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
         float acc[S::RM][S::RN] = {};
-        block_product<S, Contiguous::K, Contiguous::MN>(B, H, GATES * H, MatrixView{dANext, dANextStride, 1},
-                                                        MatrixView{wHh, H, 1}, m0, n0, acc);
+        block_product<S, Contiguous::K, Contiguous::MN>(B, H, K, MatrixView{dIn, dInStride, 1}, MatrixView{w, H, 1},
+                                                        m0, n0, acc);
 #pragma unroll
         for (int r = 0; r < S::RM; ++r) {
             const int b = m0 + S::thread_row() + r;
@@ -173,25 +205,51 @@ lstmk_lstm_backward_step(int B, int H, const float* dANext, long long dANextStri
                 const int j = n0 + S::thread_col() + u;
                 if (j >= H) continue;
                 const long long bj = (long long) b * H + j;
-                float dh = acc[r][u];
-                if (dhIn != nullptr) dh += dhIn[bj];
-                if (dy != nullptr) dh += dy[b * dyStride + j];
+                float dm = acc[r][u];
+                if (dhIn != nullptr) dm += dhIn[bj];
+                if (dy != nullptr) dm += dy[b * dyStride + j];
                 const float* row = gates + b * gatesStride;
                 const Gates x{row[gate_col(j, 0, H, pt)], row[gate_col(j, 1, H, pt)], row[gate_col(j, 2, H, pt)],
                               row[gate_col(j, 3, H, pt)]};
                 const float cp = cPrev != nullptr ? cPrev[b * cPrevStride + j] : 0.f;
                 float dcj = dc[bj];
-                float da[GATES];
-                cell_backward(x, cp, dh, dcj, da);
+                float da[GATES], m, cNew;
+                cell.backward(x, j, cp, dm, dcj, da, m, cNew);
                 dc[bj] = dcj;
                 float* out = dA + b * dAStride + GATES * j;
 #pragma unroll
                 for (int g = 0; g < GATES; ++g) out[g] = da[g];
+                if (mOut != nullptr) mOut[b * mOutStride + j] = m;
+                if constexpr (CellT::PEEPHOLES) {
+                    if (peepRows != nullptr) {
+                        float* pr = peepRows + b * peepRowsStride;
+                        pr[PEEP_I * H + j] = da[0] * cp;
+                        pr[PEEP_O * H + j] = da[3] * cNew;
+                        pr[PEEP_F * H + j] = da[1] * cp;
+                    }
+                }
             }
         }
     }
 }
-LSTMK_KERNEL(lstmk_lstm_backward_step)
+
+#define LSTMK_BACKWARD_STEP_PARAMS                                                                                     \
+    int B, int H, int K, const float *dIn, long long dInStride, const float *w, const float *dhIn, const float *dy,   \
+        long long dyStride, const float *gates, long long gatesStride, int gatesPytorchOrder, const float *cPrev,     \
+        long long cPrevStride, float *dc, float *dA, long long dAStride, float *mOut, long long mOutStride,           \
+        float *peepRows, long long peepRowsStride, LSTMK_CELL_PARAMS
+#define LSTMK_BACKWARD_STEP(name, PEEP, CLIP)                                                                          \
+    extern "C" __global__ void __launch_bounds__(LSTMK_BWD_THREADS) name(LSTMK_BACKWARD_STEP_PARAMS) {               \
+        backward_step(B, H, K, dIn, dInStride, w, dhIn, dy, dyStride, gates, gatesStride, gatesPytorchOrder, cPrev,   \
+                      cPrevStride, dc, dA, dAStride, mOut, mOutStride, peepRows, peepRowsStride,    \
+                      Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                          \
+    }                                                                                                                  \
+    LSTMK_KERNEL(name)
+
+LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step, false, false)
+LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep, true, false)
+LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_clip, false, true)
+LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep_clip, true, true)
 
 // ---- bias gradients -----------------------------------------------------------------------------------------------
 

@@ -23,6 +23,10 @@ import org.lstmk.spi.LstmBackend;
  * gradients of step t), then {@code dh0}, {@code dx}, {@code dW_ih}, {@code dW_hh} as single GEMMs over all T·B rows
  * and the bias gradient as a deterministic column sum. Every call ends with a synchronize: when it returns, the
  * outputs are in the caller's segments.
+ *
+ * <p>Cell features: peepholes and the cell clip live in the step kernels' cell epilogue ({@link CellArgs} picks the
+ * kernel variant and carries the peephole weights and clamped gate values); the peephole gradient is a deterministic
+ * column sum of per-row products the backward steps write.
  */
 final class CudaBackend implements LstmBackend {
     private final String name;
@@ -62,7 +66,7 @@ final class CudaBackend implements LstmBackend {
         int in = cfg.inputSize(), hid = cfg.hiddenSize();
         long gateRows = 4L * hid;
         shared.retain();
-        DeviceBuffer wIh = null, wHh = null, bias = null;
+        DeviceBuffer wIh = null, wHh = null, bias = null, peep = null;
         try {
             wIh = device.allocate(gateRows * in * Float.BYTES);
             wHh = device.allocate(gateRows * hid * Float.BYTES);
@@ -81,12 +85,16 @@ final class CudaBackend implements LstmBackend {
                 } else {
                     device.fillZero(bias, 0, bias.bytes());
                 }
+                if (cfg.peepholes()) {
+                    peep = device.allocate(3L * hid * Float.BYTES);
+                    upload(w.peepholes(), 3L * hid, peep);
+                }
                 device.synchronize();
             }
-            return new CudaWeights(shared, wIh, wHh, bias);
+            return new CudaWeights(shared, wIh, wHh, bias, peep, CellArgs.of(cfg, peep));
         } catch (RuntimeException e) {
             try {
-                DeviceBuffer.closeAll(wIh, wHh, bias);
+                DeviceBuffer.closeAll(wIh, wHh, bias, peep);
             } finally {
                 shared.release();
             }
@@ -154,7 +162,8 @@ final class CudaBackend implements LstmBackend {
                 w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
         for (int t = 0; t < steps; t++) {
             Rows hPrev = t == 0 ? Rows.dense(h0, hid) : seq.step(y, t - 1, hid);
-            kernels.forwardStep(batch, hid, hPrev, w.wHh, seq.step(projected, t, gateCols), c, seq.step(y, t, hid),
+            kernels.forwardStep(w.cell, batch, hid, hid, hPrev, w.wHh, seq.step(projected, t, gateCols), c,
+                    seq.step(y, t, hid),
                     t == steps - 1 ? hLast : null,
                     ws != null ? seq.step(ws.gates, t, gateCols) : Rows.NONE, false,
                     ws != null ? seq.step(ws.hPrev, t, hid) : Rows.NONE,
@@ -176,11 +185,13 @@ final class CudaBackend implements LstmBackend {
         DeviceBuffer dhLast = b.dhT() == null ? null : upload(Slot.DH_LAST, b.dhT(), (long) batch * hid);
         DeviceBuffer dc = uploadOrZero(Slot.DC, b.dcT(), (long) batch * hid);
         DeviceBuffer dA = ws.projected;   // the projection is not needed any more: it becomes the gate gradients
+        DeviceBuffer peepRows = peepRows(cfg, b.gradients(), rows);
         for (int t = steps - 1; t >= 0; t--) {
             boolean last = t == steps - 1;
-            kernels.backwardStep(batch, hid, last ? Rows.NONE : seq.step(dA, t + 1, gateCols), w.wHh,
-                    last ? dhLast : null, seq.step(dy, t, hid), seq.step(ws.gates, t, gateCols), false,
-                    seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols));
+            kernels.backwardStep(w.cell, batch, hid, (int) gateCols, last ? Rows.NONE : seq.step(dA, t + 1, gateCols),
+                    w.wHh, last ? dhLast : null, seq.step(dy, t, hid), seq.step(ws.gates, t, gateCols), false,
+                    seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols), Rows.NONE,
+                    peepRows == null ? Rows.NONE : seq.step(peepRows, t, 3L * hid));
         }
         if (b.dh0() != null) {
             DeviceBuffer dh0 = scratch.floats(Slot.DH0, (long) batch * hid);
@@ -194,6 +205,7 @@ final class CudaBackend implements LstmBackend {
         if (b.gradients() != null) {
             DeviceBuffer x = upload(Slot.X, b.x(), rows * in);
             weightGradients(rows, in, hid, dA, x, ws.hPrev, b.gradients(), b.accumulate());
+            peepholeGradient(rows, hid, peepRows, b.gradients(), b.accumulate());
         }
         device.synchronize();
     }
@@ -214,7 +226,7 @@ final class CudaBackend implements LstmBackend {
         DeviceBuffer c = uploadOrZero(Slot.C, f.c(), bh);
         DeviceBuffer hNext = scratch.floats(Slot.Y, bh);
         DeviceBuffer gates = f.gates() == null ? null : scratch.floats(Slot.GATES, batch * gateCols);
-        kernels.forwardStep(batch, hid, Rows.dense(h, hid), w.wHh, Rows.dense(projected, gateCols), c,
+        kernels.forwardStep(w.cell, batch, hid, hid, Rows.dense(h, hid), w.wHh, Rows.dense(projected, gateCols), c,
                 Rows.dense(hNext, hid), null, Rows.dense(gates, gateCols), true, Rows.NONE, Rows.NONE);
         download(hNext, f.hNext(), bh);
         download(c, f.cNext(), bh);
@@ -235,8 +247,10 @@ final class CudaBackend implements LstmBackend {
         DeviceBuffer dhNext = cb.dhNext() == null ? null : upload(Slot.DH_LAST, cb.dhNext(), bh);
         DeviceBuffer dc = uploadOrZero(Slot.DC, cb.dcNext(), bh);
         DeviceBuffer dA = scratch.floats(Slot.DA, batch * gateCols);
-        kernels.backwardStep(batch, hid, Rows.NONE, w.wHh, dhNext, Rows.NONE, Rows.dense(gates, gateCols), true,
-                Rows.dense(c, hid), dc, Rows.dense(dA, gateCols));
+        DeviceBuffer peepRows = peepRows(cfg, cb.gradients(), batch);
+        kernels.backwardStep(w.cell, batch, hid, (int) gateCols, Rows.NONE, w.wHh, dhNext, Rows.NONE,
+                Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols), Rows.NONE,
+                Rows.dense(peepRows, 3L * hid));
         if (cb.dh() != null) {
             DeviceBuffer dh = scratch.floats(Slot.DH0, bh);
             kernels.gemm(Gemm.NN, batch, hid, (int) gateCols, dA.floatAt(0), gateCols, w.wHh.floatAt(0), hid, null,
@@ -249,6 +263,7 @@ final class CudaBackend implements LstmBackend {
             DeviceBuffer x = upload(Slot.X, cb.x(), (long) batch * in);
             DeviceBuffer h = uploadOrZero(Slot.H0, cb.h(), bh);
             weightGradients(batch, in, hid, dA, x, h, cb.gradients(), cb.accumulate());
+            peepholeGradient(batch, hid, peepRows, cb.gradients(), cb.accumulate());
         }
         device.synchronize();
     }
@@ -298,6 +313,27 @@ final class CudaBackend implements LstmBackend {
             download(dbIh, g.dbIh(), gateRows);
             download(dbHh, g.dbHh(), gateRows);
         }
+    }
+
+    /**
+     * Where the backward steps put their peephole-gradient products ({@code [rows, 3H]}: {@code da_i·c_{t-1},
+     * da_o·c_t, da_f·c_{t-1}} per row), or null when no peephole gradient is wanted.
+     */
+    private DeviceBuffer peepRows(LstmConfig cfg, LstmGradients g, long rows) {
+        if (!cfg.peepholes() || g == null || g.dPeepholes() == null) return null;
+        return scratch.floats(Slot.PEEP_ROWS, rows * 3L * cfg.hiddenSize());
+    }
+
+    /**
+     * {@code dP = Σ_rows peepRows} ({@code [3H]}, order {@code P_i, P_o, P_f} as the weights), summed in a fixed
+     * order (no atomics); accumulated onto the caller's values when {@code accumulate}. Nothing if not wanted.
+     */
+    private void peepholeGradient(long rows, int hid, DeviceBuffer peepRows, LstmGradients g, boolean accumulate) {
+        if (peepRows == null) return;
+        long n = 3L * hid;
+        DeviceBuffer dP = accumulate ? upload(Slot.D_PEEP, g.dPeepholes(), n) : scratch.floats(Slot.D_PEEP, n);
+        kernels.columnSum((int) rows, (int) n, peepRows.floatAt(0), n, accumulate ? 1f : 0f, dP, null, 0);
+        download(dP, g.dPeepholes(), n);
     }
 
     /** Copies the first {@code floats} floats of {@code src} into the scratch buffer of {@code slot}. */

@@ -1,9 +1,11 @@
 package org.lstmk.cuda;
 
+import org.lstmk.api.LstmConfig;
 import org.lstmk.spi.Availability;
 import org.lstmk.spi.BackendOptions;
 import org.lstmk.spi.BackendProvider;
 import org.lstmk.spi.LstmBackend;
+import org.lstmk.spi.Support;
 
 /**
  * Registers {@code cuda-host}: the CUDA backend with its kernels running on the CPU through their g++ host build
@@ -31,6 +33,12 @@ public final class CudaHostProvider implements BackendProvider {
         if (reason != null) return Availability.unusable(reason);
         return Availability.usable("CUDA kernels emulated on the CPU (" + HostLibrary.get().kernelCount()
                 + " kernels, one fiber per CUDA thread); a test vehicle, not for speed");
+    }
+
+    /** The cell features the kernels implement (CudaBackend): peepholes and cell clip; no projection yet. */
+    @Override
+    public Support supports(LstmConfig config) {
+        return Support.cellFeatures(NAME, config, false, true, true);
     }
 
     @Override

@@ -1,9 +1,11 @@
 package org.lstmk.cuda;
 
+import org.lstmk.api.LstmConfig;
 import org.lstmk.spi.Availability;
 import org.lstmk.spi.BackendOptions;
 import org.lstmk.spi.BackendProvider;
 import org.lstmk.spi.LstmBackend;
+import org.lstmk.spi.Support;
 
 /**
  * Registers the {@code cuda} backend: the hand-written kernels on an NVIDIA GPU through JCuda. Usable when the
@@ -35,6 +37,12 @@ public final class CudaProvider implements BackendProvider {
             }
         }
         return a;
+    }
+
+    /** The cell features the kernels implement (CudaBackend): peepholes and cell clip; no projection yet. */
+    @Override
+    public Support supports(LstmConfig config) {
+        return Support.cellFeatures(NAME, config, false, true, true);
     }
 
     @Override

@@ -18,7 +18,9 @@ final class Kernels {
     private final int maxGridY = Math.clamp(Integer.getInteger(MAX_GRID_Y_PROPERTY, CUDA_MAX_GRID_Y), 1, CUDA_MAX_GRID_Y);
     private final Device device;
     private final KernelGeometry geometry;
-    private final DeviceKernel gemmNt, gemmNn, gemmTn, forwardStep, backwardStep, colsum, pack;
+    private final DeviceKernel gemmNt, gemmNn, gemmTn, colsum, pack;
+    /** The step kernels, one per cell variant, indexed by {@link CellArgs#variant()}. */
+    private final DeviceKernel[] forwardStep, backwardStep;
 
     Kernels(Device device) {
         this.device = device;
@@ -26,8 +28,12 @@ final class Kernels {
         gemmNt = device.kernel("lstmk_gemm_nt");
         gemmNn = device.kernel("lstmk_gemm_nn");
         gemmTn = device.kernel("lstmk_gemm_tn");
-        forwardStep = device.kernel("lstmk_lstm_forward_step");
-        backwardStep = device.kernel("lstmk_lstm_backward_step");
+        forwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
+        backwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
+        for (int v = 0; v < forwardStep.length; v++) {
+            forwardStep[v] = device.kernel("lstmk_lstm_forward_step" + CellArgs.VARIANT_SUFFIXES[v]);
+            backwardStep[v] = device.kernel("lstmk_lstm_backward_step" + CellArgs.VARIANT_SUFFIXES[v]);
+        }
         colsum = device.kernel("lstmk_colsum");
         pack = device.kernel("lstmk_pack_gate_rows");
     }
@@ -61,43 +67,58 @@ final class Kernels {
     }
 
     /**
-     * One fused forward step for {@code batch} rows: pre-activations {@code hPrev·W_hhᵀ + gx}, the cell, {@code h_t}
-     * into {@code y} (and {@code hOut}), {@code c} updated in place, optionally the activations and copies of
-     * {@code h_{t-1}}, {@code c_{t-1}} saved for backward.
+     * One fused forward step for {@code batch} rows: pre-activations {@code hPrev·W_hhᵀ + gx} ({@code hPrev} and the
+     * rows of {@code wHh} are {@code k = H_out} wide), the cell of {@code cell}'s variant, {@code m_t = o·tanh(c_t)}
+     * into {@code y} (and {@code hOut}): h_t without projection, the projection's input with it; {@code c} updated
+     * in place, optionally the activations and copies of {@code h_{t-1}}, {@code c_{t-1}} saved for backward.
      */
-    void forwardStep(int batch, int hidden, Rows hPrev, DeviceBuffer wHh, Rows gx, DeviceBuffer c, Rows y,
-                     DeviceBuffer hOut, Rows gates, boolean gatesPytorchOrder, Rows hSave, Rows cSave) {
+    void forwardStep(CellArgs cell, int batch, int hidden, int k, Rows hPrev, DeviceBuffer wHh, Rows gx,
+                     DeviceBuffer c, Rows y, DeviceBuffer hOut, Rows gates, boolean gatesPytorchOrder, Rows hSave,
+                     Rows cSave) {
         KernelGeometry.Tile t = geometry.forward();
-        device.launch(forwardStep, Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
-                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
-                new KernelArgs().i32(batch).i32(hidden).ptr(hPrev.first()).i64(hPrev.strideFloats()).ptr(wHh)
-                        .ptr(gx.first()).i64(gx.strideFloats()).ptr(c).ptr(y.first()).i64(y.strideFloats()).ptr(hOut)
-                        .ptr(gates.first()).i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0)
-                        .ptr(hSave.first()).i64(hSave.strideFloats()).ptr(cSave.first()).i64(cSave.strideFloats()));
+        KernelArgs args = new KernelArgs().i32(batch).i32(hidden).i32(k).ptr(hPrev.first()).i64(hPrev.strideFloats())
+                .ptr(wHh).ptr(gx.first()).i64(gx.strideFloats()).ptr(c).ptr(y.first()).i64(y.strideFloats())
+                .ptr(hOut).ptr(gates.first()).i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0)
+                .ptr(hSave.first()).i64(hSave.strideFloats()).ptr(cSave.first()).i64(cSave.strideFloats());
+        device.launch(forwardStep[cell.variant()],
+                Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
+                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
     }
 
     /**
-     * One fused backward step: {@code dh_t = dANext·W_hh + dhIn + dy}, then the gate gradients into {@code dA} and
-     * {@code dc} updated in place from {@code dc_t} to {@code dc_{t-1}}.
+     * One fused backward step: {@code dm = dIn·w + dhIn + dy} ({@code dIn [batch, k]}, {@code w [k, H]}: the
+     * recurrent {@code dA_{t+1}·W_hh}, or {@code dh_t·W_hr} with projection), then the gate gradients of
+     * {@code cell}'s variant into {@code dA}, {@code dc} updated in place from {@code dc_t} to {@code dc_{t-1}},
+     * optionally {@code m_t} into {@code mOut} and the peephole-gradient products into {@code peepRows}.
      */
-    void backwardStep(int batch, int hidden, Rows dANext, DeviceBuffer wHh, DeviceBuffer dhIn, Rows dy, Rows gates,
-                      boolean gatesPytorchOrder, Rows cPrev, DeviceBuffer dc, Rows dA) {
+    void backwardStep(CellArgs cell, int batch, int hidden, int k, Rows dIn, DeviceBuffer w, DeviceBuffer dhIn,
+                      Rows dy, Rows gates, boolean gatesPytorchOrder, Rows cPrev, DeviceBuffer dc, Rows dA,
+                      Rows mOut, Rows peepRows) {
         KernelGeometry.Tile t = geometry.backward();
-        device.launch(backwardStep, Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
-                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
-                new KernelArgs().i32(batch).i32(hidden).ptr(dANext.first()).i64(dANext.strideFloats()).ptr(wHh)
-                        .ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(gates.first())
-                        .i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0).ptr(cPrev.first())
-                        .i64(cPrev.strideFloats()).ptr(dc).ptr(dA.first()).i64(dA.strideFloats()));
+        KernelArgs args = new KernelArgs().i32(batch).i32(hidden).i32(k).ptr(dIn.first()).i64(dIn.strideFloats())
+                .ptr(w).ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(gates.first())
+                .i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0).ptr(cPrev.first())
+                .i64(cPrev.strideFloats()).ptr(dc).ptr(dA.first()).i64(dA.strideFloats()).ptr(mOut.first())
+                .i64(mOut.strideFloats()).ptr(peepRows.first()).i64(peepRows.strideFloats());
+        device.launch(backwardStep[cell.variant()],
+                Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
+                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
     }
 
     /** {@code out1[n] (and out2[n]) = Σ_m A[m,n] (+ beta·out)}, packed column n landing at its PyTorch row. */
     void biasGradient(int rows, int hidden, DevicePointer dA, float beta, DeviceBuffer out1, DeviceBuffer out2) {
-        int columns = 4 * hidden;
+        columnSum(rows, 4 * hidden, dA, 4L * hidden, beta, out1, out2, hidden);
+    }
+
+    /**
+     * {@code out1[n] (and out2[n], if not null) = Σ_m A[m,n] (+ beta·out)} over {@code rows} rows {@code lda} floats
+     * apart; with {@code outGateH = H > 0} packed column n lands at its PyTorch row, with 0 at n.
+     */
+    void columnSum(int rows, int columns, DevicePointer a, long lda, float beta, DeviceBuffer out1, DeviceBuffer out2,
+                   int outGateH) {
         device.launch(colsum, Dim3.of(blocks(columns, geometry.colsumCols())), Dim3.of(geometry.colsumThreads()),
                 NO_DYNAMIC_SHARED_MEMORY,
-                new KernelArgs().i32(rows).i32(columns).ptr(dA).i64(columns).f32(beta).ptr(out1).ptr(out2)
-                        .i32(hidden));
+                new KernelArgs().i32(rows).i32(columns).ptr(a).i64(lda).f32(beta).ptr(out1).ptr(out2).i32(outGateH));
     }
 
     /** {@code dst [4H, k]} = the rows of {@code src} (+ {@code add}) in packed gate order. */

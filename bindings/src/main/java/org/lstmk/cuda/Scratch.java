@@ -9,7 +9,11 @@ import java.util.Map;
  */
 final class Scratch implements AutoCloseable {
     /** What a buffer holds. */
-    enum Slot { X, PROJECTED, H0, C, Y, H_LAST, GATES, DY, DH_LAST, DC, DA, DH0, DX, DW_IH, DW_HH, DB_IH, DB_HH }
+    enum Slot {
+        X, PROJECTED, H0, C, Y, H_LAST, GATES, DY, DH_LAST, DC, DA, DH0, DX, DW_IH, DW_HH, DB_IH, DB_HH,
+        /** {@code [rows, 3H]}: per-row peephole-gradient products, column-summed into {@code dP}. */
+        PEEP_ROWS, D_PEEP
+    }
 
     private final Device device;
     private final Map<Slot, DeviceBuffer> buffers = new EnumMap<>(Slot.class);

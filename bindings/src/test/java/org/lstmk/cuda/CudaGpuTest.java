@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.lstmk.api.Layout;
@@ -16,6 +17,7 @@ import org.lstmk.verify.ConformanceSuite;
 import org.lstmk.verify.ConformanceSuite.Case;
 import org.lstmk.verify.RandomData;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -25,6 +27,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * machine they run and assert (bench/gpu/run-device.sh, which also makes a missing GPU a failure: see
  * {@link GpuRequirement}).
  */
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
 class CudaGpuTest {
 
     static Stream<Case> cases() {
@@ -42,6 +45,18 @@ class CudaGpuTest {
         ConformanceSuite.Outcome o = ConformanceSuite.run(c, CudaProvider.NAME, 1);
         assertTrue(o.passed(), () -> c + " disagrees with the reference on the GPU:\n" + o.results().stream()
                 .filter(r -> !r.passed()).map(Comparison.Result::describe).collect(Collectors.joining("\n")));
+    }
+
+    /** GPU twin of {@link CudaHostCellFeaturesTest#agreesWithTheReference}: peepholes and cell clip on the GPU. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lstmk.cuda.CudaHostCellFeaturesTest#peepholeAndClipCases")
+    void cellFeaturesAgreeWithTheReference(FeatureHarness.Case c) {
+        GpuRequirement.require();   // per test: a class-level skip would show as "0 tests"
+        FeatureHarness.Outcome o = FeatureHarness.check(c, CudaProvider.NAME);
+        assertTrue(o.passed(), () -> c + " disagrees with the reference on the GPU:\n" + o.failures());
+        if (c.clip() > 0) {
+            CudaHostCellFeaturesTest.assertClampedGatesExact(c, o.got().get("cell.gates"), o.want().get("cell.gates"));
+        }
     }
 
     @Test

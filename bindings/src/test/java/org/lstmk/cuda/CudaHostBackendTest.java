@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.lstmk.api.GradientMode;
 import org.lstmk.api.Layout;
@@ -22,12 +23,14 @@ import org.lstmk.verify.RandomData;
 import org.lstmk.verify.Tolerance;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The CUDA backend through the host build, beyond the conformance suite: device memory is released, results do not
  * depend on the order the emulated threads run in (a race would), runs are bit-for-bit repeatable, and layers
  * without bias work.
  */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
 class CudaHostBackendTest {
     private static final String BACKEND = CudaHostProvider.NAME;
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.lstmk.api.GradientMode;
@@ -11,6 +12,7 @@ import org.lstmk.api.Layout;
 import org.lstmk.verify.Comparison;
 import org.lstmk.verify.ConformanceSuite;
 import org.lstmk.verify.ConformanceSuite.Case;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -19,6 +21,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * training forward, backward, cell forward and backward, every output compared. Never skipped: without the host
  * library these tests fail.
  */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
 class CudaHostConformanceTest {
 
     static Stream<Case> standardCases() {

@@ -7,14 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * What the CUDA backend relies on from a {@link Device}, checked on each implementation: copies, stream order,
  * kernel launches, errors that name the CUDA call, and buffers that are freed.
  */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
 abstract class DeviceContractTest {
     protected Device device;
 

@@ -7,9 +7,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The GPU timing tool's code path, run on the host build (its times mean nothing here; its output format does). */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
 class GpuTimingTest {
     @Test
     void printsOneParsableLinePerShape() {
