@@ -89,7 +89,7 @@ class ConstructorValidationTest {
         LstmState a = LstmState.allocate(3, 5);
         assertEquals(60, a.h().byteSize());
         assertEquals(60, a.c().byteSize());
-        assertThrows(ArithmeticException.class, () -> LstmState.allocate(1 << 16, 1 << 16));
+        assertThrows(IllegalArgumentException.class, () -> LstmState.allocate(1 << 16, 1 << 16));
     }
 
     @Test
