@@ -25,6 +25,9 @@ import org.lstmk.api.LstmGradients;
  *       {@code da} packed in chunks of {@link #CHUNK} rows into contiguous panels), {@code db} as column sums; and
  *       {@code dx = da·W_ih} for its share of the rows.</li>
  * </ol>
+ * With projection (LSTMP) step 2 has two phases per step ({@link #recurProjected}): {@code dh} over the thread's
+ * share of the columns of h, a barrier, then {@code dm = dh·W_hr} over its units fused with the cell; step 3 adds
+ * {@code dW_hr}. Peephole gradients are column sums after the loop, like {@code db}.
  * {@code da} is kept for every step (in the workspace) rather than recomputed: the weight gradients then are three
  * large, efficient GEMMs instead of T small ones.
  */
@@ -43,9 +46,9 @@ final class BackwardPass implements WorkerTeam.Job {
               MemorySegment dx, MemorySegment dh0, MemorySegment dc0, LstmGradients grads, boolean accumulate) {}
 
     /** The backend's scratch buffers for one call, each at least as large as the call needs. */
-    record Scratch(MemorySegment xn, MemorySegment dyn, MemorySegment dh, MemorySegment dc, MemorySegment dxn,
-                   MemorySegment dWihT, MemorySegment dWhhT, MemorySegment db, MemorySegment dpeep,
-                   MemorySegment panels, MemorySegment tiles) {}
+    record Scratch(MemorySegment xn, MemorySegment dyn, MemorySegment dh, MemorySegment dc, MemorySegment dm,
+                   MemorySegment dxn, MemorySegment dWihT, MemorySegment dWhhT, MemorySegment db, MemorySegment dpeep,
+                   MemorySegment dWhr, MemorySegment panels, MemorySegment tiles) {}
 
     private final SimdWeights w;
     private final Cell cell;
@@ -53,7 +56,7 @@ final class BackwardPass implements WorkerTeam.Job {
     private final int steps, batch, workers;
     private final Io io;
     private final Scratch sc;
-    private final MemorySegment gates, hs, cs, da;
+    private final MemorySegment gates, hs, cs, ms, da;
 
     BackwardPass(SimdWeights w, SimdWorkspace ws, int steps, int batch, Io io, Scratch scratch, int workers) {
         this.w = w;
@@ -67,6 +70,7 @@ final class BackwardPass implements WorkerTeam.Job {
         this.gates = ws.gates();
         this.hs = ws.hs();
         this.cs = ws.cs();
+        this.ms = ws.ms();
         this.da = ws.da();
     }
 
@@ -76,28 +80,41 @@ final class BackwardPass implements WorkerTeam.Job {
 
     private int r0(int p) { return Tiles.share(steps * batch, workers, p); }
 
+    /** First and end own block of columns of h (the unit blocks without projection). */
+    private int v0(int p) { return Tiles.share(shape.outBlocks(), workers, p); }
+
+    private int v1(int p) { return Tiles.share(shape.outBlocks(), workers, p + 1); }
+
     @Override
     public void copyIn(int p) {
-        int hid = shape.hid(), in = shape.in(), rows = steps * batch;
+        int hid = shape.hid(), out = shape.out(), in = shape.in(), rows = steps * batch;
         int j0 = u0(p) * L, j1 = u1(p) * L, j1h = Math.min(j1, hid);
-        long hRow = shape.stateRowBytes();
-        if (io.dy() != null) Copies.sequenceIn(io.dy(), io.layout(), steps, batch, hid, 0, rows, j0, j1h, sc.dyn(), hRow);
+        int k0 = v0(p) * L, k1 = v1(p) * L, k1h = Math.min(k1, out);
+        long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes();
+        if (io.dy() != null) {
+            Copies.sequenceIn(io.dy(), io.layout(), steps, batch, out, 0, rows, k0, k1h, sc.dyn(), oRow);
+            // the padding columns too: the scratch is shared by every shape, and padded units must see exactly 0
+            Copies.zeroColumns(sc.dyn(), rows, oRow, Math.max(k0, out), k1);
+        }
         if (io.grads() != null) Copies.sequenceIn(io.x(), io.layout(), steps, batch, in, r0(p), r0(p + 1), 0, in, sc.xn(), 4L * in);
-        Copies.stateIn(io.dhT(), batch, hid, j0, j1h, j1, sc.dh(), 0, hRow);
+        Copies.stateIn(io.dhT(), batch, out, k0, k1h, k1, sc.dh(), 0, oRow);
         Copies.stateIn(io.dcT(), batch, hid, j0, j1h, j1, sc.dc(), 0, hRow);
     }
 
     @Override
     public void copyOut(int p) {
-        int hid = shape.hid(), in = shape.in();
+        int hid = shape.hid(), out = shape.out(), in = shape.in();
         int j0 = u0(p) * L, j1h = Math.min(u1(p) * L, hid);
-        long hRow = shape.stateRowBytes();
-        Copies.stateOut(sc.dh(), 0, hRow, batch, hid, j0, j1h, io.dh0());
-        Copies.stateOut(sc.dc(), 0, hRow, batch, hid, j0, j1h, io.dc0());
+        int k0 = v0(p) * L, k1h = Math.min(v1(p) * L, out);
+        Copies.stateOut(sc.dh(), 0, shape.outRowBytes(), batch, out, k0, k1h, io.dh0());
+        Copies.stateOut(sc.dc(), 0, shape.stateRowBytes(), batch, hid, j0, j1h, io.dc0());
         LstmGradients g = io.grads();
         if (g != null) {
             GradientsOut.transposed(sc.dWihT(), shape, in, j0, j1h, g.dWih(), io.accumulate());
-            GradientsOut.transposed(sc.dWhhT(), shape, hid, j0, j1h, g.dWhh(), io.accumulate());
+            GradientsOut.transposed(sc.dWhhT(), shape, out, j0, j1h, g.dWhh(), io.accumulate());
+            if (g.dWhr() != null && shape.projection()) {
+                GradientsOut.projection(sc.dWhr(), shape, j0, j1h, g.dWhr(), io.accumulate());
+            }
             if (g.dbIh() != null) {
                 GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbIh(), io.accumulate());
                 GradientsOut.bias(sc.db(), shape, j0, j1h, g.dbHh(), io.accumulate());
@@ -112,11 +129,9 @@ final class BackwardPass implements WorkerTeam.Job {
     @Override
     public void compute(int p, SpinBarrier barrier) {
         int rows = steps * batch;
-        int u0 = u0(p), u1 = u1(p);
+        int u0 = u0(p), u1 = u1(p), v0 = v0(p), v1 = v1(p);
         int r0 = r0(p), r1 = r0(p + 1);
-        long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
-        long wPanel = w.transposedPanel();
-        int k = shape.gates();
+        long gRow = shape.gateRowBytes();
         BackwardStep s = new BackwardStep();
         s.da = da;
         s.gates = gates;
@@ -124,7 +139,7 @@ final class BackwardPass implements WorkerTeam.Job {
         s.dy = sc.dyn();
         s.dc = sc.dc();
         s.gRow = gRow;
-        s.hRow = hRow;
+        s.hRow = shape.stateRowBytes();
         s.hasDy = io.dy() != null;
 
         s.dh = sc.dh();
@@ -132,6 +147,20 @@ final class BackwardPass implements WorkerTeam.Job {
         s.tileBase = (long) p * Tiles.THREAD_TILE_BYTES;
         s.tileRow = Tiles.TILE_ROW_BYTES;
 
+        if (shape.projection()) recurProjected(p, barrier, s, u0, u1, v0, v1);
+        else recur(p, barrier, s, u0, u1);
+        barrier.await(p);
+
+        if (io.dh0() != null) multiply(da, 0, batch, gRow, w.whhT, v0, v1, shape.gates(), sc.dh(), shape.outRowBytes());
+        if (io.grads() != null) weightGradients(p, u0, u1, rows);
+        if (io.dx() != null) multiply(da, r0, r1, gRow, w.wihT, 0, shape.ip() / L, shape.gates(), sc.dxn(), 4L * shape.ip());
+    }
+
+    /** The time loop without projection: {@code dh} columns are the thread's own units, product and cell fused. */
+    private void recur(int p, SpinBarrier barrier, BackwardStep s, int u0, int u1) {
+        long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
+        long wPanel = w.transposedPanel();
+        int k = shape.gates();
         int tiles = Tiles.count(batch, VECTOR_TILE_ROWS);
         int widest = Tiles.size(batch, tiles, 0);
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
@@ -165,11 +194,67 @@ final class BackwardPass implements WorkerTeam.Job {
                 }
             }
         }
-        barrier.await(p);
+    }
 
-        if (io.dh0() != null) multiply(da, 0, batch, gRow, w.whhT, u0, u1, shape.gates(), sc.dh(), hRow);
-        if (io.grads() != null) weightGradients(p, u0, u1, rows);
-        if (io.dx() != null) multiply(da, r0, r1, gRow, w.wihT, 0, shape.ip() / L, shape.gates(), sc.dxn(), 4L * shape.ip());
+    /**
+     * The time loop with projection (LSTMP). The gradient reaching {@code h_t} (P columns, shared out by blocks of
+     * columns) and the one reaching {@code m_t} (H units, the thread's own) are different vectors, so each step has
+     * two phases with a barrier between: {@code dh = da_{t+1}·W_hhᵀ + dy_t} for the own columns of h, kept in
+     * {@code dyn} (for {@code dW_hr}); then {@code dm = dh·W_hr} for the own units, fused with the cell backward.
+     */
+    private void recurProjected(int p, SpinBarrier barrier, BackwardStep s, int u0, int u1, int v0, int v1) {
+        s.dh = sc.dm();
+        s.hasDy = false; // dy is in dm already
+        long gRow = shape.gateRowBytes(), oRow = shape.outRowBytes();
+        hiddenGradient(steps - 1, v0, v1); // dh_T + dy
+        barrier.await(p);
+        cellStep(s, steps - 1, u0, u1);
+        for (int t = steps - 1; t >= 1; t--) {
+            barrier.await(p); // all of da_t
+            multiply(da, (long) t * batch * gRow, batch, gRow, w.whhT, v0, v1, shape.gates(), sc.dh(), 0, oRow);
+            hiddenGradient(t - 1, v0, v1);
+            barrier.await(p); // all of dh_{t-1}
+            cellStep(s, t - 1, u0, u1);
+        }
+    }
+
+    /**
+     * {@code dyn[t] = dh + dy_t} (or {@code dh} without dy) for column blocks {@code [v0, v1)}: the whole gradient
+     * reaching {@code h_t}, kept for the projection's weight gradient.
+     */
+    private void hiddenGradient(int t, int v0, int v1) {
+        long oRow = shape.outRowBytes(), base = (long) t * batch * oRow;
+        MemorySegment dyn = sc.dyn(), dh = sc.dh();
+        boolean hasDy = io.dy() != null;
+        for (int b = 0; b < batch; b++) {
+            for (int v = v0; v < v1; v++) {
+                long d = base + b * oRow + v * VB;
+                FloatVector g = FloatVector.fromMemorySegment(FLOAT, dh, b * oRow + v * VB, ORDER);
+                if (hasDy) g = g.add(FloatVector.fromMemorySegment(FLOAT, dyn, d, ORDER));
+                g.intoMemorySegment(dyn, d, ORDER);
+            }
+        }
+    }
+
+    /** Per tile of the own units: {@code dm = dyn[t]·W_hr} (K = P), then the cell backward of step {@code t}. */
+    private void cellStep(BackwardStep s, int t, int u0, int u1) {
+        long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes(), gRow = shape.gateRowBytes();
+        long base = (long) t * batch * oRow;
+        int tiles = Tiles.count(batch, VECTOR_TILE_ROWS);
+        int widest = Tiles.size(batch, tiles, 0);
+        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
+        atStep(s, t);
+        for (int u = u0; u < u1; u += group) {
+            int nv = Math.min(group, u1 - u);
+            int r = 0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(batch, tiles, i);
+                MicroKernels.gemm(mr, nv, sc.dyn(), base + r * oRow, oRow, 4, w.whr, u * VB, VB, hRow, shape.out(),
+                        sc.dm(), r * hRow + u * VB, hRow);
+                cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                r += mr;
+            }
+        }
     }
 
     /** Points the step bases at step {@code t} (whose cell backward the kernels end with). */
@@ -187,7 +272,13 @@ final class BackwardPass implements WorkerTeam.Job {
      */
     private static void multiply(MemorySegment a, int r0, int r1, long aRow, MemorySegment b, int v0, int v1, int k,
                                  MemorySegment c, long cRow) {
-        int n = r1 - r0;
+        multiply(a, r0 * aRow, r1 - r0, aRow, b, v0, v1, k, c, r0 * cRow, cRow);
+    }
+
+    /** As {@link #multiply(MemorySegment, int, int, long, MemorySegment, int, int, int, MemorySegment, long)} for
+     * {@code n} rows of a at {@code aBase} into rows of c at {@code cBase}. */
+    private static void multiply(MemorySegment a, long aBase, int n, long aRow, MemorySegment b, int v0, int v1, int k,
+                                 MemorySegment c, long cBase, long cRow) {
         if (n <= 0) return;
         long panel = (long) k * VB;
         int tiles = Tiles.count(n, VECTOR_TILE_ROWS);
@@ -195,10 +286,11 @@ final class BackwardPass implements WorkerTeam.Job {
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
         for (int v = v0; v < v1; v += group) {
             int nv = Math.min(group, v1 - v);
-            int r = r0;
+            int r = 0;
             for (int i = 0; i < tiles; i++) {
                 int mr = Tiles.size(n, tiles, i);
-                MicroKernels.gemm(mr, nv, a, r * aRow, aRow, 4, b, v * panel, panel, VB, k, c, r * cRow + v * VB, cRow);
+                MicroKernels.gemm(mr, nv, a, aBase + r * aRow, aRow, 4, b, v * panel, panel, VB, k, c,
+                        cBase + r * cRow + v * VB, cRow);
                 r += mr;
             }
         }
@@ -206,12 +298,12 @@ final class BackwardPass implements WorkerTeam.Job {
 
     /** dW_ih, dW_hh and db for the gate columns of blocks {@code [u0, u1)}, transposed and interleaved. */
     private void weightGradients(int p, int u0, int u1, int rows) {
-        int in = shape.in(), hid = shape.hid();
-        long gRow = shape.gateRowBytes(), hRow = shape.stateRowBytes();
+        int in = shape.in(), out = shape.out();
+        long gRow = shape.gateRowBytes(), oRow = shape.outRowBytes();
         MemorySegment panel = sc.panels();
         long panelBase = (long) p * CHUNK * 4 * VB;
         long tileBase = (long) p * Tiles.THREAD_TILE_BYTES;
-        int inTiles = Tiles.count(in, BLOCK_TILE_ROWS), hidTiles = Tiles.count(hid, BLOCK_TILE_ROWS);
+        int inTiles = Tiles.count(in, BLOCK_TILE_ROWS), hidTiles = Tiles.count(out, BLOCK_TILE_ROWS);
         // Blocks in groups whose slice of dW stays in L2 while the chunks of rows go by, so that each chunk of
         // x and h (the A operand) is read once per group rather than once per block.
         for (int ug = u0; ug < u1; ug += GRADIENT_GROUP) {
@@ -233,8 +325,8 @@ final class BackwardPass implements WorkerTeam.Job {
                     }
                     int j = 0;
                     for (int t = 0; t < hidTiles; t++) {
-                        int mr = Tiles.size(hid, hidTiles, t);
-                        gradientTile(first, mr, hs, rc * hRow + 4L * j, hRow, panel, panelBase, kc,
+                        int mr = Tiles.size(out, hidTiles, t);
+                        gradientTile(first, mr, hs, rc * oRow + 4L * j, oRow, panel, panelBase, kc,
                                 sc.dWhhT(), j * gRow + col, gRow, tileBase);
                         j += mr;
                     }
@@ -243,6 +335,31 @@ final class BackwardPass implements WorkerTeam.Job {
         }
         for (int u = u0; u < u1; u++) biasGradient(u, rows);
         if (io.grads().dPeepholes() != null) for (int u = u0; u < u1; u++) peepholeGradient(u, rows);
+        if (io.grads().dWhr() != null && shape.projection()) projectionGradient(u0, u1, rows);
+    }
+
+    /**
+     * {@code dW_hr[k][own units] = Σ_r dh_r[k]·m_r[units]} over all rows: {@code dh} is the whole gradient that
+     * reached each h ({@code dyn}, see {@link #hiddenGradient}), {@code m} the forward's cell outputs (row
+     * {@code r + B} of {@code ms}); into {@code dWhr [P][Hp]}. Own units only, rows in order: no dependence on the
+     * number of threads.
+     */
+    private void projectionGradient(int u0, int u1, int rows) {
+        int out = shape.out();
+        long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes();
+        int tiles = Tiles.count(out, VECTOR_TILE_ROWS);
+        int widest = Tiles.size(out, tiles, 0);
+        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
+        for (int u = u0; u < u1; u += group) {
+            int nv = Math.min(group, u1 - u);
+            int k = 0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(out, tiles, i);
+                MicroKernels.gemm(mr, nv, sc.dyn(), 4L * k, 4, oRow, ms, (long) batch * hRow + u * VB, VB, hRow, rows,
+                        sc.dWhr(), k * hRow + u * VB, hRow);
+                k += mr;
+            }
+        }
     }
 
     /**

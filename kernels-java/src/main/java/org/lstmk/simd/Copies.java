@@ -63,4 +63,10 @@ final class Copies {
             MemorySegment.copy(src, srcBase + b * srcRow + 4L * c0, dst, (long) (b * width + c0) * 4, 4L * (c1 - c0));
         }
     }
+
+    /** Zeroes columns {@code [c0, c1)} of {@code rows} rows of {@code row} bytes of {@code dst}. */
+    static void zeroColumns(MemorySegment dst, int rows, long row, int c0, int c1) {
+        if (c1 <= c0) return;
+        for (int r = 0; r < rows; r++) dst.asSlice(r * row + 4L * c0, 4L * (c1 - c0)).fill((byte) 0);
+    }
 }

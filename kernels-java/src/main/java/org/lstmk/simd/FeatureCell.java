@@ -64,10 +64,6 @@ final class FeatureCell implements Cell {
         this.tanhLow = Float.floatToRawIntBits(CellMath.clampedLow(ReferenceLstm.GATE_G, clip));
     }
 
-    boolean hasPeepholes() { return peepholes; }
-
-    boolean hasClip() { return clip; }
-
     @Override
     public void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
         preActivations(s, rows, blocks, gOff, hc, biasOff);

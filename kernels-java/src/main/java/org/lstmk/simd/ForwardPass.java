@@ -20,6 +20,9 @@ import org.lstmk.api.Layout;
  *   <li>per step and tile, {@code h_t·W_hh} ({@link MicroKernels#blocks}) and at once the cell on that tile
  *       (the layer's {@link Cell}: + projection + bias, activations, c and h); then a barrier so that
  *       everyone's {@code h_t} is complete before anyone reads it;</li>
+ *   <li>with projection (LSTMP) the cell writes {@code m_t} into its own rows ({@code ms}), and the step has a
+ *       phase of its own: a barrier (every unit of {@code m_t} is needed), then {@code h_t = m_t·W_hrᵀ} for the
+ *       thread's share of the blocks of P columns ({@link #projectHidden}), before the step's closing barrier;</li>
  *   <li>copy its units of every {@code h_t}, and of {@code h_T, c_T}, out to the caller.</li>
  * </ol>
  * The projection is written over by the activations (training) or left as scratch (inference).
@@ -38,7 +41,7 @@ final class ForwardPass implements WorkerTeam.Job {
     private final Layout layout;
     private final int steps, batch;
     private final MemorySegment x, h0, c0, y, hT, cT;
-    private final MemorySegment xn, gates, hs, cs, tileBuffer;
+    private final MemorySegment xn, gates, hs, cs, ms, tileBuffer;
     private final boolean save;
     private final int workers;
 
@@ -62,6 +65,7 @@ final class ForwardPass implements WorkerTeam.Job {
         this.gates = ws.gates();
         this.hs = ws.hs();
         this.cs = ws.cs();
+        this.ms = ws.ms();
         this.save = save;
         this.workers = workers;
     }
@@ -71,20 +75,25 @@ final class ForwardPass implements WorkerTeam.Job {
 
     private int u1(int p) { return Tiles.share(shape.blocks(), workers, p + 1); }
 
+    /** First and end own block of columns of h: the unit blocks without projection, a share of P's with it. */
+    private int v0(int p) { return Tiles.share(shape.outBlocks(), workers, p); }
+
+    private int v1(int p) { return Tiles.share(shape.outBlocks(), workers, p + 1); }
+
     @Override
     public void copyIn(int p) {
-        int hid = shape.hid(), in = shape.in(), rows = steps * batch;
+        int hid = shape.hid(), out = shape.out(), in = shape.in(), rows = steps * batch;
         int j0 = u0(p) * L, j1 = u1(p) * L, j1h = Math.min(j1, hid);
-        long hRow = shape.stateRowBytes();
+        int k0 = v0(p) * L, k1 = v1(p) * L, k1h = Math.min(k1, out);
         Copies.sequenceIn(x, layout, steps, batch, in, Tiles.share(rows, workers, p), Tiles.share(rows, workers, p + 1),
                 0, in, xn, 4L * in);
-        Copies.stateIn(h0, batch, hid, j0, j1h, j1, hs, 0, hRow);
-        Copies.stateIn(c0, batch, hid, j0, j1h, j1, cs, 0, hRow);
+        Copies.stateIn(h0, batch, out, k0, k1h, k1, hs, 0, shape.outRowBytes());
+        Copies.stateIn(c0, batch, hid, j0, j1h, j1, cs, 0, shape.stateRowBytes());
     }
 
     @Override
     public void compute(int p, SpinBarrier barrier) {
-        recur(p, barrier, u0(p), u1(p), p * Tiles.THREAD_TILE_BYTES);
+        recur(p, barrier, u0(p), u1(p), v0(p), v1(p), p * Tiles.THREAD_TILE_BYTES);
     }
 
     /**
@@ -100,11 +109,12 @@ final class ForwardPass implements WorkerTeam.Job {
 
     @Override
     public void copyOut(int p) {
-        int hid = shape.hid(), rows = steps * batch;
+        int hid = shape.hid(), out = shape.out(), rows = steps * batch;
         int j0 = u0(p) * L, j1h = Math.min(u1(p) * L, hid);
-        long hRow = shape.stateRowBytes();
-        if (y != null) Copies.sequenceOut(hs, hRow, (long) batch * hRow, layout, steps, batch, hid, 0, rows, j0, j1h, y);
-        Copies.stateOut(hs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, hT);
+        int k0 = v0(p) * L, k1h = Math.min(v1(p) * L, out);
+        long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes();
+        if (y != null) Copies.sequenceOut(hs, oRow, (long) batch * oRow, layout, steps, batch, out, 0, rows, k0, k1h, y);
+        Copies.stateOut(hs, (long) steps * batch * oRow, oRow, batch, out, k0, k1h, hT);
         Copies.stateOut(cs, (long) steps * batch * hRow, hRow, batch, hid, j0, j1h, cT);
     }
 
@@ -128,10 +138,11 @@ final class ForwardPass implements WorkerTeam.Job {
         }
     }
 
-    private void recur(int p, SpinBarrier barrier, int u0, int u1, long tileBase) {
-        long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
+    private void recur(int p, SpinBarrier barrier, int u0, int u1, int v0, int v1, long tileBase) {
+        long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes(), gRow = shape.gateRowBytes();
+        boolean projection = shape.projection();
         ForwardStep s = new ForwardStep();
-        s.hs = hs;
+        s.hs = ms;
         s.gates = gates;
         s.cs = cs;
         s.bias = w.bias;
@@ -141,7 +152,7 @@ final class ForwardPass implements WorkerTeam.Job {
         s.hRow = hRow;
         s.gRow = gRow;
         s.save = save;
-        int hid = shape.hid(), j0 = u0 * L, j1 = Math.min(u1 * L, hid);
+        int hid = shape.hid(), out = shape.out(), j0 = u0 * L, j1 = Math.min(u1 * L, hid);
         int tiles = Tiles.count(batch, BLOCK_TILE_ROWS);
         int widest = Tiles.size(batch, tiles, 0);
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * widest)));
@@ -149,8 +160,8 @@ final class ForwardPass implements WorkerTeam.Job {
         // Small steps are split in two to hide the barrier: the product over this thread's own units of h_t (ready
         // as soon as its own cell has run) before waiting for the others, the rest after. It needs every tile of the
         // step kept until the end, so only steps of at most MAX_PENDING tiles do it; bigger steps hide the barrier
-        // behind their length anyway.
-        boolean split = workers > 1 && groups * tiles <= Tiles.MAX_PENDING;
+        // behind their length anyway. With projection the own units of m are not columns of h: nothing to start with.
+        boolean split = workers > 1 && !projection && groups * tiles <= Tiles.MAX_PENDING;
         int chunk = chunkSteps(u1 - u0), projected = 0;
         for (int t = 0; t < steps; t++) {
             if (t == projected) {
@@ -162,7 +173,7 @@ final class ForwardPass implements WorkerTeam.Job {
             s.gBase = stepRows * gRow;
             s.cPrevBase = stepRows * hRow;
             s.cNextBase = s.hNextBase = (stepRows + batch) * hRow;
-            long aBase = stepRows * hRow;
+            long aBase = stepRows * oRow;
             // Odd steps sweep the panels backwards: what the last step touched last is still in L2 and is
             // needed first, rather than evicted just before it is needed (a cyclic sweep of a slice larger than
             // L2 would miss on every line).
@@ -172,13 +183,13 @@ final class ForwardPass implements WorkerTeam.Job {
                 forEachTile(groups, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> product(aBase, u, nb, r, mr,
                         j0, j1, tileBase + q * Tiles.TILE_BYTES));
                 barrier.awaitOthers(p);
-                s.sink += touch(hs, aBase, hRow, batch, 0, j0) + touch(hs, aBase, hRow, batch, j1, hid);
+                s.sink += touch(hs, aBase, oRow, batch, 0, j0) + touch(hs, aBase, oRow, batch, j1, hid);
             }
             forEachTile(groups, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> {
                 long slot = tileBase + (splitting ? q * Tiles.TILE_BYTES : 0);
                 int parts = 1;
                 if (!splitting) {
-                    product(aBase, u, nb, r, mr, 0, hid, slot);
+                    product(aBase, u, nb, r, mr, 0, out, slot);
                 } else {
                     if (j0 > 0) {
                         product(aBase, u, nb, r, mr, 0, j0, slot + s.partStride);
@@ -193,6 +204,11 @@ final class ForwardPass implements WorkerTeam.Job {
                 s.parts = parts;
                 cell.forwardTile(s, mr, nb, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
             });
+            if (projection) {
+                // every thread's m_{t+1} is needed for any column of h_{t+1}
+                barrier.await(p);
+                projectHidden(v0, v1, (stepRows + batch) * hRow, (stepRows + batch) * oRow);
+            }
             if (t + 1 < steps) {
                 if (split) barrier.arrive(p);
                 else barrier.await(p);
@@ -216,10 +232,34 @@ final class ForwardPass implements WorkerTeam.Job {
         return sum;
     }
 
+    /**
+     * The projection phase of LSTMP: {@code h[rows][own column blocks v0..v1) = m·W_hrᵀ} for the step's {@code B}
+     * rows of {@code m} at {@code mBase} and of {@code h} at {@code hBase} (padding columns come out 0: those of
+     * {@code W_hrᵀ} are); flushed as the cell flushes h.
+     */
+    private void projectHidden(int v0, int v1, long mBase, long hBase) {
+        if (v1 <= v0) return;
+        long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes();
+        int tiles = Tiles.count(batch, BackwardPass.VECTOR_TILE_ROWS);
+        int widest = Tiles.size(batch, tiles, 0);
+        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
+        for (int v = v0; v < v1; v += group) {
+            int nv = Math.min(group, v1 - v);
+            int r = 0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(batch, tiles, i);
+                MicroKernels.gemm(mr, nv, ms, mBase + r * hRow, hRow, 4, w.whrT, v * VB, VB, oRow, shape.hid(),
+                        hs, hBase + r * oRow + v * VB, oRow);
+                r += mr;
+            }
+        }
+        for (int r = 0; r < batch; r++) Activations.flushSubnormals(hs, hBase + r * oRow + v0 * VB, v1 - v0);
+    }
+
     /** {@code tile = h_t[rows r..r+mr)[k0..k1) · W_hh[k0..k1)[blocks u..u+nb)}. */
     private void product(long aBase, int u, int nb, int r, int mr, int k0, int k1, long tile) {
-        long hRow = shape.stateRowBytes();
-        MicroKernels.blocks(mr, nb, hs, aBase + r * hRow + 4L * k0, hRow, 4, w.whh, w.whhPanel(u) + k0 * 4 * VB,
+        long oRow = shape.outRowBytes();
+        MicroKernels.blocks(mr, nb, hs, aBase + r * oRow + 4L * k0, oRow, 4, w.whh, w.whhPanel(u) + k0 * 4 * VB,
                 w.whhPanel(1) - w.whhPanel(0), 4 * VB, k1 - k0, tileBuffer, tile, Tiles.TILE_ROW_BYTES);
     }
 

@@ -9,6 +9,7 @@ import java.lang.foreign.MemorySegment;
  * activations over {@code gates[t]}). Mutable, one per thread, reused across steps: only the step bases change.
  */
 final class ForwardStep {
+    /** {@code hs}: where the cell writes its output m (h itself without projection; see {@code ForwardPass}). */
     MemorySegment hs, gates, cs, bias;
     /** This thread's tile: up to 6 rows of {@link #tileRow} bytes. */
     MemorySegment tile;
@@ -19,7 +20,7 @@ final class ForwardStep {
      */
     int parts = 1;
     long partStride;
-    /** Bytes per state row ({@code Hp} floats) and per gate row ({@code 4Hp} floats). */
+    /** Bytes per cell-sized state row ({@code Hp} floats: c and m) and per gate row ({@code 4Hp} floats). */
     long hRow, gRow;
     /** Byte offset of step t's gate rows; of {@code c[t]}, {@code c[t+1]}, {@code h[t+1]} rows. */
     long gBase, cPrevBase, cNextBase, hNextBase;

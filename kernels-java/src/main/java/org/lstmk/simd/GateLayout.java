@@ -17,12 +17,27 @@ import org.lstmk.api.LstmConfig;
  * @param hp     H padded to a multiple of L
  * @param blocks unit blocks, {@code hp / L}
  * @param ip     I padded to a multiple of L (columns of {@code dx})
+ * @param out    {@code H_out}, the width of h: the projection size P with projection (LSTMP), else H
+ * @param op     {@code H_out} padded to a multiple of L
+ *
+ * <p>With projection the cell's output {@code m} ({@code Hp} wide, like c) and the hidden state {@code h = W_hr·m}
+ * ({@code op} wide) are different rows; without, they are one and the same and {@code op = hp}.
  */
-record GateLayout(int in, int hid, int hp, int blocks, int ip) {
+record GateLayout(int in, int hid, int hp, int blocks, int ip, int out, int op) {
     static GateLayout of(LstmConfig cfg) {
         int hp = roundUp(cfg.hiddenSize());
-        return new GateLayout(cfg.inputSize(), cfg.hiddenSize(), hp, hp / L, roundUp(cfg.inputSize()));
+        return new GateLayout(cfg.inputSize(), cfg.hiddenSize(), hp, hp / L, roundUp(cfg.inputSize()),
+                cfg.outputSize(), roundUp(cfg.outputSize()));
     }
+
+    /** Whether the layer has a projection ({@code H_out = P < H}). */
+    boolean projection() { return out != hid; }
+
+    /** Blocks of L columns of h ({@code op / L}). */
+    int outBlocks() { return op / L; }
+
+    /** Bytes of one hidden-state row ({@code op} floats). */
+    long outRowBytes() { return 4L * op; }
 
     /** Interleaved gate columns, {@code 4·Hp}. */
     int gates() { return 4 * hp; }
@@ -35,7 +50,7 @@ record GateLayout(int in, int hid, int hp, int blocks, int ip) {
     /** Bytes of one interleaved gate row ({@code 4Hp} floats). */
     long gateRowBytes() { return 16L * hp; }
 
-    /** Bytes of one state row ({@code Hp} floats). */
+    /** Bytes of one cell-sized state row ({@code Hp} floats: c, m, and h without projection). */
     long stateRowBytes() { return 4L * hp; }
 
     static int roundUp(int n) {

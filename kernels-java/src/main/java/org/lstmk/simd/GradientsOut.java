@@ -65,4 +65,17 @@ final class GradientsOut {
             }
         }
     }
+
+    /** {@code out[k·H + unit] (+)= src[k][unit]} for {@code k < P}, units {@code [j0, j1)}; {@code src [P][Hp]}. */
+    static void projection(MemorySegment src, GateLayout shape, int j0, int j1, MemorySegment out, boolean accumulate) {
+        int hid = shape.hid();
+        long row = shape.stateRowBytes();
+        for (int k = 0; k < shape.out(); k++) {
+            for (int unit = j0; unit < j1; unit++) {
+                float v = src.get(F, k * row + 4L * unit);
+                long d = 4L * ((long) k * hid + unit);
+                out.set(F, d, accumulate ? out.get(F, d) + v : v);
+            }
+        }
+    }
 }

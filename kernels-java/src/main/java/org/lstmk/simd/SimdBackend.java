@@ -30,7 +30,8 @@ public final class SimdBackend implements LstmBackend {
     private final WorkerTeam team;
     private final NativeBuffer xn = new NativeBuffer(), dyn = new NativeBuffer(), dh = new NativeBuffer(),
             dc = new NativeBuffer(), dxn = new NativeBuffer(), dWihT = new NativeBuffer(), dWhhT = new NativeBuffer(),
-            db = new NativeBuffer(), dpeep = new NativeBuffer(), panels = new NativeBuffer(), tiles = new NativeBuffer();
+            db = new NativeBuffer(), dpeep = new NativeBuffer(), dm = new NativeBuffer(), dWhr = new NativeBuffer(),
+            panels = new NativeBuffer(), tiles = new NativeBuffer();
     /**
      * Inference scratch per layer shape, most recently used last: a stack alternates shapes (layer 0 reads I
      * inputs, the layers above D·H_out), and each keeps its own rather than reallocating at every layer call.
@@ -91,14 +92,17 @@ public final class SimdBackend implements LstmBackend {
         int n = workers(s, steps, batch);
         BackwardPass.Scratch scratch = new BackwardPass.Scratch(
                 xn.atLeast(4L * rows * s.in()),
-                dyn.atLeast(rows * s.stateRowBytes()),
-                dh.atLeast(batch * s.stateRowBytes()),
+                dyn.atLeast(rows * s.outRowBytes()),
+                dh.atLeast(batch * s.outRowBytes()),
                 dc.atLeast(batch * s.stateRowBytes()),
+                s.projection() ? dm.atLeast(batch * s.stateRowBytes()) : null,
                 io.dx() != null ? dxn.atLeast(4L * rows * s.ip()) : null,
                 io.grads() != null ? dWihT.atLeast(s.in() * s.gateRowBytes()) : null,
-                io.grads() != null ? dWhhT.atLeast(s.hid() * s.gateRowBytes()) : null,
+                io.grads() != null ? dWhhT.atLeast(s.out() * s.gateRowBytes()) : null,
                 io.grads() != null ? db.atLeast(s.gateRowBytes()) : null,
                 io.grads() != null && io.grads().dPeepholes() != null ? dpeep.atLeast(s.gateRowBytes()) : null,
+                io.grads() != null && io.grads().dWhr() != null && s.projection()
+                        ? dWhr.atLeast(s.out() * s.stateRowBytes()) : null,
                 io.grads() != null ? panels.atLeast((long) n * BackwardPass.CHUNK * 4 * VB) : null,
                 tiles.atLeast(n * Tiles.THREAD_TILE_BYTES));
         LstmGradients g = io.grads();
@@ -124,10 +128,9 @@ public final class SimdBackend implements LstmBackend {
         GateLayout s = w.shape;
         int batch = c.batch();
         SimdWorkspace ws = cellWorkspace(s, batch);
-        long hRow = s.stateRowBytes();
-        Copies.stateIn(c.h(), batch, s.hid(), 0, s.hid(), s.hp(), ws.hs(), 0, hRow);
-        Copies.stateIn(c.c(), batch, s.hid(), 0, s.hid(), s.hp(), ws.cs(), 0, hRow);
-        gatesIn(c.gates(), s, batch, ws.gates(), ws.cs());
+        Copies.stateIn(c.h(), batch, s.out(), 0, s.out(), s.op(), ws.hs(), 0, s.outRowBytes());
+        Copies.stateIn(c.c(), batch, s.hid(), 0, s.hid(), s.hp(), ws.cs(), 0, s.stateRowBytes());
+        gatesIn(c.gates(), s, batch, ws.gates(), ws.cs(), s.projection() ? ws.ms() : null);
         runBackward(w, ws, 1, batch, new BackwardPass.Io(Layout.TIME_MAJOR, c.x(), null, c.dhNext(), c.dcNext(),
                 c.dx(), c.dh(), c.dc(), c.gradients(), c.accumulate()));
     }
@@ -147,9 +150,11 @@ public final class SimdBackend implements LstmBackend {
 
     /**
      * PyTorch-layout activations into the interleaved workspace row of step 0, and {@code c_1 = f·c_0 + i·g} (the
-     * cell state the backward cell needs) into {@code cs} row 1.
+     * cell state the backward cell needs) into {@code cs} row 1; with projection ({@code ms} not null) also the cell
+     * output {@code m_1 = o·tanh(c_1)} into {@code ms} row 1, which the projection's weight gradient needs.
      */
-    private static void gatesIn(MemorySegment in, GateLayout s, int batch, MemorySegment gates, MemorySegment cs) {
+    private static void gatesIn(MemorySegment in, GateLayout s, int batch, MemorySegment gates, MemorySegment cs,
+                                MemorySegment ms) {
         int hid = s.hid();
         long hRow = s.stateRowBytes();
         for (int b = 0; b < batch; b++) {
@@ -163,11 +168,14 @@ public final class SimdBackend implements LstmBackend {
                 gates.set(F, row + 4L * GateLayout.column(2, unit), g);
                 gates.set(F, row + 4L * GateLayout.column(3, unit), o);
                 float cPrev = cs.get(F, b * hRow + 4L * unit);
-                cs.set(F, (batch + b) * hRow + 4L * unit, f * cPrev + i * g);
+                float cNext = f * cPrev + i * g;
+                cs.set(F, (batch + b) * hRow + 4L * unit, cNext);
+                if (ms != null) ms.set(F, (batch + b) * hRow + 4L * unit, (float) (o * Math.tanh(cNext)));
             }
             for (int unit = hid; unit < s.hp(); unit++) {
                 for (int gate = 0; gate < 4; gate++) gates.set(F, b * s.gateRowBytes() + 4L * GateLayout.column(gate, unit), 0f);
                 cs.set(F, (batch + b) * hRow + 4L * unit, 0f);
+                if (ms != null) ms.set(F, (batch + b) * hRow + 4L * unit, 0f);
             }
         }
     }
@@ -227,7 +235,7 @@ public final class SimdBackend implements LstmBackend {
     @Override
     public void close() {
         team.close();
-        for (NativeBuffer b : new NativeBuffer[] {xn, dyn, dh, dc, dxn, dWihT, dWhhT, db, dpeep, panels, tiles}) b.close();
+        for (NativeBuffer b : new NativeBuffer[] {xn, dyn, dh, dc, dxn, dWihT, dWhhT, db, dpeep, dm, dWhr, panels, tiles}) b.close();
         for (SimdWorkspace ws : inference.values()) ws.close();
         inference.clear();
         if (cell != null) cell.close();

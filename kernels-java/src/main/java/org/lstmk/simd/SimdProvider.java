@@ -42,10 +42,10 @@ public final class SimdProvider implements BackendProvider {
         }
     }
 
-    /** Peepholes and the cell clip run in the kernels ({@code FeatureCell}); projection does not yet. */
+    /** Every cell feature runs in the kernels: peepholes and clip ({@code FeatureCell}), projection (its own phase). */
     @Override
     public Support supports(LstmConfig config) {
-        return Support.cellFeatures(name(), config, false, true, true);
+        return Support.cellFeatures(name(), config, true, true, true);
     }
 
     @Override

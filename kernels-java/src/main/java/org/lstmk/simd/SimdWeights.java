@@ -17,13 +17,16 @@ import org.lstmk.spi.BackendWeights;
  * <ul>
  *   <li>{@code wih}: per unit block a panel {@code [I][4L]} (rows k of {@code W_ihᵀ}, the block's i, f, g, o
  *       columns) — the B operand of the input projection;</li>
- *   <li>{@code whh}: per unit block a panel {@code [H][4L]} — the B operand of the forward step;</li>
+ *   <li>{@code whh}: per unit block a panel {@code [H_out][4L]} — the B operand of the forward step;</li>
  *   <li>{@code bias}: {@code b_ih + b_hh}, {@code [4Hp]} interleaved;</li>
- *   <li>{@code whhT}: per block of L hidden columns a panel {@code [4Hp][L]} of {@code W_hh} with rows in
+ *   <li>{@code whhT}: per block of L columns of h a panel {@code [4Hp][L]} of {@code W_hh} with rows in
  *       interleaved order — the B operand of {@code dh = da·W_hh} in backward;</li>
  *   <li>{@code wihT}: the same for {@code W_ih}, per block of L input columns — for {@code dx = da·W_ih};</li>
  *   <li>{@code peep} (peepholes only, else null): {@code [4Hp]} interleaved as the bias, {@code P_i} in the i
  *       columns, {@code P_f} in f, {@code P_o} in o, 0 in g — read at the bias's offsets by {@link FeatureCell}.</li>
+ *   <li>{@code whr} (projection only, else null): {@code W_hr [P][Hp]} row-major — the B operand of
+ *       {@code dm = dh·W_hr} in backward;</li>
+ *   <li>{@code whrT} (projection only): {@code W_hrᵀ [H][Pp]} row-major — the B operand of {@code h = m·W_hrᵀ}.</li>
  * </ul>
  * {@link #cell} is the layer's gate epilogue ({@link Cell#of}).
  * Padding rows and columns are zero.
@@ -32,7 +35,7 @@ final class SimdWeights implements BackendWeights {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     final GateLayout shape;
-    final MemorySegment wih, whh, bias, whhT, wihT, peep;
+    final MemorySegment wih, whh, bias, whhT, wihT, peep, whr, whrT;
     /** The layer's cell: the plain one, or peepholes and clip. */
     final Cell cell;
     private final Arena arena;
@@ -41,14 +44,16 @@ final class SimdWeights implements BackendWeights {
     private SimdWeights(GateLayout shape, LstmConfig cfg) {
         this.shape = shape;
         this.arena = Arena.ofShared();
-        int in = shape.in(), hid = shape.hid(), g = shape.gates();
+        int in = shape.in(), out = shape.out(), g = shape.gates();
         try {
             wih = arena.allocate((long) shape.blocks() * in * 4 * VB, 64);
-            whh = arena.allocate((long) shape.blocks() * hid * 4 * VB, 64);
+            whh = arena.allocate((long) shape.blocks() * out * 4 * VB, 64);
             bias = arena.allocate(4L * g, 64);
-            whhT = arena.allocate((long) shape.blocks() * g * VB, 64);
+            whhT = arena.allocate((long) shape.outBlocks() * g * VB, 64);
             wihT = arena.allocate((long) (shape.ip() / L) * g * VB, 64);
             peep = cfg.peepholes() ? arena.allocate(4L * g, 64) : null;
+            whr = shape.projection() ? arena.allocate((long) out * shape.stateRowBytes(), 64) : null;
+            whrT = shape.projection() ? arena.allocate((long) shape.hid() * shape.outRowBytes(), 64) : null;
         } catch (RuntimeException | OutOfMemoryError e) {
             arena.close();
             throw e;
@@ -58,7 +63,16 @@ final class SimdWeights implements BackendWeights {
 
     static SimdWeights pack(LstmConfig cfg, LstmWeights w) {
         SimdWeights p = new SimdWeights(GateLayout.of(cfg), cfg);
-        int in = cfg.inputSize(), hid = cfg.hiddenSize(), g = p.shape.gates();
+        int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize(), g = p.shape.gates();
+        if (p.whr != null) {
+            for (int k = 0; k < out; k++) {
+                for (int j = 0; j < hid; j++) {
+                    float v = w.wHr().getAtIndex(F, (long) k * hid + j);
+                    p.whr.setAtIndex(F, (long) k * p.shape.hp() + j, v);
+                    p.whrT.setAtIndex(F, (long) j * p.shape.op() + k, v);
+                }
+            }
+        }
         if (p.peep != null) {
             // [P_i, P_o, P_f] (ONNX order) into the i, o, f columns
             int[] gateOf = {ReferenceLstm.GATE_I, ReferenceLstm.GATE_O, ReferenceLstm.GATE_F};
@@ -82,9 +96,9 @@ final class SimdWeights implements BackendWeights {
                     p.wih.setAtIndex(F, ((long) blk * in + i) * 4 * L + inBlock, v);
                     p.wihT.setAtIndex(F, ((long) (i / L) * g + col) * L + i % L, v);
                 }
-                for (int j = 0; j < hid; j++) {
-                    float v = w.wHh().getAtIndex(F, row * hid + j);
-                    p.whh.setAtIndex(F, ((long) blk * hid + j) * 4 * L + inBlock, v);
+                for (int j = 0; j < out; j++) {
+                    float v = w.wHh().getAtIndex(F, row * out + j);
+                    p.whh.setAtIndex(F, ((long) blk * out + j) * 4 * L + inBlock, v);
                     p.whhT.setAtIndex(F, ((long) (j / L) * g + col) * L + j % L, v);
                 }
             }
@@ -96,7 +110,7 @@ final class SimdWeights implements BackendWeights {
     long wihPanel(int u) { return (long) u * shape.in() * 4 * VB; }
 
     /** Byte offset of unit block {@code u}'s panel in {@link #whh}. */
-    long whhPanel(int u) { return (long) u * shape.hid() * 4 * VB; }
+    long whhPanel(int u) { return (long) u * shape.out() * 4 * VB; }
 
     /** Bytes between consecutive panels of {@link #whhT} and {@link #wihT}. */
     long transposedPanel() { return (long) shape.gates() * VB; }

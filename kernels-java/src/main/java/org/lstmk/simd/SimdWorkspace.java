@@ -8,7 +8,10 @@ import org.lstmk.spi.BackendWorkspace;
  * <ul>
  *   <li>{@code gates [T][B][4Hp]}: first the input projection {@code W_ih·x + b}, then, step by step, the gate
  *       activations i, f, g, o in the interleaved layout;</li>
- *   <li>{@code hs, cs [T+1][B][Hp]}: hidden and cell states, row 0 the initial state;</li>
+ *   <li>{@code hs [T+1][B][H_out padded]}, {@code cs [T+1][B][Hp]}: hidden and cell states, row 0 the initial
+ *       state;</li>
+ *   <li>{@code ms [T+1][B][Hp]} (projection only): the cell outputs {@code m = o·tanh(c)} of each step, at the row
+ *       of the h they are projected to (row 0 unused); without projection m is h and {@link #ms} is {@link #hs};</li>
  *   <li>{@code da [T][B][4Hp]}: the pre-activation gradients of backward, kept for all steps so that the weight
  *       gradients are a few large GEMMs after the time loop (allocated by the first backward).</li>
  * </ul>
@@ -18,7 +21,7 @@ final class SimdWorkspace implements BackendWorkspace {
     final GateLayout shape;
     final int maxSteps, maxBatch;
     private final NativeBuffer gates = new NativeBuffer(), hs = new NativeBuffer(), cs = new NativeBuffer(),
-            da = new NativeBuffer();
+            da = new NativeBuffer(), ms = new NativeBuffer();
     private boolean closed;
 
     SimdWorkspace(GateLayout shape, int maxSteps, int maxBatch) {
@@ -29,6 +32,7 @@ final class SimdWorkspace implements BackendWorkspace {
             gates();
             hs();
             cs();
+            ms();
         } catch (RuntimeException | OutOfMemoryError e) {
             close();
             throw e;
@@ -37,7 +41,12 @@ final class SimdWorkspace implements BackendWorkspace {
 
     MemorySegment gates() { return gates.atLeast((long) maxSteps * maxBatch * shape.gateRowBytes()); }
 
-    MemorySegment hs() { return hs.atLeast((long) (maxSteps + 1) * maxBatch * shape.stateRowBytes()); }
+    MemorySegment hs() { return hs.atLeast((long) (maxSteps + 1) * maxBatch * shape.outRowBytes()); }
+
+    /** The cell outputs m: their own rows with projection, else {@link #hs}. */
+    MemorySegment ms() {
+        return shape.projection() ? ms.atLeast((long) (maxSteps + 1) * maxBatch * shape.stateRowBytes()) : hs();
+    }
 
     MemorySegment cs() { return cs.atLeast((long) (maxSteps + 1) * maxBatch * shape.stateRowBytes()); }
 
@@ -55,5 +64,6 @@ final class SimdWorkspace implements BackendWorkspace {
         hs.close();
         cs.close();
         da.close();
+        ms.close();
     }
 }

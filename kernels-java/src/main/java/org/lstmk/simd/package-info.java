@@ -27,6 +27,12 @@
  * and recognised by value in backward. The peephole gradients are column sums over the kept {@code da} and cell
  * states after the time loop, per thread over its own units, in a fixed order.
  *
+ * <p>Projection (LSTMP) is a phase of its own, not part of the cell: the cell writes {@code m = o·tanh(c)} into its
+ * own rows, and after a barrier each thread computes {@code h = m·W_hrᵀ} for its share of the blocks of P columns
+ * (H_out = P is the width of h, of {@code W_hh}'s K and of {@code dh}). Backward likewise has two phases per step:
+ * {@code dh = da·W_hhᵀ + dy} over the thread's columns of h (kept for all steps), a barrier, then
+ * {@code dm = dh·W_hr} over its own units fused with the backward cell; {@code dW_hr = Σ dhᵀ·m} after the loop.
+ *
  * <h2>Backward</h2>
  * {@code BackwardPass}: the last step's cell from {@code dy + dh_T}; then per step a barrier and per tile
  * {@code dh = da_t·W_hhᵀ} followed by the backward cell of the previous step. {@code da} is kept for every step

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.lstmk.api.GradientMode;
 import org.lstmk.api.Layout;
 import org.lstmk.api.LstmConfig;
@@ -21,12 +22,14 @@ import org.lstmk.reference.ReferenceBackend;
 import org.lstmk.verify.Comparison;
 
 /**
- * The SIMD backend's peepholes and cell clip against the scalar reference, through the public API on the same random
+ * The SIMD backend's peepholes, cell clip and projection (LSTMP) against the scalar reference, through the public API on the same random
  * problem ({@link FeatureProblem}): training forward, backward (dx, dh0, dc0 and every weight gradient, dPeepholes
  * included, overwritten and accumulated), inference forward, the cell step forward and backward — and the cell
  * backward from the reference's own gates, so that the clamped gates are recognised from values the SIMD forward did
  * not produce. Odd sizes around every vector width (H = 1, 7, 17, 33; I = 3, 16), T = 1 and 9, B = 1 and 5, with and
- * without initial state, 1 and 2 threads; inputs of scale 100 with a clip of 3 clamp many gates.
+ * without initial state, 1 and 2 threads; inputs of scale 100 with a clip of 3 clamp many gates. Projection
+ * (dWhr included) alone and with the other two, P from 1 to 40 (one column, under and over a vector, several column
+ * blocks shared between threads).
  */
 @Timeout(value = 120, unit = SECONDS)
 class SimdFeaturesTest {
@@ -70,6 +73,50 @@ class SimdFeaturesTest {
         c.add(new FeatureProblem("long", 8, 48, 0, true, 4f, 40, 2, Layout.TIME_MAJOR, true, 1,
                 GradientMode.OVERWRITE, seed++));
         return c;
+    }
+
+    /** Projection sizes P < H: one column, under and over a vector, several blocks of columns. */
+    static final int[][] PROJECTED = {{2, 1}, {7, 3}, {17, 5}, {33, 16}, {40, 17}, {70, 40}};
+
+    /** Projection alone and with peepholes and clip, over the sizes, the other axes cycled through. */
+    static List<FeatureProblem> projectionProblems() {
+        List<FeatureProblem> c = new ArrayList<>();
+        long seed = 2000;
+        int k = 0;
+        for (int[] hp : PROJECTED) {
+            for (int variant = 0; variant < 3; variant++, k++) {
+                boolean peep = variant >= 1;
+                float clip = variant == 2 ? 3f : 0f;
+                int in = INPUT[k % 2];
+                int steps = k % 2 == 0 ? 9 : 1;
+                int batch = (k / 2) % 2 == 0 ? 5 : 1;
+                boolean state = k % 3 != 2;
+                double scale = variant == 2 && k % 2 == 0 ? 100 : 1;
+                Layout layout = k % 4 == 3 ? Layout.BATCH_MAJOR : Layout.TIME_MAJOR;
+                GradientMode mode = k % 2 == 1 ? GradientMode.OVERWRITE : GradientMode.ACCUMULATE;
+                c.add(new FeatureProblem("projection", in, hp[0], hp[1], peep, clip, steps, batch, layout, state,
+                        scale, mode, seed++));
+            }
+        }
+        // several column blocks per thread and rows over one register tile; a long sequence
+        c.add(new FeatureProblem("projection", 16, 70, 40, false, 0f, 12, 13, Layout.TIME_MAJOR, true, 1,
+                GradientMode.ACCUMULATE, seed++));
+        c.add(new FeatureProblem("projection", 9, 33, 20, true, 2f, 40, 3, Layout.BATCH_MAJOR, true, 100,
+                GradientMode.OVERWRITE, seed++));
+        return c;
+    }
+
+    static Stream<Arguments> projectionCases() {
+        List<Arguments> a = new ArrayList<>();
+        int k = 0;
+        for (FeatureProblem p : projectionProblems()) a.add(Arguments.of(p, k++ % 2 == 0 ? 2 : 1));
+        return a.stream();
+    }
+
+    @ParameterizedTest(name = "{0}, threads={1}")
+    @MethodSource("projectionCases")
+    void projectionAgreesWithTheReference(FeatureProblem p, int threads) {
+        assertAgrees(p, threads);
     }
 
     static Stream<Arguments> cases() {
@@ -156,11 +203,15 @@ class SimdFeaturesTest {
         }
     }
 
-    /** The same call twice on two threads gives the same bits (peephole gradients are summed in a fixed order). */
-    @Test
-    void twoThreadsAreDeterministic() {
-        FeatureProblem p = new FeatureProblem("determinism", 16, 70, 0, true, 3f, 12, 6, Layout.TIME_MAJOR, true, 3,
-                GradientMode.OVERWRITE, 77);
+    /**
+     * The same call twice on two threads gives the same bits (peephole and projection gradients are summed in a
+     * fixed order).
+     */
+    @ParameterizedTest(name = "P={0}")
+    @ValueSource(ints = {0, 24})
+    void twoThreadsAreDeterministic(int proj) {
+        FeatureProblem p = new FeatureProblem("determinism", 16, 70, proj, true, 3f, 12, 6, Layout.TIME_MAJOR, true,
+                3, GradientMode.OVERWRITE, 77);
         FeatureProblem.Inputs in = p.inputs();
         FeatureProblem.Outputs a = p.run(in, SimdBackend.NAME, 2, null), b = p.run(in, SimdBackend.NAME, 2, null);
         for (String name : a.values.keySet()) assertArrayEquals(a.get(name), b.get(name), name);
