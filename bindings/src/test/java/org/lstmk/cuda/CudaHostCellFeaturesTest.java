@@ -24,6 +24,8 @@ import org.lstmk.api.LstmGradients;
 import org.lstmk.api.LstmState;
 import org.lstmk.api.LstmWeights;
 import org.lstmk.api.PackedWeights;
+import org.lstmk.api.StackGradients;
+import org.lstmk.api.StackWeights;
 import org.lstmk.api.TrainingWorkspace;
 import org.lstmk.cuda.FeatureHarness.Case;
 import org.lstmk.reference.CellMath;
@@ -246,5 +248,53 @@ class CudaHostCellFeaturesTest {
                     LstmGradients.of(new float[4 * hid * in], cdWhh, null, null), GradientMode.OVERWRITE);
         }
         return new float[][] {y, dx, dWih, dWhh, cdx, cdWhh};
+    }
+
+    @Test
+    void stackedBidirectionalLayersWithEveryFeatureAgreeWithTheReference() {
+        // The layer driver builds the stack from single-layer calls; layer 1 reads 2·P-wide input.
+        LstmConfig cfg = LstmConfig.builder(5, 11).layers(2).bidirectional(true).projectionSize(4).peepholes(true)
+                .cellClip(0.5f).layout(Layout.BATCH_MAJOR).build();
+        int t = 6, b = 3;
+        RandomData rnd = new RandomData(71);
+        LstmWeights[] layers = new LstmWeights[cfg.stateLayers()];
+        for (int i = 0; i < layers.length; i++) layers[i] = FeatureHarness.weights(cfg.layer(i / 2, cfg.layout()), rnd);
+        StackWeights weights = StackWeights.of(cfg, layers);
+        float[] x = rnd.uniform(t * b * 5, 1), dy = rnd.uniform(t * b * cfg.sequenceOutputSize(), 1);
+        List<float[]> got = stackRun(BACKEND, cfg, weights, x, dy, t, b), want = stackRun(ReferenceBackend.NAME, cfg,
+                weights, x, dy, t, b);
+        double rtol = Tolerance.forCall(8, 11, t, b);
+        for (int i = 0; i < want.size(); i++) {
+            Comparison.Result r = Comparison.compare("output " + i, MemorySegment.ofArray(got.get(i)),
+                    MemorySegment.ofArray(want.get(i)), want.get(i).length, rtol, k -> "[" + k + "]");
+            assertTrue(r.passed(), r::describe);
+        }
+    }
+
+    /** y, dx, then every layer-direction's dWih, dWhh, dbIh, dWhr, dPeepholes. */
+    private static List<float[]> stackRun(String backend, LstmConfig cfg, StackWeights weights, float[] x, float[] dy,
+                                          int t, int b) {
+        List<float[]> out = new ArrayList<>();
+        float[] y = new float[t * b * cfg.sequenceOutputSize()], dx = new float[x.length];
+        StackGradients g = StackGradients.allocate(cfg);
+        try (Lstm lstm = Lstm.builder(cfg).backend(backend).verify(false).build();
+             PackedWeights w = lstm.pack(weights);
+             TrainingWorkspace ws = lstm.newWorkspace(t, b)) {
+            MemorySegment xs = MemorySegment.ofArray(x);
+            lstm.forwardTraining(w, t, b, xs, null, MemorySegment.ofArray(y), null, ws);
+            lstm.backward(w, ws, xs, MemorySegment.ofArray(dy), null, MemorySegment.ofArray(dx), null, g,
+                    GradientMode.OVERWRITE);
+        }
+        out.add(y);
+        out.add(dx);
+        for (int l = 0; l < cfg.layers(); l++) {
+            for (int d = 0; d < cfg.directions(); d++) {
+                LstmGradients lg = g.get(l, d);
+                for (MemorySegment m : List.of(lg.dWih(), lg.dWhh(), lg.dbIh(), lg.dWhr(), lg.dPeepholes())) {
+                    out.add(m.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT));
+                }
+            }
+        }
+        return out;
     }
 }
