@@ -251,6 +251,45 @@ LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep, true, false)
 LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_clip, false, true)
 LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep_clip, true, true)
 
+// ---- projection (LSTMP), backward ---------------------------------------------------------------------------------
+
+/**
+ * The projection's own backward phase for one timestep: dh_t = dA_{t+1} . W_hh + dhIn + dy_t for B batch rows and the
+ * N = P columns of h (K = 4H; W_hh packed [4H, P]), stored for its two consumers: the next backward_step, which
+ * multiplies it by W_hr into dm_t before the cell epilogue, and dW_hr = sum_t dh_t^T m_t after the loop. Same tile as
+ * backward_step. Blocks: x over column tiles, y over batch tiles (grid-stride).
+ *
+ * @param dANext gate gradients of step t+1, packed rows (null at the last step: zeros)
+ * @param dhIn   optional contiguous [B, N] extra dh (dh_T)   @param dy optional dy_t rows [B, N]
+ * @param dh     dh_t rows out [B, N]
+ */
+extern "C" __global__ void __launch_bounds__(LSTMK_BWD_THREADS)
+lstmk_lstm_backward_dh(int B, int N, int K, const float* dANext, long long dANextStride, const float* wHh,
+                       const float* dhIn, const float* dy, long long dyStride, float* dh, long long dhStride) {
+    using S = BackwardTile;
+    const int n0 = (int) blockIdx.x * S::TN;
+    for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
+        float acc[S::RM][S::RN] = {};
+        block_product<S, Contiguous::K, Contiguous::MN>(B, N, K, MatrixView{dANext, dANextStride, 1},
+                                                        MatrixView{wHh, N, 1}, m0, n0, acc);
+#pragma unroll
+        for (int r = 0; r < S::RM; ++r) {
+            const int b = m0 + S::thread_row() + r;
+            if (b >= B) continue;
+#pragma unroll
+            for (int u = 0; u < S::RN; ++u) {
+                const int j = n0 + S::thread_col() + u;
+                if (j >= N) continue;
+                float v = acc[r][u];
+                if (dhIn != nullptr) v += dhIn[(long long) b * N + j];
+                if (dy != nullptr) v += dy[b * dyStride + j];
+                dh[b * dhStride + j] = v;
+            }
+        }
+    }
+}
+LSTMK_KERNEL(lstmk_lstm_backward_dh)
+
 // ---- bias gradients -----------------------------------------------------------------------------------------------
 
 /**

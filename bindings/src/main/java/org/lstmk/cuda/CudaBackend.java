@@ -26,7 +26,11 @@ import org.lstmk.spi.LstmBackend;
  *
  * <p>Cell features: peepholes and the cell clip live in the step kernels' cell epilogue ({@link CellArgs} picks the
  * kernel variant and carries the peephole weights and clamped gate values); the peephole gradient is a deterministic
- * column sum of per-row products the backward steps write.
+ * column sum of per-row products the backward steps write. Projection (LSTMP) is its own phase per step: forward,
+ * the step writes {@code m_t = o·tanh(c_t)} and a GEMM writes {@code h_t = m_t·W_hrᵀ} into y (the recurrent product's
+ * K becomes P); backward, {@code lstmk_lstm_backward_dh} computes {@code dh_t = dA_{t+1}·W_hh + dy_t} (P wide), and
+ * the backward step's product becomes {@code dm_t = dh_t·W_hr} before the same cell epilogue, which also recomputes
+ * {@code m_t} for {@code dW_hr = Σ dh_tᵀ·m_t} (one GEMM over all rows after the loop).
  */
 final class CudaBackend implements LstmBackend {
     private final String name;
@@ -63,21 +67,21 @@ final class CudaBackend implements LstmBackend {
     @Override
     public BackendWeights pack(LstmConfig cfg, LstmWeights w) {
         open();
-        int in = cfg.inputSize(), hid = cfg.hiddenSize();
+        int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         long gateRows = 4L * hid;
         shared.retain();
-        DeviceBuffer wIh = null, wHh = null, bias = null, peep = null;
+        DeviceBuffer wIh = null, wHh = null, bias = null, peep = null, wHr = null;
         try {
             wIh = device.allocate(gateRows * in * Float.BYTES);
-            wHh = device.allocate(gateRows * hid * Float.BYTES);
+            wHh = device.allocate(gateRows * out * Float.BYTES);
             bias = device.allocate(gateRows * Float.BYTES);
             // PyTorch-layout copies go to a temporary buffer; the pack kernel writes them in packed gate order.
-            try (DeviceBuffer raw = device.allocate(gateRows * Math.max(in, hid) * Float.BYTES);
+            try (DeviceBuffer raw = device.allocate(gateRows * Math.max(in, out) * Float.BYTES);
                  DeviceBuffer raw2 = w.hasBias() ? device.allocate(gateRows * Float.BYTES) : null) {
                 upload(w.wIh(), gateRows * in, raw);
                 kernels.packGateRows(hid, in, raw, null, wIh);
-                upload(w.wHh(), gateRows * hid, raw);
-                kernels.packGateRows(hid, hid, raw, null, wHh);
+                upload(w.wHh(), gateRows * out, raw);
+                kernels.packGateRows(hid, out, raw, null, wHh);
                 if (w.hasBias()) {
                     upload(w.bIh(), gateRows, raw);
                     upload(w.bHh(), gateRows, raw2);
@@ -89,12 +93,16 @@ final class CudaBackend implements LstmBackend {
                     peep = device.allocate(3L * hid * Float.BYTES);
                     upload(w.peepholes(), 3L * hid, peep);
                 }
+                if (cfg.hasProjection()) {   // W_hr [P, H] stays in PyTorch layout: it has no gate rows
+                    wHr = device.allocate((long) out * hid * Float.BYTES);
+                    upload(w.wHr(), (long) out * hid, wHr);
+                }
                 device.synchronize();
             }
-            return new CudaWeights(shared, wIh, wHh, bias, peep, CellArgs.of(cfg, peep));
+            return new CudaWeights(shared, wIh, wHh, bias, peep, wHr, CellArgs.of(cfg, peep));
         } catch (RuntimeException e) {
             try {
-                DeviceBuffer.closeAll(wIh, wHh, bias, peep);
+                DeviceBuffer.closeAll(wIh, wHh, bias, peep, wHr);
             } finally {
                 shared.release();
             }
@@ -106,13 +114,13 @@ final class CudaBackend implements LstmBackend {
     public BackendWorkspace newWorkspace(LstmConfig cfg, int maxSteps, int maxBatch) {
         open();
         long rows = rows(maxSteps, maxBatch);
-        long hid = cfg.hiddenSize();
+        long hid = cfg.hiddenSize(), out = cfg.outputSize();
         shared.retain();
         DeviceBuffer projected = null, gates = null, hPrev = null, cPrev = null;
         try {
             projected = device.allocate(Math.multiplyExact(rows, 4 * hid * Float.BYTES));
             gates = device.allocate(Math.multiplyExact(rows, 4 * hid * Float.BYTES));
-            hPrev = device.allocate(Math.multiplyExact(rows, hid * Float.BYTES));
+            hPrev = device.allocate(Math.multiplyExact(rows, out * Float.BYTES));
             cPrev = device.allocate(Math.multiplyExact(rows, hid * Float.BYTES));
             return new CudaWorkspace(shared, rows, projected, gates, hPrev, cPrev);
         } catch (RuntimeException e) {
@@ -129,83 +137,114 @@ final class CudaBackend implements LstmBackend {
     public void forward(Calls.Forward f) {
         open();
         LstmConfig cfg = f.config();
-        int steps = f.steps(), batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize();
+        int steps = f.steps(), batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         long rows = rows(steps, batch);
         CudaWeights w = (CudaWeights) f.weights();
         CudaWorkspace ws = (CudaWorkspace) f.workspace();
 
         DeviceBuffer x = upload(Slot.X, f.x(), rows * in);
-        DeviceBuffer h0 = f.h0() == null ? null : upload(Slot.H0, f.h0(), (long) batch * hid);
+        DeviceBuffer h0 = f.h0() == null ? null : upload(Slot.H0, f.h0(), (long) batch * out);
         DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
-        DeviceBuffer y = scratch.floats(Slot.Y, rows * hid);
-        DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * hid);
+        DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
+        DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * out);
         forwardOnDevice(cfg, w, ws, steps, batch, x, h0, c, y, hLast);
-        download(y, f.y(), rows * hid);
-        download(hLast, f.hT(), (long) batch * hid);
+        download(y, f.y(), rows * out);
+        download(hLast, f.hT(), (long) batch * out);
         download(c, f.cT(), (long) batch * hid);
         device.synchronize();
     }
 
     /**
      * The device side of a sequence forward, on arguments already on the device: the input projection, then one
-     * fused step per timestep. {@code c} holds c0 and receives cT; {@code y} receives every h_t; {@code hLast} (may be
-     * null) receives hT; {@code ws} (null for inference) receives what backward needs. Asynchronous: does not
-     * synchronize.
+     * fused step per timestep (with projection, each followed by its {@code h_t = m_t·W_hrᵀ} GEMM). {@code c} holds
+     * c0 and receives cT; {@code y} receives every h_t; {@code hLast} (may be null) receives hT; {@code ws} (null for
+     * inference) receives what backward needs. Asynchronous: does not synchronize.
      */
     void forwardOnDevice(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, int steps, int batch, DeviceBuffer x,
                          DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
-        int in = cfg.inputSize(), hid = cfg.hiddenSize();
+        int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+        boolean projection = cfg.hasProjection();
         long rows = rows(steps, batch), gateCols = 4L * hid;
         Sequence seq = new Sequence(cfg.layout(), steps, batch);
         DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, rows * gateCols);
         kernels.gemm(Gemm.NT, (int) rows, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in,
                 w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
+        // With projection the step writes m_t = o·tanh(c_t) here, and the projection GEMM turns it into h_t.
+        DeviceBuffer m = projection ? scratch.floats(Slot.M, (long) batch * hid) : null;
         for (int t = 0; t < steps; t++) {
-            Rows hPrev = t == 0 ? Rows.dense(h0, hid) : seq.step(y, t - 1, hid);
-            kernels.forwardStep(w.cell, batch, hid, hid, hPrev, w.wHh, seq.step(projected, t, gateCols), c,
-                    seq.step(y, t, hid),
-                    t == steps - 1 ? hLast : null,
+            boolean last = t == steps - 1;
+            Rows hPrev = t == 0 ? Rows.dense(h0, out) : seq.step(y, t - 1, out);
+            Rows yt = seq.step(y, t, out);
+            kernels.forwardStep(w.cell, batch, hid, out, hPrev, w.wHh, seq.step(projected, t, gateCols), c,
+                    projection ? Rows.dense(m, hid) : yt, !projection && last ? hLast : null,
                     ws != null ? seq.step(ws.gates, t, gateCols) : Rows.NONE, false,
-                    ws != null ? seq.step(ws.hPrev, t, hid) : Rows.NONE,
+                    ws != null ? seq.step(ws.hPrev, t, out) : Rows.NONE,
                     ws != null ? seq.step(ws.cPrev, t, hid) : Rows.NONE);
+            if (projection) {
+                project(batch, hid, out, m, w, yt);
+                if (last && hLast != null) project(batch, hid, out, m, w, Rows.dense(hLast, out));
+            }
         }
+    }
+
+    /** {@code h = m·W_hrᵀ}: {@code [batch, H] × [H, P]} into the rows {@code h}. */
+    private void project(int batch, int hid, int out, DeviceBuffer m, CudaWeights w, Rows h) {
+        kernels.gemm(Gemm.NT, batch, out, hid, m.floatAt(0), hid, w.wHr.floatAt(0), hid, null, 0f, h.first(),
+                h.strideFloats(), 0);
     }
 
     @Override
     public void backward(Calls.Backward b) {
         open();
         LstmConfig cfg = b.config();
-        int steps = b.steps(), batch = b.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize();
+        int steps = b.steps(), batch = b.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+        boolean projection = cfg.hasProjection();
         long rows = rows(steps, batch), gateCols = 4L * hid;
         CudaWeights w = (CudaWeights) b.weights();
         CudaWorkspace ws = (CudaWorkspace) b.workspace();
         Sequence seq = new Sequence(cfg.layout(), steps, batch);
+        LstmGradients g = b.gradients();
 
-        DeviceBuffer dy = upload(Slot.DY, b.dy(), rows * hid);
-        DeviceBuffer dhLast = b.dhT() == null ? null : upload(Slot.DH_LAST, b.dhT(), (long) batch * hid);
+        DeviceBuffer dy = b.dy() == null ? null : upload(Slot.DY, b.dy(), rows * out);
+        DeviceBuffer dhLast = b.dhT() == null ? null : upload(Slot.DH_LAST, b.dhT(), (long) batch * out);
         DeviceBuffer dc = uploadOrZero(Slot.DC, b.dcT(), (long) batch * hid);
         DeviceBuffer dA = ws.projected;   // the projection is not needed any more: it becomes the gate gradients
-        DeviceBuffer peepRows = peepRows(cfg, b.gradients(), rows);
+        DeviceBuffer peepRows = peepRows(cfg, g, rows);
+        // Projection: every step's dh_t [rows, P] (the cell's input through W_hr, and dW_hr's left factor) and, if
+        // dW_hr is wanted, every m_t [rows, H] (its right factor, recomputed by the cell epilogue).
+        DeviceBuffer dhRows = projection ? scratch.floats(Slot.DH_ROWS, rows * out) : null;
+        DeviceBuffer mRows = wantsProjectionGradient(cfg, g) ? scratch.floats(Slot.M_ROWS, rows * hid) : null;
         for (int t = steps - 1; t >= 0; t--) {
             boolean last = t == steps - 1;
-            kernels.backwardStep(w.cell, batch, hid, (int) gateCols, last ? Rows.NONE : seq.step(dA, t + 1, gateCols),
-                    w.wHh, last ? dhLast : null, seq.step(dy, t, hid), seq.step(ws.gates, t, gateCols), false,
-                    seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols), Rows.NONE,
-                    peepRows == null ? Rows.NONE : seq.step(peepRows, t, 3L * hid));
+            Rows dANext = last ? Rows.NONE : seq.step(dA, t + 1, gateCols);
+            Rows dyT = dy == null ? Rows.NONE : seq.step(dy, t, out);
+            Rows peepT = peepRows == null ? Rows.NONE : seq.step(peepRows, t, 3L * hid);
+            if (projection) {
+                Rows dh = seq.step(dhRows, t, out);
+                kernels.backwardDh(batch, out, hid, dANext, w.wHh, last ? dhLast : null, dyT, dh);
+                kernels.backwardStep(w.cell, batch, hid, out, dh, w.wHr, null, Rows.NONE,
+                        seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
+                        mRows == null ? Rows.NONE : seq.step(mRows, t, hid), peepT);
+            } else {
+                kernels.backwardStep(w.cell, batch, hid, (int) gateCols, dANext, w.wHh, last ? dhLast : null, dyT,
+                        seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
+                        Rows.NONE, peepT);
+            }
         }
         if (b.dh0() != null) {
-            DeviceBuffer dh0 = scratch.floats(Slot.DH0, (long) batch * hid);
+            DeviceBuffer dh0 = scratch.floats(Slot.DH0, (long) batch * out);
             Rows first = seq.step(dA, 0, gateCols);
-            kernels.gemm(Gemm.NN, batch, hid, (int) gateCols, first.first(), first.strideFloats(), w.wHh.floatAt(0),
-                    hid, null, 0f, dh0.floatAt(0), hid, 0);
-            download(dh0, b.dh0(), (long) batch * hid);
+            kernels.gemm(Gemm.NN, batch, out, (int) gateCols, first.first(), first.strideFloats(), w.wHh.floatAt(0),
+                    out, null, 0f, dh0.floatAt(0), out, 0);
+            download(dh0, b.dh0(), (long) batch * out);
         }
         download(dc, b.dc0(), (long) batch * hid);
         inputGradient(rows, in, hid, dA, w, b.dx());
-        if (b.gradients() != null) {
+        if (g != null) {
             DeviceBuffer x = upload(Slot.X, b.x(), rows * in);
-            weightGradients(rows, in, hid, dA, x, ws.hPrev, b.gradients(), b.accumulate());
-            peepholeGradient(rows, hid, peepRows, b.gradients(), b.accumulate());
+            weightGradients(rows, in, hid, out, dA, x, ws.hPrev, g, b.accumulate());
+            peepholeGradient(rows, hid, peepRows, g, b.accumulate());
+            projectionGradient(rows, hid, out, dhRows, mRows, g, b.accumulate());
         }
         device.synchronize();
     }
@@ -214,21 +253,24 @@ final class CudaBackend implements LstmBackend {
     public void cellForward(Calls.CellForward f) {
         open();
         LstmConfig cfg = f.config();
-        int batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize();
-        long gateCols = 4L * hid, bh = (long) batch * hid;
+        int batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+        boolean projection = cfg.hasProjection();
+        long gateCols = 4L * hid, bh = (long) batch * hid, bo = (long) batch * out;
         CudaWeights w = (CudaWeights) f.weights();
 
         DeviceBuffer x = upload(Slot.X, f.x(), (long) batch * in);
         DeviceBuffer projected = scratch.floats(Slot.PROJECTED, batch * gateCols);
         kernels.gemm(Gemm.NT, batch, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in, w.bias.floatAt(0),
                 0f, projected.floatAt(0), gateCols, 0);
-        DeviceBuffer h = f.h() == null ? null : upload(Slot.H0, f.h(), bh);
+        DeviceBuffer h = f.h() == null ? null : upload(Slot.H0, f.h(), bo);
         DeviceBuffer c = uploadOrZero(Slot.C, f.c(), bh);
-        DeviceBuffer hNext = scratch.floats(Slot.Y, bh);
+        DeviceBuffer hNext = scratch.floats(Slot.Y, bo);
+        DeviceBuffer m = projection ? scratch.floats(Slot.M, bh) : hNext;
         DeviceBuffer gates = f.gates() == null ? null : scratch.floats(Slot.GATES, batch * gateCols);
-        kernels.forwardStep(w.cell, batch, hid, hid, Rows.dense(h, hid), w.wHh, Rows.dense(projected, gateCols), c,
-                Rows.dense(hNext, hid), null, Rows.dense(gates, gateCols), true, Rows.NONE, Rows.NONE);
-        download(hNext, f.hNext(), bh);
+        kernels.forwardStep(w.cell, batch, hid, out, Rows.dense(h, out), w.wHh, Rows.dense(projected, gateCols), c,
+                Rows.dense(m, hid), null, Rows.dense(gates, gateCols), true, Rows.NONE, Rows.NONE);
+        if (projection) project(batch, hid, out, m, w, Rows.dense(hNext, out));
+        download(hNext, f.hNext(), bo);
         download(c, f.cNext(), bh);
         download(gates, f.gates(), batch * gateCols);
         device.synchronize();
@@ -238,32 +280,41 @@ final class CudaBackend implements LstmBackend {
     public void cellBackward(Calls.CellBackward cb) {
         open();
         LstmConfig cfg = cb.config();
-        int batch = cb.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize();
-        long gateCols = 4L * hid, bh = (long) batch * hid;
+        int batch = cb.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+        long gateCols = 4L * hid, bh = (long) batch * hid, bo = (long) batch * out;
         CudaWeights w = (CudaWeights) cb.weights();
+        LstmGradients g = cb.gradients();
 
         DeviceBuffer gates = upload(Slot.GATES, cb.gates(), batch * gateCols);
         DeviceBuffer c = cb.c() == null ? null : upload(Slot.C, cb.c(), bh);
-        DeviceBuffer dhNext = cb.dhNext() == null ? null : upload(Slot.DH_LAST, cb.dhNext(), bh);
+        DeviceBuffer dhNext = cb.dhNext() == null ? null : upload(Slot.DH_LAST, cb.dhNext(), bo);
         DeviceBuffer dc = uploadOrZero(Slot.DC, cb.dcNext(), bh);
         DeviceBuffer dA = scratch.floats(Slot.DA, batch * gateCols);
-        DeviceBuffer peepRows = peepRows(cfg, cb.gradients(), batch);
-        kernels.backwardStep(w.cell, batch, hid, (int) gateCols, Rows.NONE, w.wHh, dhNext, Rows.NONE,
-                Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols), Rows.NONE,
-                Rows.dense(peepRows, 3L * hid));
+        DeviceBuffer peepRows = peepRows(cfg, g, batch);
+        DeviceBuffer mRows = wantsProjectionGradient(cfg, g) ? scratch.floats(Slot.M_ROWS, bh) : null;
+        if (cfg.hasProjection()) {   // dm = dhNext·W_hr in the step's product, then the cell epilogue
+            kernels.backwardStep(w.cell, batch, hid, out, Rows.dense(dhNext, out), w.wHr, null, Rows.NONE,
+                    Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols),
+                    Rows.dense(mRows, hid), Rows.dense(peepRows, 3L * hid));
+        } else {
+            kernels.backwardStep(w.cell, batch, hid, (int) gateCols, Rows.NONE, w.wHh, dhNext, Rows.NONE,
+                    Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols), Rows.NONE,
+                    Rows.dense(peepRows, 3L * hid));
+        }
         if (cb.dh() != null) {
-            DeviceBuffer dh = scratch.floats(Slot.DH0, bh);
-            kernels.gemm(Gemm.NN, batch, hid, (int) gateCols, dA.floatAt(0), gateCols, w.wHh.floatAt(0), hid, null,
-                    0f, dh.floatAt(0), hid, 0);
-            download(dh, cb.dh(), bh);
+            DeviceBuffer dh = scratch.floats(Slot.DH0, bo);
+            kernels.gemm(Gemm.NN, batch, out, (int) gateCols, dA.floatAt(0), gateCols, w.wHh.floatAt(0), out, null,
+                    0f, dh.floatAt(0), out, 0);
+            download(dh, cb.dh(), bo);
         }
         download(dc, cb.dc(), bh);
         inputGradient(batch, in, hid, dA, w, cb.dx());
-        if (cb.gradients() != null) {
+        if (g != null) {
             DeviceBuffer x = upload(Slot.X, cb.x(), (long) batch * in);
-            DeviceBuffer h = uploadOrZero(Slot.H0, cb.h(), bh);
-            weightGradients(batch, in, hid, dA, x, h, cb.gradients(), cb.accumulate());
-            peepholeGradient(batch, hid, peepRows, cb.gradients(), cb.accumulate());
+            DeviceBuffer h = uploadOrZero(Slot.H0, cb.h(), bo);
+            weightGradients(batch, in, hid, out, dA, x, h, g, cb.accumulate());
+            peepholeGradient(batch, hid, peepRows, g, cb.accumulate());
+            projectionGradient(batch, hid, out, dhNext, mRows, g, cb.accumulate());
         }
         device.synchronize();
     }
@@ -289,11 +340,12 @@ final class CudaBackend implements LstmBackend {
     }
 
     /**
-     * {@code dW_ih = dAᵀ·x}, {@code dW_hh = dAᵀ·h_prev}, {@code db = Σ_rows dA} over {@code rows} rows, in PyTorch row
-     * order; accumulated onto the caller's values when {@code accumulate}.
+     * {@code dW_ih = dAᵀ·x}, {@code dW_hh = dAᵀ·h_prev} ({@code h_prev} is {@code out} = H_out wide),
+     * {@code db = Σ_rows dA} over {@code rows} rows, in PyTorch row order; accumulated onto the caller's values when
+     * {@code accumulate}.
      */
-    private void weightGradients(long rows, int in, int hid, DeviceBuffer dA, DeviceBuffer x, DeviceBuffer hPrev,
-                                 LstmGradients g, boolean accumulate) {
+    private void weightGradients(long rows, int in, int hid, int out, DeviceBuffer dA, DeviceBuffer x,
+                                 DeviceBuffer hPrev, LstmGradients g, boolean accumulate) {
         long gateRows = 4L * hid;
         float beta = accumulate ? 1f : 0f;
         DeviceBuffer dWih = accumulate ? upload(Slot.DW_IH, g.dWih(), gateRows * in)
@@ -301,11 +353,11 @@ final class CudaBackend implements LstmBackend {
         kernels.gemm(Gemm.TN, (int) gateRows, in, (int) rows, dA.floatAt(0), gateRows, x.floatAt(0), in, null, beta,
                 dWih.floatAt(0), in, hid);
         download(dWih, g.dWih(), gateRows * in);
-        DeviceBuffer dWhh = accumulate ? upload(Slot.DW_HH, g.dWhh(), gateRows * hid)
-                : scratch.floats(Slot.DW_HH, gateRows * hid);
-        kernels.gemm(Gemm.TN, (int) gateRows, hid, (int) rows, dA.floatAt(0), gateRows, hPrev.floatAt(0), hid, null,
-                beta, dWhh.floatAt(0), hid, hid);
-        download(dWhh, g.dWhh(), gateRows * hid);
+        DeviceBuffer dWhh = accumulate ? upload(Slot.DW_HH, g.dWhh(), gateRows * out)
+                : scratch.floats(Slot.DW_HH, gateRows * out);
+        kernels.gemm(Gemm.TN, (int) gateRows, out, (int) rows, dA.floatAt(0), gateRows, hPrev.floatAt(0), out, null,
+                beta, dWhh.floatAt(0), out, hid);
+        download(dWhh, g.dWhh(), gateRows * out);
         if (g.dbIh() != null) {
             DeviceBuffer dbIh = accumulate ? upload(Slot.DB_IH, g.dbIh(), gateRows) : scratch.floats(Slot.DB_IH, gateRows);
             DeviceBuffer dbHh = accumulate ? upload(Slot.DB_HH, g.dbHh(), gateRows) : scratch.floats(Slot.DB_HH, gateRows);
@@ -313,6 +365,24 @@ final class CudaBackend implements LstmBackend {
             download(dbIh, g.dbIh(), gateRows);
             download(dbHh, g.dbHh(), gateRows);
         }
+    }
+
+    private static boolean wantsProjectionGradient(LstmConfig cfg, LstmGradients g) {
+        return cfg.hasProjection() && g != null && g.dWhr() != null;
+    }
+
+    /**
+     * {@code dW_hr = Σ_rows dh·mᵀ} ({@code [P, H]}: {@code dhRows [rows, P]}ᵀ·{@code mRows [rows, H]}, one GEMM
+     * over all rows); a null {@code dhRows} (no gradient reached h) contributes zeros. Nothing if not wanted.
+     */
+    private void projectionGradient(long rows, int hid, int out, DeviceBuffer dhRows, DeviceBuffer mRows,
+                                    LstmGradients g, boolean accumulate) {
+        if (mRows == null) return;
+        long n = (long) out * hid;
+        DeviceBuffer dWhr = accumulate ? upload(Slot.DW_HR, g.dWhr(), n) : scratch.floats(Slot.DW_HR, n);
+        kernels.gemm(Gemm.TN, out, hid, (int) rows, dhRows == null ? null : dhRows.floatAt(0), out, mRows.floatAt(0),
+                hid, null, accumulate ? 1f : 0f, dWhr.floatAt(0), hid, 0);
+        download(dWhr, g.dWhr(), n);
     }
 
     /**

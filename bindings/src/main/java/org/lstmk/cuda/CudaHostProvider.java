@@ -35,10 +35,10 @@ public final class CudaHostProvider implements BackendProvider {
                 + " kernels, one fiber per CUDA thread); a test vehicle, not for speed");
     }
 
-    /** The cell features the kernels implement (CudaBackend): peepholes and cell clip; no projection yet. */
+    /** The cell features the kernels implement (CudaBackend): projection, peepholes and cell clip, alone or together. */
     @Override
     public Support supports(LstmConfig config) {
-        return Support.cellFeatures(NAME, config, false, true, true);
+        return Support.cellFeatures(NAME, config, true, true, true);
     }
 
     @Override

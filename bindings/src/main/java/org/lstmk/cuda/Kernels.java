@@ -18,7 +18,7 @@ final class Kernels {
     private final int maxGridY = Math.clamp(Integer.getInteger(MAX_GRID_Y_PROPERTY, CUDA_MAX_GRID_Y), 1, CUDA_MAX_GRID_Y);
     private final Device device;
     private final KernelGeometry geometry;
-    private final DeviceKernel gemmNt, gemmNn, gemmTn, colsum, pack;
+    private final DeviceKernel gemmNt, gemmNn, gemmTn, backwardDh, colsum, pack;
     /** The step kernels, one per cell variant, indexed by {@link CellArgs#variant()}. */
     private final DeviceKernel[] forwardStep, backwardStep;
 
@@ -34,6 +34,7 @@ final class Kernels {
             forwardStep[v] = device.kernel("lstmk_lstm_forward_step" + CellArgs.VARIANT_SUFFIXES[v]);
             backwardStep[v] = device.kernel("lstmk_lstm_backward_step" + CellArgs.VARIANT_SUFFIXES[v]);
         }
+        backwardDh = device.kernel("lstmk_lstm_backward_dh");
         colsum = device.kernel("lstmk_colsum");
         pack = device.kernel("lstmk_pack_gate_rows");
     }
@@ -103,6 +104,19 @@ final class Kernels {
         device.launch(backwardStep[cell.variant()],
                 Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
                 Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
+    }
+
+    /**
+     * Projection, backward: {@code dh = dANext·W_hh + dhIn + dy} for {@code batch} rows and the {@code out = P}
+     * columns of h ({@code dANext [batch, 4H]}, {@code wHh} packed {@code [4H, P]}) into the rows {@code dh}.
+     */
+    void backwardDh(int batch, int out, int hidden, Rows dANext, DeviceBuffer wHh, DeviceBuffer dhIn, Rows dy, Rows dh) {
+        KernelGeometry.Tile t = geometry.backward();
+        device.launch(backwardDh, Dim3.of(blocks(out, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
+                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
+                new KernelArgs().i32(batch).i32(out).i32(4 * hidden).ptr(dANext.first()).i64(dANext.strideFloats())
+                        .ptr(wHh).ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(dh.first())
+                        .i64(dh.strideFloats()));
     }
 
     /** {@code out1[n] (and out2[n]) = Σ_m A[m,n] (+ beta·out)}, packed column n landing at its PyTorch row. */

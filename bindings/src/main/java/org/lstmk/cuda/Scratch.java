@@ -12,7 +12,9 @@ final class Scratch implements AutoCloseable {
     enum Slot {
         X, PROJECTED, H0, C, Y, H_LAST, GATES, DY, DH_LAST, DC, DA, DH0, DX, DW_IH, DW_HH, DB_IH, DB_HH,
         /** {@code [rows, 3H]}: per-row peephole-gradient products, column-summed into {@code dP}. */
-        PEEP_ROWS, D_PEEP
+        PEEP_ROWS, D_PEEP,
+        /** Projection: {@code m} of one step {@code [B, H]}; of every step {@code [rows, H]}; {@code dh} of every step. */
+        M, M_ROWS, DH_ROWS, DW_HR
     }
 
     private final Device device;

@@ -47,9 +47,10 @@ class CudaGpuTest {
                 .filter(r -> !r.passed()).map(Comparison.Result::describe).collect(Collectors.joining("\n")));
     }
 
-    /** GPU twin of {@link CudaHostCellFeaturesTest#agreesWithTheReference}: peepholes and cell clip on the GPU. */
+    /** GPU twin of {@link CudaHostCellFeaturesTest}'s reference cases: peepholes, cell clip and projection on the GPU. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("org.lstmk.cuda.CudaHostCellFeaturesTest#peepholeAndClipCases")
+    @MethodSource({"org.lstmk.cuda.CudaHostCellFeaturesTest#peepholeAndClipCases",
+            "org.lstmk.cuda.CudaHostCellFeaturesTest#projectionCases"})
     void cellFeaturesAgreeWithTheReference(FeatureHarness.Case c) {
         GpuRequirement.require();   // per test: a class-level skip would show as "0 tests"
         FeatureHarness.Outcome o = FeatureHarness.check(c, CudaProvider.NAME);
