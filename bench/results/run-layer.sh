@@ -14,18 +14,18 @@ jmh() { "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native
 { date -u; uptime; lscpu | grep -E 'Model name|^CPU\(s\)|Flags' | cut -c1-400; "$JAVA_HOME/bin/java" -version 2>&1; \
   git rev-parse --short HEAD; } > "$out/machine.txt"
 bash bench/peak/run.sh > "$out/peak.txt" 2>&1 || echo "peak: failed (see peak.txt)" >> "$out/machine.txt"
-run() { local name="$1"; shift; jmh 'LayerBenchmark' -f 1 -wi 3 -w 2 -i 5 -r 2 -rf json -rff "$out/$name.json" "$@" \
-  | tee "$out/$name.log"; }
+run() { local name="$1" pattern="$2"; shift 2; jmh "$pattern" -f 1 -wi 3 -w 2 -i 5 -r 2 -rf json -rff "$out/$name.json" \
+  "$@" | tee "$out/$name.log"; }
 # 1. Peepholes and clip against the plain layer (target: < 5% more).
-run features -p shape=512x16x100 -p features=plain,peep,clip,peep+clip
+run features LayerBenchmark -p shape=512x16x100 -p features=plain,peep,clip,peep+clip
 # 2. Two layers, both directions, against oneDNN's same stack.
-run stack -p shape=512x16x100 -p layers=2 -p bidirectional=true
+run stack LayerBenchmark -p shape=512x16x100 -p layers=2 -p bidirectional=true
 # 3. Lengths uniform in [1, T] against the same batch padded to T (target: about half the time).
-run lengths -p shape=512x16x100 -p lengths=full,uniform
+run lengths LayerBenchmark -p shape=512x16x100 -p lengths=full,uniform
 # 4. Projection 1024 -> 256, and the plain 1024 layer beside it.
-run projection -p shape=1024x16x100 -p features=plain,proj256
+run projection LayerBenchmark -p shape=1024x16x100 -p features=plain,proj256
 # 5. Bidirectional at B = 1 against one direction.
-run bidir-b1 -p shape=512x1x100 -p bidirectional=false,true -p 'LayerBenchmark.inference'
+run bidir-b1 'LayerBenchmark.inference' -p shape=512x1x100 -p bidirectional=false,true
 peer="${LSTMK_PEERS:-../shared/peers}/onednn/run.sh"
 {
   bash "$peer" all 512 16 100 2 | grep '^onednn'
