@@ -116,7 +116,7 @@ public final class LayerDriver implements AutoCloseable {
             BackendWorkspace slot = ws == null ? null
                     : ws.slot(0, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[0], t, b));
             backend.forward(new Calls.Forward(callerLayout[0], w[0], steps, batch, x, h0, c0, y, hN, cN, slot,
-                    seq.lengths(), false));
+                    Calls.Sequences.padded(seq.lengths(), false)));
             if (ws != null) ws.batch = seq;
             return;
         }
@@ -153,7 +153,7 @@ public final class LayerDriver implements AutoCloseable {
             BackendWorkspace slot = ws == null ? null
                     : ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
             backend.forward(new Calls.Forward(timeMajor[l], w, steps, batch, layerIn, h0, c0, dirOut, hN, cN, slot,
-                    seq.lengths(), reverse));
+                    Calls.Sequences.padded(seq.lengths(), reverse)));
             return;
         }
         int in = timeMajor[l].inputSize();
@@ -195,7 +195,7 @@ public final class LayerDriver implements AutoCloseable {
         if (direct(seq)) {
             BackendWorkspace slot = ws.slot(0, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[0], t, b));
             backend.backward(new Calls.Backward(callerLayout[0], w[0], slot, steps, batch, x, dy, dhN, dcN, dx, dh0,
-                    dc0, g == null ? null : g.get(0, 0), accumulate, seq.lengths(), false));
+                    dc0, g == null ? null : g.get(0, 0), accumulate, Calls.Sequences.padded(seq.lengths(), false)));
             return;
         }
         long rows = (long) steps * batch;
@@ -235,7 +235,7 @@ public final class LayerDriver implements AutoCloseable {
             BackendWorkspace slot = ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
             MemorySegment dxs = dLayerIn == null ? null : buffers.floats(SEG_DX, rowsAll * in);
             backend.backward(new Calls.Backward(timeMajor[l], w, slot, steps, batch, layerIn, dDirOut, dhN, dcN, dxs,
-                    dh0, dc0, g, accumulate, seq.lengths(), reverse));
+                    dh0, dc0, g, accumulate, Calls.Sequences.padded(seq.lengths(), reverse)));
             if (dxs != null) Copies.addInto(dxs, dLayerIn, rowsAll * in);
             return;
         }

@@ -5,6 +5,7 @@ import static org.lstmk.reference.DoubleBuffers.readSequence;
 import static org.lstmk.reference.DoubleBuffers.write;
 import static org.lstmk.reference.DoubleBuffers.writeSequence;
 
+import java.lang.foreign.MemorySegment;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
 import org.lstmk.api.LstmWeights;
@@ -52,6 +53,16 @@ public final class ReferenceBackend implements LstmBackend {
 
     @Override
     public void forward(Calls.Forward f) {
+        if (f.batchSizes() != null) {
+            // Packed (from a test double or the verifying wrapper): the same sequences padded, in sorted order.
+            Packing p = new Packing(f.batchSizes());
+            MemorySegment y = f.y() == null ? null : p.paddedBuffer(f.config().outputSize());
+            forward(new Calls.Forward(f.config(), f.weights(), f.steps(), f.batch(),
+                    p.pad(f.x(), f.config().inputSize()), f.h0(), f.c0(), y, f.hT(), f.cT(), f.workspace(),
+                    Calls.Sequences.padded(p.lengths, false)));
+            p.pack(y, f.y(), f.config().outputSize());
+            return;
+        }
         LstmConfig cfg = f.config();
         int steps = f.steps(), batch = f.batch(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         ReferenceLstm lstm = ((Weights) f.weights()).lstm();
@@ -68,6 +79,16 @@ public final class ReferenceBackend implements LstmBackend {
 
     @Override
     public void backward(Calls.Backward b) {
+        if (b.batchSizes() != null) {
+            Packing p = new Packing(b.batchSizes());
+            LstmConfig c = b.config();
+            MemorySegment dx = b.dx() == null ? null : p.paddedBuffer(c.inputSize());
+            backward(new Calls.Backward(c, b.weights(), b.workspace(), b.steps(), b.batch(), p.pad(b.x(), c.inputSize()),
+                    b.dy() == null ? null : p.pad(b.dy(), c.outputSize()), b.dhT(), b.dcT(), dx, b.dh0(), b.dc0(),
+                    b.gradients(), b.accumulate(), Calls.Sequences.padded(p.lengths, false)));
+            p.pack(dx, b.dx(), c.inputSize());
+            return;
+        }
         LstmConfig cfg = b.config();
         int steps = b.steps(), batch = b.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         ReferenceLstm lstm = ((Weights) b.weights()).lstm();
@@ -148,6 +169,45 @@ public final class ReferenceBackend implements LstmBackend {
             write(out.dbHh(), acc.db(), acc.db().length, accumulate);
             if (acc.dWhr() != null) write(out.dWhr(), acc.dWhr(), acc.dWhr().length, accumulate);
             if (acc.dPeep() != null) write(out.dPeepholes(), acc.dPeep(), acc.dPeep().length, accumulate);
+        }
+    }
+
+    /** Between packed rows ({@link Calls.Sequences}) and time-major padded ones of the same sorted batch. */
+    private static final class Packing {
+        final int[] batchSizes, lengths;
+        final int steps, batch;
+
+        Packing(int[] batchSizes) {
+            this.batchSizes = batchSizes;
+            this.steps = batchSizes.length;
+            this.batch = batchSizes[0];
+            this.lengths = new int[batch];
+            for (int t = 0; t < steps; t++) for (int r = 0; r < batchSizes[t]; r++) lengths[r]++;
+        }
+
+        MemorySegment paddedBuffer(int width) {
+            return MemorySegment.ofArray(new float[steps * batch * width]);
+        }
+
+        MemorySegment pad(MemorySegment packed, int width) {
+            MemorySegment p = paddedBuffer(width);
+            long row = 0;
+            for (int t = 0; t < steps; t++) {
+                for (int r = 0; r < batchSizes[t]; r++, row++) {
+                    MemorySegment.copy(packed, row * width * 4L, p, ((long) t * batch + r) * width * 4L, width * 4L);
+                }
+            }
+            return p;
+        }
+
+        void pack(MemorySegment padded, MemorySegment packed, int width) {
+            if (packed == null) return;
+            long row = 0;
+            for (int t = 0; t < steps; t++) {
+                for (int r = 0; r < batchSizes[t]; r++, row++) {
+                    MemorySegment.copy(padded, ((long) t * batch + r) * width * 4L, packed, row * width * 4L, width * 4L);
+                }
+            }
         }
     }
 

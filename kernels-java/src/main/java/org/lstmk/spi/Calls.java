@@ -24,20 +24,68 @@ public final class Calls {
      * @param cT        optional {@code [B,H]} final cell state
      * @param workspace null for inference; for training, where to save what backward needs
      *                  ({@code steps <= maxSteps}, {@code batch <= maxBatch} have been checked)
-     * @param lengths   null (every sequence has T steps), or each sequence's length in {@code [1, T]}; only for a
-     *                  backend with {@link LstmBackend#nativeSequences()}
-     * @param reverse   run each sequence from its last valid step down to 0; only with
-     *                  {@link LstmBackend#nativeSequences()}
+     * @param sequences how the {@code B} sequences are laid out in {@code x, y}: {@link Sequences#UNIFORM} (every one
+     *                  T steps), padded with lengths (only for {@link LstmBackend#nativeSequences()}) or packed (only
+     *                  for {@link LstmBackend#packedSequences()})
      */
     public record Forward(LstmConfig config, BackendWeights weights, int steps, int batch,
                           MemorySegment x, MemorySegment h0, MemorySegment c0,
                           MemorySegment y, MemorySegment hT, MemorySegment cT,
-                          BackendWorkspace workspace, int[] lengths, boolean reverse) {
+                          BackendWorkspace workspace, Sequences sequences) {
         /** Every sequence T steps long, forward in time. */
         public Forward(LstmConfig config, BackendWeights weights, int steps, int batch, MemorySegment x,
                        MemorySegment h0, MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT,
                        BackendWorkspace workspace) {
-            this(config, weights, steps, batch, x, h0, c0, y, hT, cT, workspace, null, false);
+            this(config, weights, steps, batch, x, h0, c0, y, hT, cT, workspace, Sequences.UNIFORM);
+        }
+
+        /** Padded lengths ({@link Sequences#lengths()}), or null. */
+        public int[] lengths() { return sequences.lengths(); }
+
+        /** Whether a padded call runs each sequence backwards ({@link Sequences#reverse()}). */
+        public boolean reverse() { return sequences.reverse(); }
+
+        /** Packed steps' batch sizes ({@link Sequences#batchSizes()}), or null. */
+        public int[] batchSizes() { return sequences.batchSizes(); }
+    }
+
+    /**
+     * How the sequences of a call lie in its sequence buffers.
+     *
+     * <ul>
+     *   <li>{@link #UNIFORM}: {@code [T, B, ·]} in the configuration's layout, every sequence T steps.</li>
+     *   <li><b>Padded</b> ({@code lengths != null}; backends with {@link LstmBackend#nativeSequences()}): the same
+     *       buffers, sequence {@code b} valid for {@code lengths[b]} steps (caller's batch order), run backwards from
+     *       its own last step when {@code reverse}; padding is never read and is written as 0.</li>
+     *   <li><b>Packed</b> ({@code batchSizes != null}; backends with {@link LstmBackend#packedSequences()}; always
+     *       time-major, forward in time): PyTorch's {@code PackedSequence}. The batch is sorted by decreasing length;
+     *       step {@code t} has the {@code batchSizes[t]} longest sequences (non-increasing, {@code batchSizes[0] =
+     *       B}, {@code T = batchSizes.length}), and its rows come right after step {@code t−1}'s: row {@code r} of
+     *       step {@code t} is row {@code offset(t) + r} of {@code x, y, dy, dx} ({@code Σ batchSizes} rows in all).
+     *       States are {@code [B, ·]} in sorted order; {@code hT, cT} (and {@code dhT, dcT}) belong to each
+     *       sequence's own last step.</li>
+     * </ul>
+     *
+     * @param lengths    padded: each sequence's length in {@code [1, T]}; else null
+     * @param reverse    padded: whether each sequence runs from its last valid step down to 0
+     * @param batchSizes packed: each step's number of sequences; else null
+     */
+    public record Sequences(int[] lengths, boolean reverse, int[] batchSizes) {
+        public static final Sequences UNIFORM = new Sequences(null, false, null);
+
+        public static Sequences padded(int[] lengths, boolean reverse) {
+            return lengths == null && !reverse ? UNIFORM : new Sequences(lengths, reverse, null);
+        }
+
+        public static Sequences packed(int[] batchSizes) {
+            return new Sequences(null, false, batchSizes);
+        }
+
+        /** Packed: the first row of step {@code t} ({@code Σ_{s<t} batchSizes[s]}). */
+        public static long offset(int[] batchSizes, int t) {
+            long o = 0;
+            for (int s = 0; s < t; s++) o += batchSizes[s];
+            return o;
         }
     }
 
@@ -54,21 +102,26 @@ public final class Calls {
      * @param dc0        optional {@code [B,H]} gradient with respect to the initial cell state
      * @param gradients  optional weight gradients
      * @param accumulate add into {@code gradients} instead of overwriting them
-     * @param lengths    as in {@link Forward}: those of the stored forward
-     * @param reverse    as in {@link Forward}: that of the stored forward
+     * @param sequences  as in {@link Forward}: those of the stored forward
      */
     public record Backward(LstmConfig config, BackendWeights weights, BackendWorkspace workspace, int steps, int batch,
                            MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
                            MemorySegment dx, MemorySegment dh0, MemorySegment dc0,
-                           LstmGradients gradients, boolean accumulate, int[] lengths, boolean reverse) {
+                           LstmGradients gradients, boolean accumulate, Sequences sequences) {
         /** Every sequence T steps long, forward in time. */
         public Backward(LstmConfig config, BackendWeights weights, BackendWorkspace workspace, int steps, int batch,
                         MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
                         MemorySegment dx, MemorySegment dh0, MemorySegment dc0,
                         LstmGradients gradients, boolean accumulate) {
             this(config, weights, workspace, steps, batch, x, dy, dhT, dcT, dx, dh0, dc0, gradients, accumulate,
-                    null, false);
+                    Sequences.UNIFORM);
         }
+
+        public int[] lengths() { return sequences.lengths(); }
+
+        public boolean reverse() { return sequences.reverse(); }
+
+        public int[] batchSizes() { return sequences.batchSizes(); }
     }
 
     /**

@@ -25,6 +25,15 @@ public interface LstmBackend extends AutoCloseable {
      */
     default boolean nativeSequences() { return false; }
 
+    /**
+     * Whether {@link #forward} and {@link #backward} take packed sequences ({@link Calls.Sequences}: PyTorch's
+     * {@code PackedSequence}, {@link Calls.Forward#batchSizes()}), the way a backend runs variable lengths with no
+     * work in the padding and one call per layer-direction. The layer driver sorts, packs and (for the reverse
+     * direction) time-reverses for it. When neither this nor {@link #nativeSequences()} holds, the driver runs each
+     * stretch of steps with a constant number of live sequences as its own call.
+     */
+    default boolean packedSequences() { return false; }
+
     /** Converts weights once into this backend's layout; the result does not alias {@code weights}. */
     BackendWeights pack(LstmConfig config, LstmWeights weights);
 

@@ -48,6 +48,8 @@ public final class VerifyingBackend implements LstmBackend {
 
     @Override public boolean nativeSequences() { return tested.nativeSequences(); }
 
+    @Override public boolean packedSequences() { return tested.packedSequences(); }
+
     @Override
     public BackendWeights pack(LstmConfig config, LstmWeights weights) {
         BackendWeights t = tested.pack(config, weights);
@@ -75,13 +77,13 @@ public final class VerifyingBackend implements LstmBackend {
         Weights w = (Weights) f.weights();
         Workspace ws = (Workspace) f.workspace();
         tested.forward(new Calls.Forward(f.config(), w.tested, f.steps(), f.batch(), f.x(), f.h0(), f.c0(),
-                f.y(), f.hT(), f.cT(), ws == null ? null : ws.tested, f.lengths(), f.reverse()));
+                f.y(), f.hT(), f.cT(), ws == null ? null : ws.tested, f.sequences()));
         LstmConfig cfg = f.config();
         int hid = cfg.hiddenSize(), out = cfg.outputSize(), bh = f.batch() * hid, bo = f.batch() * out;
-        Check c = new Check(cfg, f.steps(), f.batch());
-        MemorySegment y = scratch(f.y(), (long) f.steps() * bo), hT = scratch(f.hT(), bo), cT = scratch(f.cT(), bh);
+        Check c = new Check(cfg, f.steps(), f.batch(), f.batchSizes());
+        MemorySegment y = scratch(f.y(), c.rows * out), hT = scratch(f.hT(), bo), cT = scratch(f.cT(), bh);
         reference.forward(new Calls.Forward(cfg, w.reference, f.steps(), f.batch(), f.x(), f.h0(), f.c0(), y, hT, cT,
-                ws == null ? null : ws.reference, f.lengths(), f.reverse()));
+                ws == null ? null : ws.reference, f.sequences()));
         c.sequence("y", f.y(), y, out);
         c.matrix("hT", f.hT(), hT, bo, out);
         c.matrix("cT", f.cT(), cT, bh, hid);
@@ -97,12 +99,12 @@ public final class VerifyingBackend implements LstmBackend {
                 bo = b.batch() * out;
         LstmGradients before = copy(b.gradients(), cfg);
         tested.backward(new Calls.Backward(cfg, w.tested, ws.tested, b.steps(), b.batch(), b.x(), b.dy(), b.dhT(),
-                b.dcT(), b.dx(), b.dh0(), b.dc0(), b.gradients(), b.accumulate(), b.lengths(), b.reverse()));
-        MemorySegment dx = scratch(b.dx(), (long) b.steps() * b.batch() * in);
+                b.dcT(), b.dx(), b.dh0(), b.dc0(), b.gradients(), b.accumulate(), b.sequences()));
+        Check c = new Check(cfg, b.steps(), b.batch(), b.batchSizes());
+        MemorySegment dx = scratch(b.dx(), c.rows * in);
         MemorySegment dh0 = scratch(b.dh0(), bo), dc0 = scratch(b.dc0(), bh);
         reference.backward(new Calls.Backward(cfg, w.reference, ws.reference, b.steps(), b.batch(), b.x(), b.dy(),
-                b.dhT(), b.dcT(), dx, dh0, dc0, before, b.accumulate(), b.lengths(), b.reverse()));
-        Check c = new Check(cfg, b.steps(), b.batch());
+                b.dhT(), b.dcT(), dx, dh0, dc0, before, b.accumulate(), b.sequences()));
         c.sequence("dx", b.dx(), dx, in);
         c.matrix("dh0", b.dh0(), dh0, bo, out);
         c.matrix("dc0", b.dc0(), dc0, bh, hid);
@@ -120,7 +122,7 @@ public final class VerifyingBackend implements LstmBackend {
         MemorySegment hn = scratch(f.hNext(), bo), cn = scratch(f.cNext(), bh);
         MemorySegment g = scratch(f.gates(), 4L * bh);
         reference.cellForward(new Calls.CellForward(cfg, w.reference, f.batch(), f.x(), f.h(), f.c(), hn, cn, g));
-        Check c = new Check(cfg, 1, f.batch());
+        Check c = new Check(cfg, 1, f.batch(), null);
         c.matrix("hNext", f.hNext(), hn, bo, out);
         c.matrix("cNext", f.cNext(), cn, bh, hid);
         c.matrix("gates", f.gates(), g, 4L * bh, 4 * hid);
@@ -139,7 +141,7 @@ public final class VerifyingBackend implements LstmBackend {
         MemorySegment dx = scratch(cb.dx(), (long) cb.batch() * in), dh = scratch(cb.dh(), bo), dc = scratch(cb.dc(), bh);
         reference.cellBackward(new Calls.CellBackward(cfg, w.reference, cb.batch(), cb.x(), cb.h(), cb.c(), cb.gates(),
                 cb.dhNext(), cb.dcNext(), dx, dh, dc, before, cb.accumulate()));
-        Check c = new Check(cfg, 1, cb.batch());
+        Check c = new Check(cfg, 1, cb.batch(), null);
         c.matrix("dx", cb.dx(), dx, (long) cb.batch() * in, in);
         c.matrix("dh", cb.dh(), dh, bo, out);
         c.matrix("dc", cb.dc(), dc, bh, hid);
@@ -184,17 +186,23 @@ public final class VerifyingBackend implements LstmBackend {
         final double rtol;
         final List<Comparison.Result> results = new ArrayList<>();
 
-        Check(LstmConfig cfg, int steps, int batch) {
+        /** Rows of the call's sequence buffers: {@code T·B}, or packed {@code Σ batchSizes}. */
+        final long rows;
+        final boolean packed;
+
+        Check(LstmConfig cfg, int steps, int batch, int[] batchSizes) {
             this.cfg = cfg;
             this.steps = steps;
             this.batch = batch;
             this.rtol = Tolerance.forCall(cfg.inputSize(), cfg.hiddenSize(), steps, batch);
+            this.packed = batchSizes != null;
+            this.rows = packed ? Calls.Sequences.offset(batchSizes, batchSizes.length) : (long) steps * batch;
         }
 
         void sequence(String name, MemorySegment actual, MemorySegment expected, int width) {
             if (actual == null) return;
-            add(name, actual, expected, (long) steps * batch * width,
-                    Comparison.sequence(name, cfg.layout(), steps, batch, width));
+            add(name, actual, expected, rows * width, packed ? Comparison.matrix(name + " (packed rows)", width)
+                    : Comparison.sequence(name, cfg.layout(), steps, batch, width));
         }
 
         void matrix(String name, MemorySegment actual, MemorySegment expected, long n, int cols) {
