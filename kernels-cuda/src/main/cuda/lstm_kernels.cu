@@ -175,15 +175,20 @@ static_assert(BackwardTile::THREADS == LSTMK_BWD_THREADS, "kernel_geometry.h: LS
  * batch tiles. Without projection dIn . W is the recurrent dA_{t+1} . W_hh (K = 4H, W = packed W_hh) and dm is dh_t;
  * with projection it is dh_t . W_hr (K = P, W = W_hr [P, H]) from lstmk_lstm_backward_dh, and dhIn, dy are null.
  *
- * @param dIn     [B, K] rows (null: zeros, e.g. the last step)   @param w  [K, H] row-major
- * @param dhIn    optional contiguous [B, H] extra dm (dh_T)      @param dy optional dy_t rows [B, H]
+ * Packed sequences: only the first dInRows rows have a step t+1 (dIn has those rows); rows b >= dInRows are at their
+ * own last step, so their product is zero and they take dhIn (dh_T) instead. A uniform batch passes dInRows = B
+ * (dhIn unused) except at the last step (dInRows = 0, dIn null: every row takes dh_T).
+ *
+ * @param dIn     [dInRows, K] rows (null: zeros, e.g. the last step)   @param w  [K, H] row-major
+ * @param dInRows rows of dIn; rows b >= dInRows read zeros from it and add dhIn
+ * @param dhIn    optional contiguous [B, H] extra dm (dh_T) of rows b >= dInRows   @param dy optional dy_t rows [B, H]
  * @param gates   saved activations of step t                    @param cPrev c_{t-1} rows (null: zeros)
  * @param dc      [B, H] contiguous: dc_t in, dc_{t-1} out        @param dA gate gradients of step t out, packed rows
  * @param mOut    optional m_t = o*tanh(c_t) rows out (recomputed; for dW_hr)
  * @param peepRows optional [B, 3H] rows out: da_i*c_{t-1}, da_o*c_t, da_f*c_{t-1} (PEEP only; summed into dP later)
  */
 template <class CellT>
-__device__ __forceinline__ void backward_step(int B, int H, int K, const float* dIn, long long dInStride,
+__device__ __forceinline__ void backward_step(int B, int H, int K, const float* dIn, long long dInStride, int dInRows,
                                               const float* w, const float* dhIn, const float* dy, long long dyStride,
                                               const float* gates, long long gatesStride, int gatesPytorchOrder,
                                               const float* cPrev, long long cPrevStride, float* dc, float* dA,
@@ -194,8 +199,9 @@ __device__ __forceinline__ void backward_step(int B, int H, int K, const float* 
     const bool pt = gatesPytorchOrder != 0;
     for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
         float acc[S::RM][S::RN] = {};
-        block_product<S, Contiguous::K, Contiguous::MN>(B, H, K, MatrixView{dIn, dInStride, 1}, MatrixView{w, H, 1},
-                                                        m0, n0, acc);
+        // Rows >= dInRows read zeros from dIn (the product's row bound is dInRows, the epilogue's B).
+        block_product<S, Contiguous::K, Contiguous::MN>(dInRows, H, K, MatrixView{dIn, dInStride, 1},
+                                                        MatrixView{w, H, 1}, m0, n0, acc);
 #pragma unroll
         for (int r = 0; r < S::RM; ++r) {
             const int b = m0 + S::thread_row() + r;
@@ -206,7 +212,7 @@ __device__ __forceinline__ void backward_step(int B, int H, int K, const float* 
                 if (j >= H) continue;
                 const long long bj = (long long) b * H + j;
                 float dm = acc[r][u];
-                if (dhIn != nullptr) dm += dhIn[bj];
+                if (dhIn != nullptr && b >= dInRows) dm += dhIn[bj];
                 if (dy != nullptr) dm += dy[b * dyStride + j];
                 const float* row = gates + b * gatesStride;
                 const Gates x{row[gate_col(j, 0, H, pt)], row[gate_col(j, 1, H, pt)], row[gate_col(j, 2, H, pt)],
@@ -234,13 +240,13 @@ __device__ __forceinline__ void backward_step(int B, int H, int K, const float* 
 }
 
 #define LSTMK_BACKWARD_STEP_PARAMS                                                                                     \
-    int B, int H, int K, const float *dIn, long long dInStride, const float *w, const float *dhIn, const float *dy,   \
-        long long dyStride, const float *gates, long long gatesStride, int gatesPytorchOrder, const float *cPrev,     \
+    int B, int H, int K, const float *dIn, long long dInStride, int dInRows, const float *w, const float *dhIn,       \
+        const float *dy, long long dyStride, const float *gates, long long gatesStride, int gatesPytorchOrder, const float *cPrev,     \
         long long cPrevStride, float *dc, float *dA, long long dAStride, float *mOut, long long mOutStride,           \
         float *peepRows, long long peepRowsStride, LSTMK_CELL_PARAMS
 #define LSTMK_BACKWARD_STEP(name, PEEP, CLIP)                                                                          \
     extern "C" __global__ void __launch_bounds__(LSTMK_BWD_THREADS) name(LSTMK_BACKWARD_STEP_PARAMS) {               \
-        backward_step(B, H, K, dIn, dInStride, w, dhIn, dy, dyStride, gates, gatesStride, gatesPytorchOrder, cPrev,   \
+        backward_step(B, H, K, dIn, dInStride, dInRows, w, dhIn, dy, dyStride, gates, gatesStride, gatesPytorchOrder, cPrev,   \
                       cPrevStride, dc, dA, dAStride, mOut, mOutStride, peepRows, peepRowsStride,    \
                       Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                          \
     }                                                                                                                  \
@@ -259,18 +265,22 @@ LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep_clip, true, true)
  * multiplies it by W_hr into dm_t before the cell epilogue, and dW_hr = sum_t dh_t^T m_t after the loop. Same tile as
  * backward_step. Blocks: x over column tiles, y over batch tiles (grid-stride).
  *
+ * Packed sequences as in backward_step: rows b >= dANextRows are at their own last step (no product, + dhIn).
+ *
  * @param dANext gate gradients of step t+1, packed rows (null at the last step: zeros)
- * @param dhIn   optional contiguous [B, N] extra dh (dh_T)   @param dy optional dy_t rows [B, N]
+ * @param dANextRows rows of dANext; rows b >= dANextRows read zeros from it and add dhIn
+ * @param dhIn   optional contiguous [B, N] extra dh (dh_T) of rows b >= dANextRows   @param dy optional dy_t rows [B, N]
  * @param dh     dh_t rows out [B, N]
  */
 extern "C" __global__ void __launch_bounds__(LSTMK_BWD_THREADS)
-lstmk_lstm_backward_dh(int B, int N, int K, const float* dANext, long long dANextStride, const float* wHh,
+lstmk_lstm_backward_dh(int B, int N, int K, const float* dANext, long long dANextStride, int dANextRows,
+                       const float* wHh,
                        const float* dhIn, const float* dy, long long dyStride, float* dh, long long dhStride) {
     using S = BackwardTile;
     const int n0 = (int) blockIdx.x * S::TN;
     for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
         float acc[S::RM][S::RN] = {};
-        block_product<S, Contiguous::K, Contiguous::MN>(B, N, K, MatrixView{dANext, dANextStride, 1},
+        block_product<S, Contiguous::K, Contiguous::MN>(dANextRows, N, K, MatrixView{dANext, dANextStride, 1},
                                                         MatrixView{wHh, N, 1}, m0, n0, acc);
 #pragma unroll
         for (int r = 0; r < S::RM; ++r) {
@@ -281,7 +291,7 @@ lstmk_lstm_backward_dh(int B, int N, int K, const float* dANext, long long dANex
                 const int j = n0 + S::thread_col() + u;
                 if (j >= N) continue;
                 float v = acc[r][u];
-                if (dhIn != nullptr) v += dhIn[(long long) b * N + j];
+                if (dhIn != nullptr && b >= dANextRows) v += dhIn[(long long) b * N + j];
                 if (dy != nullptr) v += dy[b * dyStride + j];
                 dh[b * dhStride + j] = v;
             }

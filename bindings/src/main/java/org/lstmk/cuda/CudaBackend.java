@@ -1,6 +1,7 @@
 package org.lstmk.cuda;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import org.lstmk.api.Layout;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
@@ -31,6 +32,13 @@ import org.lstmk.spi.LstmBackend;
  * K becomes P); backward, {@code lstmk_lstm_backward_dh} computes {@code dh_t = dA_{t+1}·W_hh + dy_t} (P wide), and
  * the backward step's product becomes {@code dm_t = dh_t·W_hr} before the same cell epilogue, which also recomputes
  * {@code m_t} for {@code dW_hr = Σ dh_tᵀ·m_t} (one GEMM over all rows after the loop).
+ *
+ * <p>Packed sequences ({@link #packedSequences()}, PyTorch's PackedSequence): the same launches, with step t's kernels
+ * over its {@code B_t} live rows (a prefix of step t−1's, so {@code h_{t-1}} is read where step t−1 wrote it) and the
+ * whole-sequence GEMMs and column sums over the {@code Σ B_t} packed rows: no work in the padding, one call per
+ * layer-direction. The recurrent state ({@code c}, {@code dc}, {@code hT}) lives in dense {@code [B, ·]} buffers that
+ * only live rows touch, so each sequence leaves its own final state there; backward, the rows at their own last step
+ * take {@code dh_T} instead of a recurrent product ({@link Sequence}, the step kernels' {@code dInRows}).
  */
 final class CudaBackend implements LstmBackend {
     private final String name;
@@ -133,12 +141,22 @@ final class CudaBackend implements LstmBackend {
         }
     }
 
+    /**
+     * Packed sequences run natively: step t launches its kernels for its {@code batchSizes[t]} live rows only, and the
+     * whole-sequence GEMMs cover the {@code Σ batchSizes} packed rows; one call per layer-direction.
+     */
+    @Override
+    public boolean packedSequences() {
+        return true;
+    }
+
     @Override
     public void forward(Calls.Forward f) {
         open();
         LstmConfig cfg = f.config();
         int steps = f.steps(), batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
-        long rows = rows(steps, batch);
+        Sequence seq = Sequence.of(cfg.layout(), steps, batch, f.sequences());
+        long rows = seq.rows();
         CudaWeights w = (CudaWeights) f.weights();
         CudaWorkspace ws = (CudaWorkspace) f.workspace();
 
@@ -147,11 +165,18 @@ final class CudaBackend implements LstmBackend {
         DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
         DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
         DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * out);
-        forwardOnDevice(cfg, w, ws, steps, batch, x, h0, c, y, hLast);
+        forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast);
         download(y, f.y(), rows * out);
         download(hLast, f.hT(), (long) batch * out);
         download(c, f.cT(), (long) batch * hid);
         device.synchronize();
+    }
+
+    /** {@link #forwardOnDevice(LstmConfig, CudaWeights, CudaWorkspace, Sequence, DeviceBuffer, DeviceBuffer,
+     *  DeviceBuffer, DeviceBuffer, DeviceBuffer)} of a uniform batch. */
+    void forwardOnDevice(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, int steps, int batch, DeviceBuffer x,
+                         DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
+        forwardOnDevice(cfg, w, ws, Sequence.uniform(cfg.layout(), steps, batch), x, h0, c, y, hLast);
     }
 
     /**
@@ -159,38 +184,47 @@ final class CudaBackend implements LstmBackend {
      * fused step per timestep (with projection, each followed by its {@code h_t = m_t·W_hrᵀ} GEMM). {@code c} holds
      * c0 and receives cT; {@code y} receives every h_t; {@code hLast} (may be null) receives hT; {@code ws} (null for
      * inference) receives what backward needs. Asynchronous: does not synchronize.
+     *
+     * <p>Packed ({@code seq}): step t runs its {@code B_t} live rows, which read {@code h_{t-1}} from the first
+     * {@code B_t} rows of step t−1 (sorted by decreasing length, a sequence keeps its row). {@code c} is updated in
+     * place for those rows, so a finished sequence keeps its last c (cT). The rows {@code [B_{t+1}, B_t)} end at step
+     * t: the step writes every live row's h into {@code hLast} (the last write of a row is its own last step), and
+     * with projection their {@code m_t} rows are projected into {@code hLast}. A uniform batch is the case
+     * {@code B_t = B}, where only the last step ends rows.
      */
-    void forwardOnDevice(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, int steps, int batch, DeviceBuffer x,
+    void forwardOnDevice(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x,
                          DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
         int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         boolean projection = cfg.hasProjection();
-        long rows = rows(steps, batch), gateCols = 4L * hid;
-        Sequence seq = new Sequence(cfg.layout(), steps, batch);
+        long rows = seq.rows(), gateCols = 4L * hid;
         DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, rows * gateCols);
         kernels.gemm(Gemm.NT, (int) rows, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in,
                 w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
         // With projection the step writes m_t = o·tanh(c_t) here, and the projection GEMM turns it into h_t.
-        DeviceBuffer m = projection ? scratch.floats(Slot.M, (long) batch * hid) : null;
-        for (int t = 0; t < steps; t++) {
-            boolean last = t == steps - 1;
+        DeviceBuffer m = projection ? scratch.floats(Slot.M, (long) seq.batch() * hid) : null;
+        for (int t = 0; t < seq.steps(); t++) {
+            int live = seq.batch(t), goOn = seq.next(t);   // rows [goOn, live) have their last step here
+            boolean rowsEnd = goOn < live;
             Rows hPrev = t == 0 ? Rows.dense(h0, out) : seq.step(y, t - 1, out);
             Rows yt = seq.step(y, t, out);
-            kernels.forwardStep(w.cell, batch, hid, out, hPrev, w.wHh, seq.step(projected, t, gateCols), c,
-                    projection ? Rows.dense(m, hid) : yt, !projection && last ? hLast : null,
+            kernels.forwardStep(w.cell, live, hid, out, hPrev, w.wHh, seq.step(projected, t, gateCols), c,
+                    projection ? Rows.dense(m, hid) : yt, !projection && rowsEnd ? hLast : null,
                     ws != null ? seq.step(ws.gates, t, gateCols) : Rows.NONE, false,
                     ws != null ? seq.step(ws.hPrev, t, out) : Rows.NONE,
                     ws != null ? seq.step(ws.cPrev, t, hid) : Rows.NONE);
             if (projection) {
-                project(batch, hid, out, m, w, yt);
-                if (last && hLast != null) project(batch, hid, out, m, w, Rows.dense(hLast, out));
+                project(live, hid, out, m.floatAt(0), w, yt);
+                if (rowsEnd && hLast != null) {
+                    project(live - goOn, hid, out, m.floatAt((long) goOn * hid), w,
+                            new Rows(hLast.floatAt((long) goOn * out), out));
+                }
             }
         }
     }
 
-    /** {@code h = m·W_hrᵀ}: {@code [batch, H] × [H, P]} into the rows {@code h}. */
-    private void project(int batch, int hid, int out, DeviceBuffer m, CudaWeights w, Rows h) {
-        kernels.gemm(Gemm.NT, batch, out, hid, m.floatAt(0), hid, w.wHr.floatAt(0), hid, null, 0f, h.first(),
-                h.strideFloats(), 0);
+    /** {@code h = m·W_hrᵀ}: {@code [rows, H] × [H, P]} from the dense rows at {@code m} into the rows {@code h}. */
+    private void project(int rows, int hid, int out, DevicePointer m, CudaWeights w, Rows h) {
+        kernels.gemm(Gemm.NT, rows, out, hid, m, hid, w.wHr.floatAt(0), hid, null, 0f, h.first(), h.strideFloats(), 0);
     }
 
     @Override
@@ -199,10 +233,10 @@ final class CudaBackend implements LstmBackend {
         LstmConfig cfg = b.config();
         int steps = b.steps(), batch = b.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
         boolean projection = cfg.hasProjection();
-        long rows = rows(steps, batch), gateCols = 4L * hid;
+        Sequence seq = Sequence.of(cfg.layout(), steps, batch, b.sequences());
+        long rows = seq.rows(), gateCols = 4L * hid;
         CudaWeights w = (CudaWeights) b.weights();
         CudaWorkspace ws = (CudaWorkspace) b.workspace();
-        Sequence seq = new Sequence(cfg.layout(), steps, batch);
         LstmGradients g = b.gradients();
 
         DeviceBuffer dy = b.dy() == null ? null : upload(Slot.DY, b.dy(), rows * out);
@@ -214,19 +248,22 @@ final class CudaBackend implements LstmBackend {
         // dW_hr is wanted, every m_t [rows, H] (its right factor, recomputed by the cell epilogue).
         DeviceBuffer dhRows = projection ? scratch.floats(Slot.DH_ROWS, rows * out) : null;
         DeviceBuffer mRows = wantsProjectionGradient(cfg, g) ? scratch.floats(Slot.M_ROWS, rows * hid) : null;
+        // Step t runs its B_t live rows. Rows [0, B_{t+1}) receive dh from step t+1 (dA_{t+1}·W_hh); the rows
+        // [B_{t+1}, B_t) are at their own last step and receive dh_T instead (the kernels' row bound), and their dc
+        // (still dc_T: no later step touched it) from the dense dc. Uniform: B_{t+1} = B except at the last step.
         for (int t = steps - 1; t >= 0; t--) {
-            boolean last = t == steps - 1;
-            Rows dANext = last ? Rows.NONE : seq.step(dA, t + 1, gateCols);
+            int live = seq.batch(t), goOn = seq.next(t);
+            Rows dANext = goOn == 0 ? Rows.NONE : seq.step(dA, t + 1, gateCols);
             Rows dyT = dy == null ? Rows.NONE : seq.step(dy, t, out);
             Rows peepT = peepRows == null ? Rows.NONE : seq.step(peepRows, t, 3L * hid);
             if (projection) {
                 Rows dh = seq.step(dhRows, t, out);
-                kernels.backwardDh(batch, out, hid, dANext, w.wHh, last ? dhLast : null, dyT, dh);
-                kernels.backwardStep(w.cell, batch, hid, out, dh, w.wHr, null, Rows.NONE,
+                kernels.backwardDh(live, out, hid, dANext, goOn, w.wHh, dhLast, dyT, dh);
+                kernels.backwardStep(w.cell, live, hid, out, dh, live, w.wHr, null, Rows.NONE,
                         seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
                         mRows == null ? Rows.NONE : seq.step(mRows, t, hid), peepT);
             } else {
-                kernels.backwardStep(w.cell, batch, hid, (int) gateCols, dANext, w.wHh, last ? dhLast : null, dyT,
+                kernels.backwardStep(w.cell, live, hid, (int) gateCols, dANext, goOn, w.wHh, dhLast, dyT,
                         seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
                         Rows.NONE, peepT);
             }
@@ -269,7 +306,7 @@ final class CudaBackend implements LstmBackend {
         DeviceBuffer gates = f.gates() == null ? null : scratch.floats(Slot.GATES, batch * gateCols);
         kernels.forwardStep(w.cell, batch, hid, out, Rows.dense(h, out), w.wHh, Rows.dense(projected, gateCols), c,
                 Rows.dense(m, hid), null, Rows.dense(gates, gateCols), true, Rows.NONE, Rows.NONE);
-        if (projection) project(batch, hid, out, m, w, Rows.dense(hNext, out));
+        if (projection) project(batch, hid, out, m.floatAt(0), w, Rows.dense(hNext, out));
         download(hNext, f.hNext(), bo);
         download(c, f.cNext(), bh);
         download(gates, f.gates(), batch * gateCols);
@@ -293,11 +330,11 @@ final class CudaBackend implements LstmBackend {
         DeviceBuffer peepRows = peepRows(cfg, g, batch);
         DeviceBuffer mRows = wantsProjectionGradient(cfg, g) ? scratch.floats(Slot.M_ROWS, bh) : null;
         if (cfg.hasProjection()) {   // dm = dhNext·W_hr in the step's product, then the cell epilogue
-            kernels.backwardStep(w.cell, batch, hid, out, Rows.dense(dhNext, out), w.wHr, null, Rows.NONE,
+            kernels.backwardStep(w.cell, batch, hid, out, Rows.dense(dhNext, out), batch, w.wHr, null, Rows.NONE,
                     Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols),
                     Rows.dense(mRows, hid), Rows.dense(peepRows, 3L * hid));
         } else {
-            kernels.backwardStep(w.cell, batch, hid, (int) gateCols, Rows.NONE, w.wHh, dhNext, Rows.NONE,
+            kernels.backwardStep(w.cell, batch, hid, (int) gateCols, Rows.NONE, 0, w.wHh, dhNext, Rows.NONE,
                     Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols), Rows.NONE,
                     Rows.dense(peepRows, 3L * hid));
         }
@@ -437,20 +474,86 @@ final class CudaBackend implements LstmBackend {
 
     /** T·B sequence rows; the kernels index rows with 32-bit ints. */
     private static long rows(int steps, int batch) {
-        long rows = (long) steps * batch;
+        return checkRows((long) steps * batch, "steps × batch");
+    }
+
+    private static long checkRows(long rows, String what) {
         if (rows > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("steps × batch = " + rows + " exceeds the CUDA backend's limit of "
+            throw new IllegalArgumentException(what + " = " + rows + " exceeds the CUDA backend's limit of "
                     + Integer.MAX_VALUE + " sequence rows");
         }
         return rows;
     }
 
     /**
-     * Where timestep t's rows of a {@code [T·B, width]} sequence buffer are, in the call's layout: time-major rows of
-     * one step are consecutive, batch-major ones are T rows apart.
+     * The rows of a call's sequence buffers: how many each timestep has and where they are. Uniform ({@code [T·B,
+     * width]} in the call's layout): B rows per step, time-major ones consecutive, batch-major ones T rows apart.
+     * Packed ({@link Calls.Sequences}, PyTorch's PackedSequence): step t has {@code batchSizes[t]} consecutive rows
+     * starting at row {@code Σ_{s<t} batchSizes[s]}, whatever the layout.
      */
-    private record Sequence(Layout layout, int steps, int batch) {
+    static final class Sequence {
+        private final Layout layout;
+        private final int steps, batch;
+        private final int[] batchSizes;   // null: uniform
+        private final long[] offsets;     // packed: first row of each step, and the total at [steps]
+
+        private Sequence(Layout layout, int steps, int batch, int[] batchSizes) {
+            this.layout = layout;
+            this.steps = steps;
+            this.batch = batch;
+            this.batchSizes = batchSizes;
+            if (batchSizes == null) {
+                offsets = null;
+                CudaBackend.rows(steps, batch);
+            } else {
+                offsets = new long[steps + 1];
+                for (int t = 0; t < steps; t++) offsets[t + 1] = offsets[t] + batchSizes[t];
+                checkRows(offsets[steps], "packed rows");
+            }
+        }
+
+        static Sequence uniform(Layout layout, int steps, int batch) {
+            return new Sequence(layout, steps, batch, null);
+        }
+
+        /** The rows of a call with {@code sequences}: uniform or packed (padded calls are not for this backend). */
+        static Sequence of(Layout layout, int steps, int batch, Calls.Sequences sequences) {
+            if (sequences.lengths() != null || sequences.reverse()) {
+                throw new IllegalArgumentException("the CUDA backend takes uniform or packed sequences, not padded"
+                        + " ones with lengths or reversed (nativeSequences() is false)");
+            }
+            int[] sizes = sequences.batchSizes();
+            if (sizes == null) return uniform(layout, steps, batch);
+            if (sizes.length != steps || steps == 0 || sizes[0] != batch) {
+                throw new IllegalArgumentException("packed batch sizes " + Arrays.toString(sizes)
+                        + " do not describe " + steps + " steps of " + batch + " sequences");
+            }
+            for (int t = 1; t < steps; t++) {
+                if (sizes[t] < 1 || sizes[t] > sizes[t - 1]) {
+                    throw new IllegalArgumentException("packed batch sizes must be positive and non-increasing: "
+                            + Arrays.toString(sizes));
+                }
+            }
+            return new Sequence(layout, steps, batch, sizes.clone());
+        }
+
+        int steps() { return steps; }
+
+        /** B: every sequence (the rows of step 0). */
+        int batch() { return batch; }
+
+        /** The rows of step t: the sequences still live there. */
+        int batch(int t) { return batchSizes == null ? batch : batchSizes[t]; }
+
+        /** The rows of step t that go on to step t+1 (0 at the last step); rows from there to {@link #batch(int)} end at t. */
+        int next(int t) { return t + 1 < steps ? batch(t + 1) : 0; }
+
+        /** Rows of the sequence buffers: T·B, or packed Σ batchSizes. */
+        long rows() { return batchSizes == null ? (long) steps * batch : offsets[steps]; }
+
+        /** Step t's rows of a sequence buffer whose rows are {@code width} floats. */
         Rows step(DeviceBuffer buffer, int t, long width) {
+            if (batchSizes != null) return new Rows(buffer.floatAt(offsets[t] * width), width);
             long first = layout.row(t, 0, steps, batch);
             long stride = layout == Layout.TIME_MAJOR ? 1 : steps;
             return new Rows(buffer.floatAt(first * width), stride * width);

@@ -87,17 +87,19 @@ final class Kernels {
     }
 
     /**
-     * One fused backward step: {@code dm = dIn·w + dhIn + dy} ({@code dIn [batch, k]}, {@code w [k, H]}: the
+     * One fused backward step: {@code dm = dIn·w + dhIn + dy} ({@code dIn [dInRows, k]}, {@code w [k, H]}: the
      * recurrent {@code dA_{t+1}·W_hh}, or {@code dh_t·W_hr} with projection), then the gate gradients of
      * {@code cell}'s variant into {@code dA}, {@code dc} updated in place from {@code dc_t} to {@code dc_{t-1}},
-     * optionally {@code m_t} into {@code mOut} and the peephole-gradient products into {@code peepRows}.
+     * optionally {@code m_t} into {@code mOut} and the peephole-gradient products into {@code peepRows}. Rows
+     * {@code b >= dInRows} (packed sequences at their own last step; every row at a uniform call's last step) have no
+     * product and take {@code dhIn} instead; rows below it never read {@code dhIn}.
      */
-    void backwardStep(CellArgs cell, int batch, int hidden, int k, Rows dIn, DeviceBuffer w, DeviceBuffer dhIn,
-                      Rows dy, Rows gates, boolean gatesPytorchOrder, Rows cPrev, DeviceBuffer dc, Rows dA,
-                      Rows mOut, Rows peepRows) {
+    void backwardStep(CellArgs cell, int batch, int hidden, int k, Rows dIn, int dInRows, DeviceBuffer w,
+                      DeviceBuffer dhIn, Rows dy, Rows gates, boolean gatesPytorchOrder, Rows cPrev, DeviceBuffer dc,
+                      Rows dA, Rows mOut, Rows peepRows) {
         KernelGeometry.Tile t = geometry.backward();
         KernelArgs args = new KernelArgs().i32(batch).i32(hidden).i32(k).ptr(dIn.first()).i64(dIn.strideFloats())
-                .ptr(w).ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(gates.first())
+                .i32(dIn.first() == null ? 0 : dInRows).ptr(w).ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(gates.first())
                 .i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0).ptr(cPrev.first())
                 .i64(cPrev.strideFloats()).ptr(dc).ptr(dA.first()).i64(dA.strideFloats()).ptr(mOut.first())
                 .i64(mOut.strideFloats()).ptr(peepRows.first()).i64(peepRows.strideFloats());
@@ -108,14 +110,16 @@ final class Kernels {
 
     /**
      * Projection, backward: {@code dh = dANext·W_hh + dhIn + dy} for {@code batch} rows and the {@code out = P}
-     * columns of h ({@code dANext [batch, 4H]}, {@code wHh} packed {@code [4H, P]}) into the rows {@code dh}.
+     * columns of h ({@code dANext [nextRows, 4H]}, {@code wHh} packed {@code [4H, P]}) into the rows {@code dh}; rows
+     * {@code b >= nextRows} have no product and take {@code dhIn} instead (as in {@link #backwardStep}).
      */
-    void backwardDh(int batch, int out, int hidden, Rows dANext, DeviceBuffer wHh, DeviceBuffer dhIn, Rows dy, Rows dh) {
+    void backwardDh(int batch, int out, int hidden, Rows dANext, int nextRows, DeviceBuffer wHh, DeviceBuffer dhIn,
+                    Rows dy, Rows dh) {
         KernelGeometry.Tile t = geometry.backward();
         device.launch(backwardDh, Dim3.of(blocks(out, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
                 Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(batch).i32(out).i32(4 * hidden).ptr(dANext.first()).i64(dANext.strideFloats())
-                        .ptr(wHh).ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(dh.first())
+                        .i32(dANext.first() == null ? 0 : nextRows).ptr(wHh).ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(dh.first())
                         .i64(dh.strideFloats()));
     }
 
