@@ -60,6 +60,23 @@ class CudaGpuTest {
         }
     }
 
+    /** {@link CudaHostPackedTest}'s cases and two large enough to fill many blocks. */
+    static Stream<CudaHostPackedTest.Case> packedCases() {
+        return Stream.concat(CudaHostPackedTest.cases(), Stream.of(
+                new CudaHostPackedTest.Case("gpu large packed", 128, 256, 0, false, 0f,
+                        CudaHostPackedTest.lengths(64, 20, 503), true, 1, org.lstmk.api.GradientMode.ACCUMULATE, 503),
+                new CudaHostPackedTest.Case("gpu large packed projection+peep+clip", 96, 160, 48, true, 0.5f,
+                        CudaHostPackedTest.lengths(40, 12, 504), true, 1, org.lstmk.api.GradientMode.OVERWRITE, 504)));
+    }
+
+    /** GPU twin of {@link CudaHostPackedTest}'s reference cases: packed sequences on the GPU. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("packedCases")
+    void packedSequencesAgreeWithTheReference(CudaHostPackedTest.Case c) {
+        GpuRequirement.require();   // per test: a class-level skip would show as "0 tests"
+        CudaHostPackedTest.assertAgrees(c, CudaProvider.NAME);
+    }
+
     @Test
     void gpuAndHostBuildGiveTheSameInference() {
         GpuRequirement.require();   // per test: a class-level skip would show as "0 tests"
