@@ -11,13 +11,15 @@ mkdir -p "$out"
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 jmh() { "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
   -jar bench/target/lstmk.jar bench "$@"; }
-{ date -u; uptime; lscpu | grep -E 'Model name|^CPU\(s\)|Flags' | cut -c1-400; "$JAVA_HOME/bin/java" -version 2>&1; \
-  git rev-parse --short HEAD; } > "$out/machine.txt"
+{ date -u; uptime; lscpu | grep -E 'Model name|^CPU\(s\)|CPU family|^Model:'; \
+  echo "vector flags: $(lscpu | grep -o 'avx[0-9a-z_]*\|fma' | sort -u | tr '\n' ' ')"; \
+  "$JAVA_HOME/bin/java" -version 2>&1; git rev-parse --short HEAD; } > "$out/machine.txt"
 bash bench/peak/run.sh > "$out/peak.txt" 2>&1 || echo "peak: failed (see peak.txt)" >> "$out/machine.txt"
 run() { local name="$1" pattern="$2"; shift 2; jmh "$pattern" -f 1 -wi 3 -w 2 -i 5 -r 2 -rf json -rff "$out/$name.json" \
   "$@" | tee "$out/$name.log"; }
-# 1. Peepholes and clip against the plain layer (target: < 5% more).
+# 1. Peepholes and clip against the plain layer (target: < 5% more), twice, to see the sitting's own spread.
 run features LayerBenchmark -p shape=512x16x100 -p features=plain,peep,clip,peep+clip
+run features-again LayerBenchmark -p shape=512x16x100 -p features=plain,peep+clip
 # 2. Two layers, both directions, against oneDNN's same stack.
 run stack LayerBenchmark -p shape=512x16x100 -p layers=2 -p bidirectional=true
 # 3. Lengths uniform in [1, T] against the same batch padded to T (target: about half the time).

@@ -13,7 +13,7 @@ final class Buffers implements AutoCloseable {
     /** What each buffer holds during one call. */
     enum Slot {
         X_TIME_MAJOR, LAYER_OUT_A, LAYER_OUT_B, DIR_OUT, SEG_X, SEG_Y, SEG_DX,
-        H_A, C_A, H_B, C_B, DY_TIME_MAJOR, D_IN_A, D_IN_B, D_DIR_OUT
+        H_A, C_A, H_B, C_B, DY_TIME_MAJOR, D_IN_A, D_IN_B, D_DIR_OUT, PACK_X, PACK_Y, PACK_DX
     }
 
     private record Held(Arena arena, MemorySegment segment) {}

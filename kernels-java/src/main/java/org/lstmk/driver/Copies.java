@@ -92,6 +92,33 @@ final class Copies {
         }
     }
 
+    /**
+     * A time-major {@code [T, batch, width]} sequence into packed rows: step {@code τ}'s {@code batchSizes[τ]} sorted
+     * rows after step {@code τ−1}'s, each from time {@link SequenceOrder#time}.
+     */
+    static void pack(MemorySegment src, MemorySegment dst, SequenceOrder o, int[] batchSizes, boolean reverse,
+                     int batch, int width) {
+        long row = 0;
+        for (int tau = 0; tau < batchSizes.length; tau++) {
+            for (int r = 0; r < batchSizes[tau]; r++, row++) {
+                row(src, (long) o.time(tau, r, reverse) * batch + o.order[r], dst, row, width);
+            }
+        }
+    }
+
+    /** The inverse of {@link #pack}; with {@code add}, added to what {@code dst} holds. */
+    static void unpack(MemorySegment src, MemorySegment dst, SequenceOrder o, int[] batchSizes, boolean reverse,
+                       int batch, int width, boolean add) {
+        long row = 0;
+        for (int tau = 0; tau < batchSizes.length; tau++) {
+            for (int r = 0; r < batchSizes[tau]; r++, row++) {
+                long d = (long) o.time(tau, r, reverse) * batch + o.order[r];
+                if (add) addRow(src, row, dst, d, width);
+                else row(src, row, dst, d, width);
+            }
+        }
+    }
+
     private static void addRow(MemorySegment src, long srcRow, MemorySegment dst, long dstRow, int width) {
         long so = srcRow * width, dO = dstRow * width;
         for (int k = 0; k < width; k++) {

@@ -11,6 +11,9 @@ import static org.lstmk.driver.Buffers.Slot.H_A;
 import static org.lstmk.driver.Buffers.Slot.H_B;
 import static org.lstmk.driver.Buffers.Slot.LAYER_OUT_A;
 import static org.lstmk.driver.Buffers.Slot.LAYER_OUT_B;
+import static org.lstmk.driver.Buffers.Slot.PACK_DX;
+import static org.lstmk.driver.Buffers.Slot.PACK_X;
+import static org.lstmk.driver.Buffers.Slot.PACK_Y;
 import static org.lstmk.driver.Buffers.Slot.SEG_DX;
 import static org.lstmk.driver.Buffers.Slot.SEG_X;
 import static org.lstmk.driver.Buffers.Slot.SEG_Y;
@@ -162,6 +165,21 @@ public final class LayerDriver implements AutoCloseable {
         MemorySegment hB = buffers.floats(H_B, (long) batch * out), cB = buffers.floats(C_B, (long) batch * hid);
         Copies.rowsSorted(h0, hA, order.order, out);
         Copies.rowsSorted(c0, cA, order.order, hid);
+        if (packs(order)) {
+            // One call over the packed batch: the backend skips the padding itself.
+            int[] sizes = order.batchSizes();
+            long rows = seq.validSteps();
+            MemorySegment xs = buffers.floats(PACK_X, rows * in), ys = buffers.floats(PACK_Y, rows * out);
+            Copies.pack(layerIn, xs, order, sizes, reverse, batch, in);
+            BackendWorkspace slot = ws == null ? null
+                    : ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
+            backend.forward(new Calls.Forward(timeMajor[l], w, sizes.length, batch, xs, hA, cA, ys, hB, cB, slot,
+                    Calls.Sequences.packed(sizes)));
+            Copies.unpack(ys, dirOut, order, sizes, reverse, batch, out, false);
+            Copies.rowsUnsorted(hB, hN, order.order, out);
+            Copies.rowsUnsorted(cB, cN, order.order, hid);
+            return;
+        }
         int k = 0;
         for (SequenceOrder.Segment s : order.segments) {
             int rows = s.rows(), segSteps = s.steps();
@@ -243,6 +261,21 @@ public final class LayerDriver implements AutoCloseable {
         MemorySegment dhB = buffers.floats(H_B, (long) batch * out), dcB = buffers.floats(C_B, (long) batch * hid);
         Copies.rowsSorted(dhN, dhA, order.order, out);
         Copies.rowsSorted(dcN, dcA, order.order, hid);
+        if (packs(order)) {
+            int[] sizes = order.batchSizes();
+            long rows = seq.validSteps();
+            MemorySegment xs = buffers.floats(PACK_X, rows * in), dys = buffers.floats(PACK_Y, rows * out);
+            MemorySegment dxs = dLayerIn == null ? null : buffers.floats(PACK_DX, rows * in);
+            Copies.pack(layerIn, xs, order, sizes, reverse, batch, in);
+            Copies.pack(dDirOut, dys, order, sizes, reverse, batch, out);
+            BackendWorkspace slot = ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
+            backend.backward(new Calls.Backward(timeMajor[l], w, slot, sizes.length, batch, xs, dys, dhA, dcA, dxs,
+                    dhB, dcB, g, accumulate, Calls.Sequences.packed(sizes)));
+            if (dxs != null) Copies.unpack(dxs, dLayerIn, order, sizes, reverse, batch, in, true);
+            Copies.rowsUnsorted(dhB, dh0, order.order, out);
+            Copies.rowsUnsorted(dcB, dc0, order.order, hid);
+            return;
+        }
         boolean first = true;
         for (int k = order.segments.size() - 1; k >= 0; k--) {
             SequenceOrder.Segment s = order.segments.get(k);
@@ -266,6 +299,11 @@ public final class LayerDriver implements AutoCloseable {
         }
         Copies.rowsUnsorted(dhA, dh0, order.order, out);
         Copies.rowsUnsorted(dcA, dc0, order.order, hid);
+    }
+
+    /** Whether a direction over {@code order} goes to the backend packed (else as segments). */
+    private boolean packs(SequenceOrder order) {
+        return backend.packedSequences() && !order.identity;
     }
 
     /** The caller's {@code x} as time-major: itself when it already is. */

@@ -44,6 +44,17 @@ final class SequenceOrder {
         identity = batch.uniform();
     }
 
+    /**
+     * PyTorch's {@code batch_sizes}: for each step {@code τ} up to the longest sequence, how many sorted rows are
+     * live (a prefix). The layout of a packed call ({@code Calls.Sequences}).
+     */
+    int[] batchSizes() {
+        int longest = batch.length(order[0]);
+        int[] sizes = new int[longest];
+        for (Segment s : segments) for (int t = s.from(); t < s.to(); t++) sizes[t] = s.rows();
+        return sizes;
+    }
+
     /** Time of step {@code tau} of sorted row {@code r}. */
     int time(int tau, int r, boolean reverse) {
         return reverse ? batch.length(order[r]) - 1 - tau : tau;

@@ -31,7 +31,8 @@ import org.lstmk.reference.StackProblem;
  * The layer driver through the public API, against the independent double-precision stack of {@link StackProblem}
  * (itself checked by finite differences): on the reference (lengths and reverse run natively, one sequence at a
  * time) and on {@link SegmentedReferenceTestProvider} (the same kernels behind the driver's sorting, segmenting and
- * time reversal, the path every fast backend takes). Both layouts; overwrite and accumulate; every output.
+ * time reversal, for a backend without packed sequences) and on {@link PackedReferenceTestProvider} (the driver's
+ * packed path, which the SIMD and CUDA backends take). Both layouts; overwrite and accumulate; every output.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class LayerDriverTest {
@@ -90,7 +91,11 @@ class LayerDriverTest {
             "test-segmented-reference, 1, true,  true,  0, false, 0,   BATCH_MAJOR, OVERWRITE",
             "test-segmented-reference, 2, false, false, 0, false, 0,   TIME_MAJOR,  OVERWRITE",
             "test-segmented-reference, 3, true,  true,  2, true,  0.5, TIME_MAJOR,  ACCUMULATE",
-            "test-segmented-reference, 2, true,  true,  2, true,  0.5, BATCH_MAJOR, OVERWRITE"})
+            "test-segmented-reference, 2, true,  true,  2, true,  0.5, BATCH_MAJOR, OVERWRITE",
+            "test-packed-reference,    1, false, true,  0, false, 0,   TIME_MAJOR,  OVERWRITE",
+            "test-packed-reference,    1, true,  true,  0, false, 0,   BATCH_MAJOR, ACCUMULATE",
+            "test-packed-reference,    3, true,  true,  2, true,  0.5, TIME_MAJOR,  ACCUMULATE",
+            "test-packed-reference,    2, true,  false, 2, true,  0.5, BATCH_MAJOR, OVERWRITE"})
     void agreesWithTheDoubleStack(String backend, int layers, boolean bidirectional, boolean lengths, int p,
                                   boolean peepholes, float clip, Layout layout, GradientMode mode) {
         LstmConfig cfg = LstmConfig.builder(I, H).layers(layers).bidirectional(bidirectional).projectionSize(p)
@@ -127,7 +132,8 @@ class LayerDriverTest {
     void paddingIsZeroNeverReadAndGetsNoGradient() {
         LstmConfig cfg = LstmConfig.builder(I, H).layers(2).bidirectional(true).build();
         int[] lens = {2, 6, 4};
-        for (String backend : new String[] {ReferenceBackend.NAME, SegmentedReferenceTestProvider.NAME}) {
+        for (String backend : new String[] {ReferenceBackend.NAME, SegmentedReferenceTestProvider.NAME,
+                PackedReferenceTestProvider.NAME}) {
             StackProblem sp = new StackProblem(cfg, T, lens.length, lens, true, 3);
             Outputs clean = run(backend, sp, Layout.TIME_MAJOR, GradientMode.OVERWRITE, prior(cfg, GradientMode.OVERWRITE));
             // Garbage in the padding of x and dy: NaN and infinities.
@@ -162,6 +168,12 @@ class LayerDriverTest {
     void fullLengthsAreTheUniformBatch() {
         assertTrue(SequenceBatch.of(4, new int[] {4, 4}).uniform());
         assertEquals(SequenceBatch.of(4, 2), SequenceBatch.of(4, new int[] {4, 4}));
+    }
+
+    @Test
+    void batchSizesOfASortedBatch() {
+        SequenceOrder o = new SequenceOrder(SequenceBatch.of(8, new int[] {3, 6, 1, 4, 6, 3, 2}));
+        assertArrayEquals(new int[] {7, 6, 5, 3, 2, 2}, o.batchSizes(), "PyTorch's batch_sizes, up to the longest");
     }
 
     @Test

@@ -1,61 +1,10 @@
 package org.lstmk.driver;
 
-import org.lstmk.api.LstmConfig;
-import org.lstmk.api.LstmWeights;
-import org.lstmk.reference.ReferenceBackend;
-import org.lstmk.spi.Availability;
-import org.lstmk.spi.BackendOptions;
-import org.lstmk.spi.BackendProvider;
-import org.lstmk.spi.BackendWeights;
-import org.lstmk.spi.BackendWorkspace;
-import org.lstmk.spi.Calls;
-import org.lstmk.spi.LstmBackend;
-import org.lstmk.spi.Support;
-
-/**
- * Test double: the reference's kernels, but declaring no native lengths or reverse direction, so that the layer
- * driver sorts, segments and reverses for it exactly as for the SIMD and CUDA backends. Compared with the reference
- * itself (which runs lengths and reverse one sequence at a time), it tests the driver's segment path with kernels
- * exact to double precision. Fails if the driver ever passes it lengths or a reverse call.
- */
-public final class SegmentedReferenceTestProvider implements BackendProvider {
+/** The reference's kernels behind the driver's segment path ({@link ReferenceKernelsTestProvider}). */
+public final class SegmentedReferenceTestProvider extends ReferenceKernelsTestProvider {
     public static final String NAME = "test-segmented-reference";
 
-    @Override public String name() { return NAME; }
-
-    @Override public String description() { return "test double: reference kernels behind the driver's segment path"; }
-
-    @Override public int priority() { return -1; }
-
-    @Override public boolean autoSelectable() { return false; }
-
-    @Override public Availability availability() { return Availability.usable("pure Java"); }
-
-    @Override public Support supports(LstmConfig config) { return Support.YES; }
-
-    @Override public LstmBackend open(BackendOptions options) { return new Segmented(); }
-
-    static final class Segmented implements LstmBackend {
-        final ReferenceBackend ref = new ReferenceBackend();
-
-        @Override public String name() { return NAME; }
-
-        @Override public BackendWeights pack(LstmConfig c, LstmWeights w) { return ref.pack(c, w); }
-
-        @Override public BackendWorkspace newWorkspace(LstmConfig c, int t, int b) { return ref.newWorkspace(c, t, b); }
-
-        @Override public void forward(Calls.Forward f) {
-            if (f.lengths() != null || f.reverse()) throw new AssertionError("driver passed lengths or reverse");
-            ref.forward(f);
-        }
-
-        @Override public void backward(Calls.Backward b) {
-            if (b.lengths() != null || b.reverse()) throw new AssertionError("driver passed lengths or reverse");
-            ref.backward(b);
-        }
-
-        @Override public void cellForward(Calls.CellForward f) { ref.cellForward(f); }
-
-        @Override public void cellBackward(Calls.CellBackward c) { ref.cellBackward(c); }
+    public SegmentedReferenceTestProvider() {
+        super(NAME, false);
     }
 }

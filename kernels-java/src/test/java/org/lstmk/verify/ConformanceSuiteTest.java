@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.lstmk.api.GradientMode;
 import org.lstmk.api.Layout;
 import org.lstmk.dispatch.FlippedGateTestProvider;
+import org.lstmk.driver.PackedReferenceTestProvider;
 import org.lstmk.driver.SegmentedReferenceTestProvider;
 import org.lstmk.reference.ReferenceBackend;
 
@@ -97,6 +98,14 @@ class ConformanceSuiteTest {
         // runs), against the reference running lengths and the reverse direction itself.
         for (ConformanceSuite.Case c : ConformanceSuite.matrix()) {
             ConformanceSuite.Outcome o = ConformanceSuite.run(c, SegmentedReferenceTestProvider.NAME, 1);
+            assertTrue(o.passed(), c + ": " + failures(o));
+        }
+    }
+
+    @Test
+    void theDriversPackedPathConformsOnTheWholeMatrix() {
+        for (ConformanceSuite.Case c : ConformanceSuite.matrix()) {
+            ConformanceSuite.Outcome o = ConformanceSuite.run(c, PackedReferenceTestProvider.NAME, 1);
             assertTrue(o.passed(), c + ": " + failures(o));
         }
     }

@@ -1,8 +1,6 @@
 package org.lstmk.bench.jmh;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.lstmk.api.GradientMode;
@@ -43,7 +41,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-public class LayerBenchmark {
+public class LayerBenchmark extends NativeBuffers {
     @Param({"simd"})
     public String backend;
 
@@ -65,7 +63,6 @@ public class LayerBenchmark {
     @Param({"2"})
     public int threads;
 
-    private Arena arena;
     private Lstm lstm;
     private PackedWeights weights;
     private TrainingWorkspace workspace;
@@ -94,7 +91,6 @@ public class LayerBenchmark {
         RandomData rnd = new RandomData(7);
         StackWeights.Builder wb = StackWeights.builder(cfg);
         for (int l = 0; l < cfg.layers(); l++) for (int d = 0; d < cfg.directions(); d++) wb.set(l, d, rnd.weights(cfg, l));
-        arena = Arena.ofShared();
         lstm = Lstm.builder(cfg).backend(backend).threads(threads).verify(false).build();
         weights = lstm.pack(wb.build());
         workspace = lstm.newWorkspace(steps, batch);
@@ -116,34 +112,14 @@ public class LayerBenchmark {
         grads = StackGradients.allocate(cfg);
     }
 
-    private MemorySegment floats(long n) {
-        return arena.allocate(n * Float.BYTES, 64);
-    }
 
-    private MemorySegment copy(float[] a) {
-        MemorySegment s = floats(a.length);
-        MemorySegment.copy(a, 0, s, ValueLayout.JAVA_FLOAT, 0, a.length);
-        return s;
-    }
-
-    private final BackgroundLoad load = new BackgroundLoad();
-
-    @Setup(Level.Iteration)
-    public void startIteration() {
-        load.start();
-    }
-
-    @TearDown(Level.Iteration)
-    public void endIteration() {
-        load.report();
-    }
 
     @TearDown(Level.Trial)
     public void tearDown() {
         workspace.close();
         weights.close();
         lstm.close();
-        arena.close();
+        closeBuffers();
     }
 
     @Benchmark

@@ -1,8 +1,6 @@
 package org.lstmk.bench.jmh;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.concurrent.TimeUnit;
 import org.lstmk.api.GradientMode;
 import org.lstmk.api.Lstm;
@@ -41,7 +39,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-public class LstmBenchmark {
+public class LstmBenchmark extends NativeBuffers {
     @Param({"simd"})
     public String backend;
 
@@ -56,7 +54,6 @@ public class LstmBenchmark {
     @Param({"1"})
     public double inputScale;
 
-    private Arena arena;
     private Lstm lstm;
     private PackedWeights weights;
     private TrainingWorkspace workspace;
@@ -73,40 +70,17 @@ public class LstmBenchmark {
         steps = Integer.parseInt(p[2]);
         LstmConfig cfg = LstmConfig.of(hid, hid);
         RandomData rnd = new RandomData(7);
-        arena = Arena.ofShared();
         lstm = Lstm.builder(cfg).backend(backend).threads(threads).verify(false).build();
         weights = lstm.pack(rnd.weights(cfg));
         workspace = lstm.newWorkspace(steps, batch);
         x = copy(rnd.uniform(steps * batch * hid, inputScale));
         dy = copy(rnd.uniform(steps * batch * hid, 1));
-        y = arena.allocate((long) steps * batch * hid * Float.BYTES, 64);
-        dx = arena.allocate((long) steps * batch * hid * Float.BYTES, 64);
-        last = new LstmState(arena.allocate((long) batch * hid * Float.BYTES, 64),
-                arena.allocate((long) batch * hid * Float.BYTES, 64));
-        dInitial = new LstmState(arena.allocate((long) batch * hid * Float.BYTES, 64),
-                arena.allocate((long) batch * hid * Float.BYTES, 64));
+        y = floats((long) steps * batch * hid);
+        dx = floats((long) steps * batch * hid);
+        last = new LstmState(floats((long) batch * hid), floats((long) batch * hid));
+        dInitial = new LstmState(floats((long) batch * hid), floats((long) batch * hid));
         int g = 4 * hid;
-        grads = LstmGradients.of(arena.allocate((long) g * hid * Float.BYTES, 64),
-                arena.allocate((long) g * hid * Float.BYTES, 64), arena.allocate(g * Float.BYTES, 64),
-                arena.allocate(g * Float.BYTES, 64));
-    }
-
-    private MemorySegment copy(float[] a) {
-        MemorySegment s = arena.allocate((long) a.length * Float.BYTES, 64);
-        MemorySegment.copy(a, 0, s, ValueLayout.JAVA_FLOAT, 0, a.length);
-        return s;
-    }
-
-    private final BackgroundLoad load = new BackgroundLoad();
-
-    @Setup(Level.Iteration)
-    public void startIteration() {
-        load.start();
-    }
-
-    @TearDown(Level.Iteration)
-    public void endIteration() {
-        load.report();
+        grads = LstmGradients.of(floats((long) g * hid), floats((long) g * hid), floats(g), floats(g));
     }
 
     @TearDown(Level.Trial)
@@ -114,7 +88,7 @@ public class LstmBenchmark {
         workspace.close();
         weights.close();
         lstm.close();
-        arena.close();
+        closeBuffers();
     }
 
     @Benchmark
