@@ -518,6 +518,7 @@ final class CudaBackend implements LstmBackend {
 
         /** The rows of a call with {@code sequences}: uniform or packed (padded calls are not for this backend). */
         static Sequence of(Layout layout, int steps, int batch, Calls.Sequences sequences) {
+            if (sequences == null) return uniform(layout, steps, batch);
             if (sequences.lengths() != null || sequences.reverse()) {
                 throw new IllegalArgumentException("the CUDA backend takes uniform or packed sequences, not padded"
                         + " ones with lengths or reversed (nativeSequences() is false)");

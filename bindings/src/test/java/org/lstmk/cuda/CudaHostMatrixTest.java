@@ -11,7 +11,8 @@ import org.lstmk.verify.ConformanceSuite.Case;
 /**
  * The conformance matrix (layers, directions, lengths, and the cell features this backend supports) on the CUDA
  * kernels through the host build, against the reference. The plain single-layer cases are
- * {@link CudaHostConformanceTest}'s.
+ * {@link CudaHostConformanceTest}'s. The cases with variable lengths reach the backend as packed calls, one per
+ * layer-direction ({@link CudaBackend#packedSequences()}; the calls themselves: {@link CudaHostPackedTest}).
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class CudaHostMatrixTest {
