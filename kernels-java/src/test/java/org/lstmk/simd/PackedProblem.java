@@ -131,22 +131,28 @@ record PackedProblem(String name, int in, int hid, int proj, boolean peepholes, 
     }
 
     /** Runs the calls on the reference backend. */
-    Outputs runReference(Inputs p) {
-        return run(p, new ReferenceBackend(), batchSizes());
+    Outputs runReference(Inputs p, boolean everything) {
+        return run(p, new ReferenceBackend(), batchSizes(), everything);
     }
 
+    Outputs runReference(Inputs p) { return runReference(p, true); }
+
     /** Runs the calls on a SIMD backend of {@code threads} threads, packed ({@code packed}) or as a uniform call. */
-    Outputs runSimd(Inputs p, int threads, boolean packed) {
+    Outputs runSimd(Inputs p, int threads, boolean packed, boolean everything) {
         try (SimdBackend backend = new SimdBackend(new BackendOptions(threads, null))) {
-            return run(p, backend, packed ? batchSizes() : null);
+            return run(p, backend, packed ? batchSizes() : null, everything);
         }
     }
 
+    Outputs runSimd(Inputs p, int threads, boolean packed) { return runSimd(p, threads, packed, true); }
+
     /**
      * Training forward, backward and inference forward on {@code backend}, packed with {@code batchSizes} or uniform
-     * when null (then every length must be T). The training workspace is larger than the call.
+     * when null (then every length must be T). The training workspace is larger than the call. Unless
+     * {@code everything}, the optional arguments are left out: no {@code dy} (zeros), no {@code hT, cT, dx} and no
+     * weight gradients wanted; then only {@code y, dh0, dc0} and the inference {@code y} are kept.
      */
-    Outputs run(Inputs p, LstmBackend backend, int[] batchSizes) {
+    Outputs run(Inputs p, LstmBackend backend, int[] batchSizes, boolean everything) {
         LstmConfig cfg = config();
         int t = steps(), b = batch(), n = rows(), o = out(), g = 4 * hid;
         Calls.Sequences seq = batchSizes == null ? Calls.Sequences.UNIFORM : Calls.Sequences.packed(batchSizes);
@@ -159,17 +165,19 @@ record PackedProblem(String name, int in, int hid, int proj, boolean peepholes, 
              BackendWeights w = backend.pack(cfg, p.weights);
              BackendWorkspace ws = backend.newWorkspace(cfg, t + 2, b + 3)) {
             Segments s = new Segments(arena);
-            MemorySegment xs = s.in(p.x), ys = s.out(y), hTs = s.out(hT), cTs = s.out(cT);
+            MemorySegment xs = s.in(p.x), ys = s.out(y), hTs = everything ? s.out(hT) : null,
+                    cTs = everything ? s.out(cT) : null;
             backend.forward(new Calls.Forward(cfg, w, t, b, xs, s.in(p.h0), s.in(p.c0), ys, hTs, cTs, ws, seq));
-            MemorySegment dxs = s.out(dx), dh0s = s.out(dh0), dc0s = s.out(dc0);
+            MemorySegment dxs = everything ? s.out(dx) : null, dh0s = s.out(dh0), dc0s = s.out(dc0);
             MemorySegment[] gs = new MemorySegment[grads.length];
             for (int i = 0; i < gs.length; i++) gs[i] = s.in(grads[i]);
             LstmGradients.Builder gb = LstmGradients.builder(gs[0], gs[1]).bias(gs[2], gs[3]);
             if (proj > 0) gb.projection(gs[4]);
             if (peepholes) gb.peepholes(gs[5]);
-            backend.backward(new Calls.Backward(cfg, w, ws, t, b, xs, s.in(p.dy), s.in(p.dhT), s.in(p.dcT), dxs,
-                    dh0s, dc0s, gb.build(), accumulate, seq));
-            MemorySegment yInfs = s.out(yInf), hInfs = s.out(hInf), cInfs = s.out(cInf);
+            backend.backward(new Calls.Backward(cfg, w, ws, t, b, xs, everything ? s.in(p.dy) : null, s.in(p.dhT),
+                    s.in(p.dcT), dxs, dh0s, dc0s, everything ? gb.build() : null, accumulate, seq));
+            MemorySegment yInfs = s.out(yInf), hInfs = everything ? s.out(hInf) : null,
+                    cInfs = everything ? s.out(cInf) : null;
             backend.forward(new Calls.Forward(cfg, w, t, b, xs, s.in(p.h0), s.in(p.c0), yInfs, hInfs, cInfs, null,
                     seq));
             s.back();
@@ -182,6 +190,12 @@ record PackedProblem(String name, int in, int hid, int proj, boolean peepholes, 
         Outputs r = new Outputs();
         int[] sizes = batchSizes();
         r.put("y", y, packedRow("y", sizes, o));
+        if (!everything) {
+            r.put("dh0", dh0, Comparison.matrix("dh0", o));
+            r.put("dc0", dc0, Comparison.matrix("dc0", hid));
+            r.put("inference.y", yInf, packedRow("inference.y", sizes, o));
+            return r;
+        }
         r.put("hT", hT, Comparison.matrix("hT", o));
         r.put("cT", cT, Comparison.matrix("cT", hid));
         r.put("dx", dx, packedRow("dx", sizes, in));

@@ -30,7 +30,8 @@ import org.lstmk.verify.RandomData;
  * include 1 and T; B = 1, 5, 16 and 24 (a step where 23 of 24 sequences end, more row tiles than the first step);
  * odd H (1, 7, 17, 33) and I ≠ H; with and without initial state and {@code dh_T, dc_T}; 1 and 2 threads; projection,
  * peepholes and clip alone and together; more rows than one weight-gradient chunk; buffers of a confined arena. And
- * a packed call whose sequences all have T steps is the uniform call, bit for bit.
+ * a packed call whose sequences all have T steps is the uniform call, bit for bit; and the optional arguments
+ * ({@code dy}, {@code dx}, final states, weight gradients) may be left out.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SimdPackedTest {
@@ -107,6 +108,21 @@ class SimdPackedTest {
         assertTrue(failed.isEmpty(), "SIMD (" + SimdSpecies.describe() + ") differs from the reference on " + p
                 + failed);
         assertEquals(ref.values.size(), results.size());
+    }
+
+    /** No {@code dy}, {@code dx}, final states or weight gradients: what is asked for is still right. */
+    static Stream<Arguments> optionalCases() {
+        List<Arguments> a = new ArrayList<>();
+        int k = 0;
+        for (PackedProblem p : problems()) if (!p.confined()) a.add(Arguments.of(p, k++ % 2 + 1));
+        return a.stream();
+    }
+
+    @ParameterizedTest(name = "{0}, threads={1}")
+    @MethodSource("optionalCases")
+    void optionalArgumentsMayBeLeftOut(PackedProblem p, int threads) {
+        PackedProblem.Inputs in = p.inputs();
+        assertAgrees(p, p.runSimd(in, threads, true, false), p.runReference(in, false));
     }
 
     /** Every sequence T steps long: the packed call is the uniform one. */
