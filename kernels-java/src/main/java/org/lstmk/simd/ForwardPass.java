@@ -29,8 +29,8 @@ import org.lstmk.api.Layout;
  *
  * <p>A packed call ({@link Steps}: PyTorch's {@code PackedSequence}) runs the same program over its rows only: step
  * {@code t} has {@code size(t)} rows, a prefix of the previous step's, and reads its input rows of {@code h} and
- * {@code c} at the row of its gates. Its outputs come in two pieces, tiled apart: the sequences that go on are
- * written as the next step's input, those that end at {@code t} to their final rows ({@code N + r}, where
+ * {@code c} at the row of its gates. Its outputs come in two pieces: the sequences that go on are written as the
+ * next step's input, those that end at {@code t} to their final rows ({@code N + r}, where
  * {@code h_T, c_T} are copied from). A uniform call is the packed call of {@code B} rows at every step, and runs
  * exactly as it always did. With projection, {@code m} of step {@code t} lies at row {@code B + offset(t) + r}
  * (where {@code y} has that output), so that the projection's weight gradient reads it row for row.
@@ -177,8 +177,8 @@ final class ForwardPass implements WorkerTeam.Job {
         // step kept until the end, so only steps of at most MAX_PENDING tiles do it; bigger steps hide the barrier
         // behind their length anyway. With projection the own units of m are not columns of h: nothing to start with.
         // Whether the team meets in two halves (arrive, then wait at the next step) is decided once, from a step of
-        // all B rows; a packed step whose two pieces of rows (see below) take more tiles than that only waits.
-        boolean split = workers > 1 && !projection && pendingTiles(0, batch, u1 - u0) <= Tiles.MAX_PENDING;
+        // all B rows (a packed step has no more tiles than that; were it to have, it would only wait).
+        boolean split = workers > 1 && !projection && pendingTiles(batch, u1 - u0) <= Tiles.MAX_PENDING;
         int chunkRows = chunkSteps(u1 - u0) * batch, projected = 0;
         for (int t = 0; t < steps; t++) {
             if (t == projected) {
@@ -186,7 +186,7 @@ final class ForwardPass implements WorkerTeam.Job {
                 projected = rows.stepAfterRows(t, chunkRows);
                 project(u0, u1, rows.offset(t), rows.offset(projected));
             }
-            // the step's rows in two pieces: [0, live) go on to step t+1, [live, size) end here (see Steps)
+            // the step's rows: [0, live) go on to step t+1, [live, size) end here (see Steps)
             int size = rows.size(t), live = rows.size(t + 1);
             long stepRow = rows.offset(t);
             s.gBase = stepRow * gRow;
@@ -194,23 +194,24 @@ final class ForwardPass implements WorkerTeam.Job {
             long liveBase = (long) rows.liveRow(t) * hRow, endBase = (long) n * hRow;
             long mBase = (stepRow + batch) * hRow; // with projection: m of step t at the rows of y
             long aBase = stepRow * oRow;
-            int widest = Math.max(Tiles.widest(live, BLOCK_TILE_ROWS), Tiles.widest(size - live, BLOCK_TILE_ROWS));
+            int tiles = Tiles.count(size, BLOCK_TILE_ROWS);
+            int widest = Tiles.size(size, tiles, 0);
             int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * widest)));
             int groups = (u1 - u0 + group - 1) / group;
             // Odd steps sweep the panels backwards: what the last step touched last is still in L2 and is
             // needed first, rather than evicted just before it is needed (a cyclic sweep of a slice larger than
             // L2 would miss on every line).
             boolean backwards = (t & 1) == 1;
-            boolean splitting = split && t > 0 && pendingTiles(live, size, u1 - u0) <= Tiles.MAX_PENDING;
+            boolean splitting = split && t > 0 && groups * tiles <= Tiles.MAX_PENDING;
             if (splitting) {
-                forEachTile(groups, live, size, group, u0, u1, backwards, (q, u, nb, r, mr) -> product(aBase, u, nb, r,
-                        mr, j0, j1, tileBase + q * Tiles.TILE_BYTES));
+                forEachTile(groups, size, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> product(aBase, u, nb,
+                        r, mr, j0, j1, tileBase + q * Tiles.TILE_BYTES));
                 barrier.awaitOthers(p);
                 s.sink += touch(hs, aBase, oRow, size, 0, j0) + touch(hs, aBase, oRow, size, j1, hid);
             } else if (split && t > 0) {
                 barrier.awaitOthers(p);
             }
-            forEachTile(groups, live, size, group, u0, u1, backwards, (q, u, nb, r, mr) -> {
+            forEachTile(groups, size, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> {
                 long slot = tileBase + (splitting ? q * Tiles.TILE_BYTES : 0);
                 int parts = 1;
                 if (!splitting) {
@@ -225,11 +226,22 @@ final class ForwardPass implements WorkerTeam.Job {
                         parts |= 4;
                     }
                 }
-                s.tileBase = slot;
                 s.parts = parts;
-                s.cNextBase = r < live ? liveBase : endBase;
-                s.hNextBase = projection ? mBase : s.cNextBase;
-                cell.forwardTile(s, mr, nb, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                // the cell writes c and h of the tile's rows that go on, then of those that end here, where each
+                // belongs; a uniform step's tiles are all of one kind
+                int ends = Math.max(r, Math.min(live, r + mr));
+                if (ends > r) {
+                    s.tileBase = slot;
+                    s.cNextBase = liveBase;
+                    s.hNextBase = projection ? mBase : liveBase;
+                    cell.forwardTile(s, ends - r, nb, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                }
+                if (ends < r + mr) {
+                    s.tileBase = slot + (ends - r) * s.tileRow;
+                    s.cNextBase = endBase;
+                    s.hNextBase = projection ? mBase : endBase;
+                    cell.forwardTile(s, r + mr - ends, nb, ends * gRow + u * 4 * VB, ends * hRow + u * VB, u * 4 * VB);
+                }
             });
             if (projection) {
                 // every thread's m_{t+1} is needed for any column of h_{t+1}
@@ -244,12 +256,11 @@ final class ForwardPass implements WorkerTeam.Job {
         }
     }
 
-    /** Tiles of a step whose rows {@code [0, live)} and {@code [live, size)} are tiled apart, over {@code blocks}. */
-    private static int pendingTiles(int live, int size, int blocks) {
-        int widest = Math.max(Tiles.widest(live, BLOCK_TILE_ROWS), Tiles.widest(size - live, BLOCK_TILE_ROWS));
-        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * widest)));
-        int groups = (blocks + group - 1) / group;
-        return groups * (Tiles.count(live, BLOCK_TILE_ROWS) + Tiles.count(size - live, BLOCK_TILE_ROWS));
+    /** Tiles of a step of {@code size} rows over {@code blocks} unit blocks. */
+    private static int pendingTiles(int size, int blocks) {
+        int tiles = Tiles.count(size, BLOCK_TILE_ROWS);
+        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * Tiles.size(size, tiles, 0))));
+        return (blocks + group - 1) / group * tiles;
     }
 
     /**
@@ -306,32 +317,19 @@ final class ForwardPass implements WorkerTeam.Job {
         void visit(int q, int u, int nb, int r, int mr);
     }
 
-    /**
-     * The step's tiles, panel group by panel group (backwards if asked), within a group row tile by row tile: those
-     * of rows {@code [0, live)}, then those of {@code [live, size)} (a tile never holds rows of both).
-     */
-    private static void forEachTile(int groups, int live, int size, int group, int u0, int u1, boolean backwards,
+    /** The step's tiles, panel group by panel group (backwards if asked), row tile by row tile within a group. */
+    private static void forEachTile(int groups, int size, int tiles, int group, int u0, int u1, boolean backwards,
                                     TileVisitor v) {
         int q = 0;
         for (int gi = 0; gi < groups; gi++) {
             int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
             int nb = Math.min(group, u1 - u);
-            q = rowTiles(q, u, nb, 0, live, v);
-            q = rowTiles(q, u, nb, live, size, v);
+            int r = 0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(size, tiles, i);
+                v.visit(q++, u, nb, r, mr);
+                r += mr;
+            }
         }
-    }
-
-    /** The balanced row tiles of rows {@code [r0, r1)} for blocks {@code u..u+nb), numbered from {@code q}. */
-    private static int rowTiles(int q, int u, int nb, int r0, int r1, TileVisitor v) {
-        int n = r1 - r0;
-        if (n <= 0) return q;
-        int tiles = Tiles.count(n, BLOCK_TILE_ROWS);
-        int r = r0;
-        for (int i = 0; i < tiles; i++) {
-            int mr = Tiles.size(n, tiles, i);
-            v.visit(q++, u, nb, r, mr);
-            r += mr;
-        }
-        return q;
     }
 }

@@ -27,7 +27,7 @@ import org.lstmk.verify.RandomData;
  * Packed calls ({@link Calls.Sequences#packed}, PyTorch's {@code PackedSequence}) on the SIMD backend directly
  * through the SPI, against the scalar reference given the same packed calls ({@link PackedProblem}): training
  * forward, backward (dx, dh0, dc0, every weight gradient, overwritten and accumulated), inference forward. Lengths
- * include 1 and T; B = 1, 5, 16 and 24 (a step where 23 of 24 sequences end, more row tiles than the first step);
+ * include 1 and T; B = 1, 5, 16 and 24 (a step where 23 of 24 sequences end);
  * odd H (1, 7, 17, 33) and I ≠ H; with and without initial state and {@code dh_T, dc_T}; 1 and 2 threads; projection,
  * peepholes and clip alone and together; more rows than one weight-gradient chunk; buffers of a confined arena. And
  * a packed call whose sequences all have T steps is the uniform call, bit for bit; and the optional arguments
@@ -64,7 +64,7 @@ class SimdPackedTest {
                         clip > 0 ? 100 : 1, false, seed++));
             }
         }
-        // a step where all but one sequence end (more tiles than the first step: no split there)
+        // a step where all but one sequence end (a row tile of both kinds: the cell runs twice on it)
         int[] drop = new int[24];
         Arrays.fill(drop, 3);
         drop[0] = 12;
