@@ -250,31 +250,37 @@ final class BackwardPass implements WorkerTeam.Job {
     }
 
     /**
-     * Per tile of the own units: {@code dm = dyn[t]·W_hr} (K = P), then the cell backward of step {@code t}; the
-     * step's rows in its two pieces (the cell reads {@code c_t} where {@link Steps} put it).
+     * Per tile of the own units: {@code dm = dyn[t]·W_hr} (K = P), then the cell backward of step {@code t}, run
+     * twice on a tile that holds both sequences that go on and sequences that end at {@code t} (the cell reads
+     * {@code c_t} where {@link Steps} put it).
      */
     private void cellStep(BackwardStep s, int t, int u0, int u1) {
         long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes(), gRow = shape.gateRowBytes();
         long base = (long) rows.offset(t) * oRow;
         int size = rows.size(t), live = rows.size(t + 1);
         long liveBase = (long) rows.liveRow(t) * hRow, endBase = (long) rows.rows() * hRow;
-        int widest = Math.max(Tiles.widest(live, VECTOR_TILE_ROWS), Tiles.widest(size - live, VECTOR_TILE_ROWS));
+        int tiles = Tiles.count(size, VECTOR_TILE_ROWS);
+        int widest = Tiles.size(size, tiles, 0);
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
         atStep(s, t);
         for (int u = u0; u < u1; u += group) {
             int nv = Math.min(group, u1 - u);
-            for (int piece = 0; piece < 2; piece++) {
-                int r0 = piece == 0 ? 0 : live, n = piece == 0 ? live : size - live;
-                s.cBase = piece == 0 ? liveBase : endBase;
-                int tiles = Tiles.count(n, VECTOR_TILE_ROWS);
-                int r = r0;
-                for (int i = 0; i < tiles; i++) {
-                    int mr = Tiles.size(n, tiles, i);
-                    MicroKernels.gemm(mr, nv, sc.dyn(), base + r * oRow, oRow, 4, w.whr, u * VB, VB, hRow, shape.out(),
-                            sc.dm(), r * hRow + u * VB, hRow);
-                    cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
-                    r += mr;
+            int r = 0;
+            for (int i = 0; i < tiles; i++) {
+                int mr = Tiles.size(size, tiles, i);
+                MicroKernels.gemm(mr, nv, sc.dyn(), base + r * oRow, oRow, 4, w.whr, u * VB, VB, hRow, shape.out(),
+                        sc.dm(), r * hRow + u * VB, hRow);
+                int ends = Math.max(r, Math.min(live, r + mr));
+                if (ends > r) {
+                    s.cBase = liveBase;
+                    cell.backwardTile(s, ends - r, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
                 }
+                if (ends < r + mr) {
+                    s.cBase = endBase;
+                    cell.backwardTile(s, r + mr - ends, nv, ends * gRow + u * 4 * VB, ends * hRow + u * VB,
+                            u * 4 * VB);
+                }
+                r += mr;
             }
         }
     }
