@@ -72,8 +72,12 @@ public final class SimdBackend implements LstmBackend {
                 f.workspace() != null);
     }
 
-    /** The steps of a uniform or packed call (padded ones are for backends with native sequences only). */
+    /**
+     * The steps of a uniform or packed call (padded ones are for backends with native sequences only); null
+     * sequences read as uniform.
+     */
     private static Steps steps(int steps, int batch, Calls.Sequences sequences) {
+        if (sequences == null) return Steps.uniform(steps, batch);
         if (sequences.lengths() != null || sequences.reverse()) {
             throw new IllegalArgumentException("the SIMD backend takes uniform or packed sequences, not padded ones");
         }

@@ -161,6 +161,22 @@ class SimdPackedTest {
         }
     }
 
+    /** A call whose {@code sequences} is null is uniform. */
+    @Test
+    void nullSequencesAreUniform() {
+        LstmConfig cfg = LstmConfig.of(3, 5);
+        RandomData rnd = new RandomData(7);
+        float[] x = rnd.uniform(4 * 2 * 3, 1), y = new float[4 * 2 * 5], yNull = new float[4 * 2 * 5];
+        try (SimdBackend backend = new SimdBackend(new BackendOptions(1, null));
+             BackendWeights w = backend.pack(cfg, rnd.weights(cfg))) {
+            backend.forward(new Calls.Forward(cfg, w, 4, 2, MemorySegment.ofArray(x), null, null,
+                    MemorySegment.ofArray(y), null, null, null, Calls.Sequences.UNIFORM));
+            backend.forward(new Calls.Forward(cfg, w, 4, 2, MemorySegment.ofArray(x), null, null,
+                    MemorySegment.ofArray(yNull), null, null, null, null));
+        }
+        assertArrayEquals(y, yNull);
+    }
+
     @Test
     void rejectsMalformedBatchSizesAndPaddedCalls() {
         LstmConfig cfg = LstmConfig.of(3, 5);
