@@ -30,6 +30,12 @@ import org.lstmk.api.LstmGradients;
  * {@code dW_hr}. Peephole gradients are column sums after the loop, like {@code db}.
  * {@code da} is kept for every step (in the workspace) rather than recomputed: the weight gradients then are three
  * large, efficient GEMMs instead of T small ones.
+ *
+ * <p>A packed call ({@link Steps}) runs over its rows only: step {@code t} has {@code size(t)} rows, the gate rows
+ * ({@code da}, {@code dy}, {@code dx}) are packed, and the input states lie at the row of their gates, so every
+ * GEMM after the loop runs once over all {@code N} valid rows, as for a uniform call. In the loop the rows of the
+ * sequences that go on to {@code t+1} get {@code dh} from {@code da_{t+1}}, while those that end at {@code t} still
+ * hold the {@code dh_T, dc_T} copied in (no later step has touched their rows): each enters at its own last step.
  */
 final class BackwardPass implements WorkerTeam.Job {
     /** Rows of {@code da} packed per weight-gradient panel (32 KiB at 16 floats per vector: fits L1). */
@@ -53,17 +59,19 @@ final class BackwardPass implements WorkerTeam.Job {
     private final SimdWeights w;
     private final Cell cell;
     private final GateLayout shape;
+    private final Steps rows;
     private final int steps, batch, workers;
     private final Io io;
     private final Scratch sc;
     private final MemorySegment gates, hs, cs, ms, da;
 
-    BackwardPass(SimdWeights w, SimdWorkspace ws, int steps, int batch, Io io, Scratch scratch, int workers) {
+    BackwardPass(SimdWeights w, SimdWorkspace ws, Steps rows, Io io, Scratch scratch, int workers) {
         this.w = w;
         this.cell = w.cell;
         this.shape = w.shape;
-        this.steps = steps;
-        this.batch = batch;
+        this.rows = rows;
+        this.steps = rows.steps;
+        this.batch = rows.batch;
         this.io = io;
         this.sc = scratch;
         this.workers = workers;
@@ -78,7 +86,7 @@ final class BackwardPass implements WorkerTeam.Job {
 
     private int u1(int p) { return Tiles.share(shape.blocks(), workers, p + 1); }
 
-    private int r0(int p) { return Tiles.share(steps * batch, workers, p); }
+    private int r0(int p) { return Tiles.share(rows.rows(), workers, p); }
 
     /** First and end own block of columns of h (the unit blocks without projection). */
     private int v0(int p) { return Tiles.share(shape.outBlocks(), workers, p); }
@@ -87,14 +95,14 @@ final class BackwardPass implements WorkerTeam.Job {
 
     @Override
     public void copyIn(int p) {
-        int hid = shape.hid(), out = shape.out(), in = shape.in(), rows = steps * batch;
+        int hid = shape.hid(), out = shape.out(), in = shape.in(), n = rows.rows();
         int j0 = u0(p) * L, j1 = u1(p) * L, j1h = Math.min(j1, hid);
         int k0 = v0(p) * L, k1 = v1(p) * L, k1h = Math.min(k1, out);
         long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes();
         if (io.dy() != null) {
-            Copies.sequenceIn(io.dy(), io.layout(), steps, batch, out, 0, rows, k0, k1h, sc.dyn(), oRow);
+            Copies.sequenceIn(io.dy(), io.layout(), steps, batch, out, 0, n, k0, k1h, sc.dyn(), oRow);
             // the padding columns too: the scratch is shared by every shape, and padded units must see exactly 0
-            Copies.zeroColumns(sc.dyn(), rows, oRow, Math.max(k0, out), k1);
+            Copies.zeroColumns(sc.dyn(), n, oRow, Math.max(k0, out), k1);
         }
         if (io.grads() != null) Copies.sequenceIn(io.x(), io.layout(), steps, batch, in, r0(p), r0(p + 1), 0, in, sc.xn(), 4L * in);
         Copies.stateIn(io.dhT(), batch, out, k0, k1h, k1, sc.dh(), 0, oRow);
@@ -128,7 +136,7 @@ final class BackwardPass implements WorkerTeam.Job {
 
     @Override
     public void compute(int p, SpinBarrier barrier) {
-        int rows = steps * batch;
+        int n = rows.rows();
         int u0 = u0(p), u1 = u1(p), v0 = v0(p), v1 = v1(p);
         int r0 = r0(p), r1 = r0(p + 1);
         long gRow = shape.gateRowBytes();
@@ -152,43 +160,47 @@ final class BackwardPass implements WorkerTeam.Job {
         barrier.await(p);
 
         if (io.dh0() != null) multiply(da, 0, batch, gRow, w.whhT, v0, v1, shape.gates(), sc.dh(), shape.outRowBytes());
-        if (io.grads() != null) weightGradients(p, u0, u1, rows);
+        if (io.grads() != null) weightGradients(p, u0, u1, n);
         if (io.dx() != null) multiply(da, r0, r1, gRow, w.wihT, 0, shape.ip() / L, shape.gates(), sc.dxn(), 4L * shape.ip());
     }
 
-    /** The time loop without projection: {@code dh} columns are the thread's own units, product and cell fused. */
+    /**
+     * The time loop without projection: {@code dh} columns are the thread's own units, product and cell fused. Step
+     * {@code t}'s rows come in two pieces (see {@link Steps}): the sequences that go on to step {@code t+1}, whose
+     * {@code dh = da_{t+1}·W_hhᵀ}, and those that end at {@code t}, whose {@code dh} is still {@code dh_T} as
+     * copied in (no step after t has touched their rows).
+     */
     private void recur(int p, SpinBarrier barrier, BackwardStep s, int u0, int u1) {
         long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
         long wPanel = w.transposedPanel();
         int k = shape.gates();
-        int tiles = Tiles.count(batch, VECTOR_TILE_ROWS);
-        int widest = Tiles.size(batch, tiles, 0);
-        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
-        atStep(s, steps - 1);
-        for (int u = u0; u < u1; u += group) {
-            int nv = Math.min(group, u1 - u);
-            int r = 0;
-            for (int i = 0; i < tiles; i++) {
-                int mr = Tiles.size(batch, tiles, i);
-                cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
-                r += mr;
-            }
-        }
-        for (int t = steps - 1; t >= 1; t--) {
-            barrier.await(p);
-            atStep(s, t - 1);
-            long aBase = (long) t * batch * gRow;
-            boolean backwards = (t & 1) == 1; // as in ForwardPass: reuse what is still in L2
+        for (int t = steps - 1; t >= 0; t--) {
+            if (t < steps - 1) barrier.await(p); // all of da_{t+1}
+            atStep(s, t);
+            int size = rows.size(t), live = rows.size(t + 1);
+            long aBase = (long) rows.offset(t + 1) * gRow;
+            long liveBase = (long) rows.liveRow(t) * hRow, endBase = (long) rows.rows() * hRow;
+            int liveTiles = Tiles.count(live, VECTOR_TILE_ROWS), endTiles = Tiles.count(size - live, VECTOR_TILE_ROWS);
+            int widest = Math.max(Tiles.widest(live, VECTOR_TILE_ROWS), Tiles.widest(size - live, VECTOR_TILE_ROWS));
+            int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
+            boolean backwards = t < steps - 1 && ((t + 1) & 1) == 1; // as in ForwardPass: reuse what is still in L2
             int groups = (u1 - u0 + group - 1) / group;
             for (int gi = 0; gi < groups; gi++) {
                 int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
                 int nv = Math.min(group, u1 - u);
                 long panel = u * wPanel;
+                s.cBase = liveBase;
                 int r = 0;
-                for (int i = 0; i < tiles; i++) {
-                    int mr = Tiles.size(batch, tiles, i);
+                for (int i = 0; i < liveTiles; i++) {
+                    int mr = Tiles.size(live, liveTiles, i);
                     MicroKernels.gemm(mr, nv, da, aBase + r * gRow, gRow, 4, w.whhT, panel, wPanel, VB, k,
                             sc.dh(), r * hRow + u * VB, hRow);
+                    cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                    r += mr;
+                }
+                s.cBase = endBase;
+                for (int i = 0; i < endTiles; i++) {
+                    int mr = Tiles.size(size - live, endTiles, i);
                     cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
                     r += mr;
                 }
@@ -206,15 +218,16 @@ final class BackwardPass implements WorkerTeam.Job {
         s.dh = sc.dm();
         s.hasDy = false; // dy is in dm already
         long gRow = shape.gateRowBytes(), oRow = shape.outRowBytes();
-        hiddenGradient(steps - 1, v0, v1); // dh_T + dy
-        barrier.await(p);
-        cellStep(s, steps - 1, u0, u1);
-        for (int t = steps - 1; t >= 1; t--) {
-            barrier.await(p); // all of da_t
-            multiply(da, (long) t * batch * gRow, batch, gRow, w.whhT, v0, v1, shape.gates(), sc.dh(), 0, oRow);
-            hiddenGradient(t - 1, v0, v1);
-            barrier.await(p); // all of dh_{t-1}
-            cellStep(s, t - 1, u0, u1);
+        for (int t = steps - 1; t >= 0; t--) {
+            if (t < steps - 1) {
+                barrier.await(p); // all of da_{t+1}
+                // the sequences that go on; those that end at t keep dh_T in their rows
+                multiply(da, (long) rows.offset(t + 1) * gRow, rows.size(t + 1), gRow, w.whhT, v0, v1, shape.gates(),
+                        sc.dh(), 0, oRow);
+            }
+            hiddenGradient(t, v0, v1); // + dy
+            barrier.await(p); // all of dh_t
+            cellStep(s, t, u0, u1);
         }
     }
 
@@ -223,10 +236,10 @@ final class BackwardPass implements WorkerTeam.Job {
      * reaching {@code h_t}, kept for the projection's weight gradient.
      */
     private void hiddenGradient(int t, int v0, int v1) {
-        long oRow = shape.outRowBytes(), base = (long) t * batch * oRow;
+        long oRow = shape.outRowBytes(), base = (long) rows.offset(t) * oRow;
         MemorySegment dyn = sc.dyn(), dh = sc.dh();
         boolean hasDy = io.dy() != null;
-        for (int b = 0; b < batch; b++) {
+        for (int b = 0, size = rows.size(t); b < size; b++) {
             for (int v = v0; v < v1; v++) {
                 long d = base + b * oRow + v * VB;
                 FloatVector g = FloatVector.fromMemorySegment(FLOAT, dh, b * oRow + v * VB, ORDER);
@@ -236,33 +249,50 @@ final class BackwardPass implements WorkerTeam.Job {
         }
     }
 
-    /** Per tile of the own units: {@code dm = dyn[t]·W_hr} (K = P), then the cell backward of step {@code t}. */
+    /**
+     * Per tile of the own units: {@code dm = dyn[t]·W_hr} (K = P), then the cell backward of step {@code t}, run
+     * twice on a tile that holds both sequences that go on and sequences that end at {@code t} (the cell reads
+     * {@code c_t} where {@link Steps} put it).
+     */
     private void cellStep(BackwardStep s, int t, int u0, int u1) {
         long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes(), gRow = shape.gateRowBytes();
-        long base = (long) t * batch * oRow;
-        int tiles = Tiles.count(batch, VECTOR_TILE_ROWS);
-        int widest = Tiles.size(batch, tiles, 0);
+        long base = (long) rows.offset(t) * oRow;
+        int size = rows.size(t), live = rows.size(t + 1);
+        long liveBase = (long) rows.liveRow(t) * hRow, endBase = (long) rows.rows() * hRow;
+        int tiles = Tiles.count(size, VECTOR_TILE_ROWS);
+        int widest = Tiles.size(size, tiles, 0);
         int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
         atStep(s, t);
         for (int u = u0; u < u1; u += group) {
             int nv = Math.min(group, u1 - u);
             int r = 0;
             for (int i = 0; i < tiles; i++) {
-                int mr = Tiles.size(batch, tiles, i);
+                int mr = Tiles.size(size, tiles, i);
                 MicroKernels.gemm(mr, nv, sc.dyn(), base + r * oRow, oRow, 4, w.whr, u * VB, VB, hRow, shape.out(),
                         sc.dm(), r * hRow + u * VB, hRow);
-                cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                int ends = Math.max(r, Math.min(live, r + mr));
+                if (ends > r) {
+                    s.cBase = liveBase;
+                    cell.backwardTile(s, ends - r, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                }
+                if (ends < r + mr) {
+                    s.cBase = endBase;
+                    cell.backwardTile(s, r + mr - ends, nv, ends * gRow + u * 4 * VB, ends * hRow + u * VB,
+                            u * 4 * VB);
+                }
                 r += mr;
             }
         }
     }
 
-    /** Points the step bases at step {@code t} (whose cell backward the kernels end with). */
+    /**
+     * Points the step bases at step {@code t} (whose cell backward the kernels end with); {@code s.cBase}, where
+     * {@code c_t} lies, depends on the piece of rows and is set by the caller.
+     */
     private void atStep(BackwardStep s, int t) {
-        long stepRows = (long) t * batch;
+        long stepRows = rows.offset(t);
         s.gBase = s.daBase = stepRows * s.gRow;
         s.cPrevBase = s.dyBase = stepRows * s.hRow;
-        s.cBase = (stepRows + batch) * s.hRow;
     }
 
     /**
@@ -297,7 +327,7 @@ final class BackwardPass implements WorkerTeam.Job {
     }
 
     /** dW_ih, dW_hh and db for the gate columns of blocks {@code [u0, u1)}, transposed and interleaved. */
-    private void weightGradients(int p, int u0, int u1, int rows) {
+    private void weightGradients(int p, int u0, int u1, int n) {
         int in = shape.in(), out = shape.out();
         long gRow = shape.gateRowBytes(), oRow = shape.outRowBytes();
         MemorySegment panel = sc.panels();
@@ -308,8 +338,8 @@ final class BackwardPass implements WorkerTeam.Job {
         // x and h (the A operand) is read once per group rather than once per block.
         for (int ug = u0; ug < u1; ug += GRADIENT_GROUP) {
             int ugEnd = Math.min(u1, ug + GRADIENT_GROUP);
-            for (int rc = 0; rc < rows; rc += CHUNK) {
-                int kc = Math.min(CHUNK, rows - rc);
+            for (int rc = 0; rc < n; rc += CHUNK) {
+                int kc = Math.min(CHUNK, n - rc);
                 boolean first = rc == 0;
                 for (int u = ug; u < ugEnd; u++) {
                     long col = u * 4 * VB;
@@ -333,18 +363,18 @@ final class BackwardPass implements WorkerTeam.Job {
                 }
             }
         }
-        for (int u = u0; u < u1; u++) biasGradient(u, rows);
-        if (io.grads().dPeepholes() != null) for (int u = u0; u < u1; u++) peepholeGradient(u, rows);
-        if (io.grads().dWhr() != null && shape.projection()) projectionGradient(u0, u1, rows);
+        for (int u = u0; u < u1; u++) biasGradient(u, n);
+        if (io.grads().dPeepholes() != null) for (int u = u0; u < u1; u++) peepholeGradient(u, n);
+        if (io.grads().dWhr() != null && shape.projection()) projectionGradient(u0, u1, n);
     }
 
     /**
      * {@code dW_hr[k][own units] = Σ_r dh_r[k]·m_r[units]} over all rows: {@code dh} is the whole gradient that
      * reached each h ({@code dyn}, see {@link #hiddenGradient}), {@code m} the forward's cell outputs (row
-     * {@code r + B} of {@code ms}); into {@code dWhr [P][Hp]}. Own units only, rows in order: no dependence on the
-     * number of threads.
+     * {@code r + B} of {@code ms}, packed calls too: see {@code ForwardPass}); into {@code dWhr [P][Hp]}. Own units
+     * only, rows in order: no dependence on the number of threads.
      */
-    private void projectionGradient(int u0, int u1, int rows) {
+    private void projectionGradient(int u0, int u1, int n) {
         int out = shape.out();
         long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes();
         int tiles = Tiles.count(out, VECTOR_TILE_ROWS);
@@ -355,7 +385,7 @@ final class BackwardPass implements WorkerTeam.Job {
             int k = 0;
             for (int i = 0; i < tiles; i++) {
                 int mr = Tiles.size(out, tiles, i);
-                MicroKernels.gemm(mr, nv, sc.dyn(), 4L * k, 4, oRow, ms, (long) batch * hRow + u * VB, VB, hRow, rows,
+                MicroKernels.gemm(mr, nv, sc.dyn(), 4L * k, 4, oRow, ms, (long) batch * hRow + u * VB, VB, hRow, n,
                         sc.dWhr(), k * hRow + u * VB, hRow);
                 k += mr;
             }
@@ -368,17 +398,20 @@ final class BackwardPass implements WorkerTeam.Job {
      * one thread and its rows are summed in order, so the result depends neither on the number of threads nor on
      * their timing.
      */
-    private void peepholeGradient(int u, int rows) {
+    private void peepholeGradient(int u, int n) {
         long gRow = shape.gateRowBytes(), hRow = shape.stateRowBytes(), col = u * 4 * VB, unit = u * VB;
-        long next = (long) batch * hRow;
         FloatVector si = FloatVector.zero(FLOAT), sf = si, so = si;
-        for (int r = 0; r < rows; r++) {
-            long o = r * gRow + col, c = r * hRow + unit;
-            FloatVector cPrev = FloatVector.fromMemorySegment(FLOAT, cs, c, ORDER);
-            si = FloatVector.fromMemorySegment(FLOAT, da, o, ORDER).fma(cPrev, si);
-            sf = FloatVector.fromMemorySegment(FLOAT, da, o + VB, ORDER).fma(cPrev, sf);
-            so = FloatVector.fromMemorySegment(FLOAT, da, o + 3 * VB, ORDER)
-                    .fma(FloatVector.fromMemorySegment(FLOAT, cs, c + next, ORDER), so);
+        for (int t = 0, r = 0; t < steps; t++) {
+            // c_t of the step's rows: at the next step's rows while a sequence goes on, at row N + b once it ends
+            int size = rows.size(t), live = rows.size(t + 1), next = rows.liveRow(t);
+            for (int b = 0; b < size; b++, r++) {
+                long o = r * gRow + col, c = r * hRow + unit, cNext = (long) (b < live ? next + b : n + b) * hRow + unit;
+                FloatVector cPrev = FloatVector.fromMemorySegment(FLOAT, cs, c, ORDER);
+                si = FloatVector.fromMemorySegment(FLOAT, da, o, ORDER).fma(cPrev, si);
+                sf = FloatVector.fromMemorySegment(FLOAT, da, o + VB, ORDER).fma(cPrev, sf);
+                so = FloatVector.fromMemorySegment(FLOAT, da, o + 3 * VB, ORDER)
+                        .fma(FloatVector.fromMemorySegment(FLOAT, cs, cNext, ORDER), so);
+            }
         }
         si.intoMemorySegment(sc.dpeep(), col, ORDER);
         sf.intoMemorySegment(sc.dpeep(), col + VB, ORDER);
@@ -386,10 +419,10 @@ final class BackwardPass implements WorkerTeam.Job {
     }
 
     /** {@code db} for block {@code u}: the column sums of its four gate vectors of {@code da}. */
-    private void biasGradient(int u, int rows) {
+    private void biasGradient(int u, int n) {
         long gRow = shape.gateRowBytes(), col = u * 4 * VB;
         FloatVector s0 = FloatVector.zero(FLOAT), s1 = s0, s2 = s0, s3 = s0;
-        for (int r = 0; r < rows; r++) {
+        for (int r = 0; r < n; r++) {
             long o = r * gRow + col;
             s0 = s0.add(FloatVector.fromMemorySegment(FLOAT, da, o, ORDER));
             s1 = s1.add(FloatVector.fromMemorySegment(FLOAT, da, o + VB, ORDER));

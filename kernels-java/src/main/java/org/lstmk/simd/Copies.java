@@ -64,6 +64,19 @@ final class Copies {
         }
     }
 
+    /**
+     * Columns {@code [c0, c1)} of {@code n} rows of {@code src} from {@code srcBase} into rows {@code dstRow0..} of a
+     * caller matrix of {@code width} floats per row.
+     */
+    static void rowsOut(MemorySegment src, long srcBase, long srcRow, int n, int width, int c0, int c1,
+                        MemorySegment dst, long dstRow0) {
+        if (dst == null || c1 <= c0) return;
+        for (int r = 0; r < n; r++) {
+            MemorySegment.copy(src, srcBase + r * srcRow + 4L * c0, dst, ((dstRow0 + r) * width + c0) * 4,
+                    4L * (c1 - c0));
+        }
+    }
+
     /** Zeroes columns {@code [c0, c1)} of {@code rows} rows of {@code row} bytes of {@code dst}. */
     static void zeroColumns(MemorySegment dst, int rows, long row, int c0, int c1) {
         if (c1 <= c0) return;

@@ -46,6 +46,9 @@ public final class SimdBackend implements LstmBackend {
 
     @Override public String name() { return NAME; }
 
+    /** Packed calls run in one pass over their rows, the uniform call being the case of B rows at every step. */
+    @Override public boolean packedSequences() { return true; }
+
     /** Threads a call may use. */
     int threads() { return team.threads(); }
 
@@ -62,19 +65,37 @@ public final class SimdBackend implements LstmBackend {
     @Override
     public void forward(Calls.Forward f) {
         SimdWeights w = (SimdWeights) f.weights();
+        Steps steps = steps(f.steps(), f.batch(), f.sequences());
         SimdWorkspace ws = f.workspace() != null ? (SimdWorkspace) f.workspace()
                 : inferenceWorkspace(w.shape, f.steps(), f.batch());
-        runForward(w, f.config().layout(), f.steps(), f.batch(), f.x(), f.h0(), f.c0(), f.y(), f.hT(), f.cT(), ws,
+        runForward(w, layout(f.config(), steps), steps, f.x(), f.h0(), f.c0(), f.y(), f.hT(), f.cT(), ws,
                 f.workspace() != null);
     }
 
-    private void runForward(SimdWeights w, Layout layout, int steps, int batch, MemorySegment x, MemorySegment h0,
+    /**
+     * The steps of a uniform or packed call (padded ones are for backends with native sequences only); null
+     * sequences read as uniform.
+     */
+    private static Steps steps(int steps, int batch, Calls.Sequences sequences) {
+        if (sequences == null) return Steps.uniform(steps, batch);
+        if (sequences.lengths() != null || sequences.reverse()) {
+            throw new IllegalArgumentException("the SIMD backend takes uniform or packed sequences, not padded ones");
+        }
+        return Steps.of(steps, batch, sequences.batchSizes());
+    }
+
+    /** Packed sequences are time-major whatever the configuration says. */
+    private static Layout layout(LstmConfig config, Steps steps) {
+        return steps.packed() ? Layout.TIME_MAJOR : config.layout();
+    }
+
+    private void runForward(SimdWeights w, Layout layout, Steps steps, MemorySegment x, MemorySegment h0,
                             MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT, SimdWorkspace ws,
                             boolean save) {
         GateLayout s = w.shape;
-        MemorySegment xs = xn.atLeast(4L * steps * batch * s.in());
-        int n = workers(s, steps, batch);
-        team.run(n, new ForwardPass(w, layout, steps, batch, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.THREAD_TILE_BYTES),
+        MemorySegment xs = xn.atLeast(4L * steps.rows() * s.in());
+        int n = workers(s, steps.rows());
+        team.run(n, new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.THREAD_TILE_BYTES),
                 ws, save, n), !Shareable.all(x, h0, c0, y, hT, cT));
     }
 
@@ -82,14 +103,16 @@ public final class SimdBackend implements LstmBackend {
     public void backward(Calls.Backward b) {
         SimdWeights w = (SimdWeights) b.weights();
         SimdWorkspace ws = (SimdWorkspace) b.workspace();
-        runBackward(w, ws, b.steps(), b.batch(), new BackwardPass.Io(b.config().layout(), b.x(), b.dy(), b.dhT(),
+        Steps steps = steps(b.steps(), b.batch(), b.sequences());
+        runBackward(w, ws, steps, new BackwardPass.Io(layout(b.config(), steps), b.x(), b.dy(), b.dhT(),
                 b.dcT(), b.dx(), b.dh0(), b.dc0(), b.gradients(), b.accumulate()));
     }
 
-    private void runBackward(SimdWeights w, SimdWorkspace ws, int steps, int batch, BackwardPass.Io io) {
+    private void runBackward(SimdWeights w, SimdWorkspace ws, Steps steps, BackwardPass.Io io) {
         GateLayout s = w.shape;
-        long rows = (long) steps * batch;
-        int n = workers(s, steps, batch);
+        long rows = steps.rows();
+        int batch = steps.batch;
+        int n = workers(s, steps.rows());
         BackwardPass.Scratch scratch = new BackwardPass.Scratch(
                 xn.atLeast(4L * rows * s.in()),
                 dyn.atLeast(rows * s.outRowBytes()),
@@ -108,7 +131,7 @@ public final class SimdBackend implements LstmBackend {
         LstmGradients g = io.grads();
         boolean callerIo = !Shareable.all(io.x(), io.dy(), io.dhT(), io.dcT(), io.dx(), io.dh0(), io.dc0())
                 || g != null && !Shareable.all(g.dWih(), g.dWhh(), g.dbIh(), g.dbHh(), g.dWhr(), g.dPeepholes());
-        team.run(n, new BackwardPass(w, ws, steps, batch, io, scratch, n), callerIo);
+        team.run(n, new BackwardPass(w, ws, steps, io, scratch, n), callerIo);
     }
 
     @Override
@@ -117,7 +140,7 @@ public final class SimdBackend implements LstmBackend {
         GateLayout s = w.shape;
         int batch = f.batch();
         SimdWorkspace ws = cellWorkspace(s, batch);
-        runForward(w, Layout.TIME_MAJOR, 1, batch, f.x(), f.h(), f.c(), null, f.hNext(), f.cNext(), ws,
+        runForward(w, Layout.TIME_MAJOR, Steps.uniform(1, batch), f.x(), f.h(), f.c(), null, f.hNext(), f.cNext(), ws,
                 f.gates() != null);
         if (f.gates() != null) gatesOut(ws.gates(), s, batch, f.gates());
     }
@@ -131,7 +154,7 @@ public final class SimdBackend implements LstmBackend {
         Copies.stateIn(c.h(), batch, s.out(), 0, s.out(), s.op(), ws.hs(), 0, s.outRowBytes());
         Copies.stateIn(c.c(), batch, s.hid(), 0, s.hid(), s.hp(), ws.cs(), 0, s.stateRowBytes());
         gatesIn(c.gates(), s, batch, ws.gates(), ws.cs(), s.projection() ? ws.ms() : null);
-        runBackward(w, ws, 1, batch, new BackwardPass.Io(Layout.TIME_MAJOR, c.x(), null, c.dhNext(), c.dcNext(),
+        runBackward(w, ws, Steps.uniform(1, batch), new BackwardPass.Io(Layout.TIME_MAJOR, c.x(), null, c.dhNext(), c.dcNext(),
                 c.dx(), c.dh(), c.dc(), c.gradients(), c.accumulate()));
     }
 
@@ -188,9 +211,9 @@ public final class SimdBackend implements LstmBackend {
     /** Inference scratch shapes kept at once (a stack needs two; a few more cost only memory). */
     static final int INFERENCE_SHAPES = 4;
 
-    /** Workers for a call: no more than unit blocks, and one for calls too small to share. */
-    private int workers(GateLayout s, int steps, int batch) {
-        long work = (long) steps * batch * s.gates() * (s.in() + s.hid());
+    /** Workers for a call of {@code rows} rows in all: no more than unit blocks, and one for calls too small to share. */
+    private int workers(GateLayout s, int rows) {
+        long work = (long) rows * s.gates() * (s.in() + s.hid());
         if (work < MIN_PARALLEL_WORK) return 1;
         return Math.max(1, Math.min(team.threads(), s.blocks()));
     }

@@ -16,6 +16,11 @@ import org.lstmk.spi.BackendWorkspace;
  *       gradients are a few large GEMMs after the time loop (allocated by the first backward).</li>
  * </ul>
  * The inference path uses one of these as scratch, without {@code da}.
+ *
+ * <p>A packed call of {@code N ≤ T·B} rows ({@link Steps}) uses the same buffers: gate rows packed, the input states
+ * of step {@code t} at the rows of its gates, each sequence's final state at row {@code N + r}, the cell outputs
+ * {@code m} of step {@code t} at row {@code B + offset(t) + r} (in a uniform call, {@code N = T·B}: the layout
+ * above).
  */
 final class SimdWorkspace implements BackendWorkspace {
     final GateLayout shape;

@@ -30,6 +30,11 @@ final class Tiles {
         return n / count + (i < n % count ? 1 : 0);
     }
 
+    /** Rows of the largest of the {@link #count} balanced tiles over {@code n} rows; 0 for none. */
+    static int widest(int n, int max) {
+        return n <= 0 ? 0 : size(n, count(n, max), 0);
+    }
+
     /** Start of share {@code p} of {@code parts} contiguous, balanced shares of {@code n} items. */
     static int share(int n, int parts, int p) {
         return (int) ((long) n * p / parts);

@@ -40,6 +40,14 @@
  * {@code dx = da·W_ih} are large GEMMs and {@code db} a column sum; the weight gradients are then transposed into
  * PyTorch's layout, overwriting or accumulating.
  *
+ * <h2>Packed sequences</h2>
+ * Variable lengths arrive packed ({@code Calls.Sequences}, PyTorch's {@code PackedSequence}: the batch sorted by
+ * length, step {@code t}'s live sequences a prefix of step {@code t−1}'s, their rows right after). {@code Steps}
+ * describes a call's rows; the uniform call is the packed one with {@code B} rows at every step, so both run the
+ * same code. Each step runs its live rows only; its input states lie at the rows of its gates, which makes the input
+ * projection, {@code dx} and every weight gradient one GEMM over the {@code N} valid rows, and a sequence that ends
+ * at a step writes its final state to a row of its own (and enters backward there with {@code dh_T, dc_T}).
+ *
  * <h2>Threads and the caller's memory</h2>
  * {@code WorkerTeam}: the caller is worker 0, the others run on the caller's {@code Executor} or on the backend's
  * daemon threads; the first failure of any worker is rethrown to the caller after all have stopped. The caller's
