@@ -32,6 +32,10 @@ public final class Calls {
                           MemorySegment x, MemorySegment h0, MemorySegment c0,
                           MemorySegment y, MemorySegment hT, MemorySegment cT,
                           BackendWorkspace workspace, Sequences sequences) {
+        public Forward {
+            if (sequences == null) sequences = Sequences.UNIFORM;
+        }
+
         /** Every sequence T steps long, forward in time. */
         public Forward(LstmConfig config, BackendWeights weights, int steps, int batch, MemorySegment x,
                        MemorySegment h0, MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT,
@@ -108,6 +112,10 @@ public final class Calls {
                            MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
                            MemorySegment dx, MemorySegment dh0, MemorySegment dc0,
                            LstmGradients gradients, boolean accumulate, Sequences sequences) {
+        public Backward {
+            if (sequences == null) sequences = Sequences.UNIFORM;
+        }
+
         /** Every sequence T steps long, forward in time. */
         public Backward(LstmConfig config, BackendWeights weights, BackendWorkspace workspace, int steps, int batch,
                         MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
