@@ -45,11 +45,11 @@ public final class Lstm implements AutoCloseable {
     private final LayerDriver driver;
     private volatile boolean closed;
 
-    private Lstm(LstmConfig config, Dispatcher.Opened opened) {
+    private Lstm(LstmConfig config, Dispatcher.Opened opened, LstmBackend reverseLane, Executor executor) {
         this.config = config;
         this.backend = opened.backend();
         this.selection = opened.selection();
-        this.driver = new LayerDriver(backend, config);
+        this.driver = new LayerDriver(backend, reverseLane, config, executor);
     }
 
     /** An engine on the best usable backend, honouring {@code -Dlstm.backend}, {@code LSTM_BACKEND} and {@code -Dlstm.verify}. */
@@ -369,7 +369,7 @@ public final class Lstm implements AutoCloseable {
         try {
             backend.close();
         } finally {
-            driver.close();
+            driver.close();   // and the reverse direction's backend instance, if any
         }
     }
 
@@ -531,7 +531,26 @@ public final class Lstm implements AutoCloseable {
          * @throws IllegalStateException naming the reason if a forced backend is unknown or cannot run here
          */
         public Lstm build() {
-            return new Lstm(config, Dispatcher.open(config, backend, verify, new BackendOptions(threads, executor)));
+            // A bidirectional layer on a backend whose instances may run at once gets one instance per direction,
+            // each with half the threads: the directions then run concurrently (no barrier between the threads of
+            // one direction, each core keeps its direction's weights).
+            int resolved = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
+            boolean lanes = config.bidirectional() && resolved >= 2;
+            BackendOptions options = new BackendOptions(lanes ? resolved / 2 : threads, executor);
+            Dispatcher.Opened opened = Dispatcher.open(config, backend, verify, options);
+            LstmBackend reverse = null;
+            try {
+                if (lanes) reverse = Dispatcher.openAnother(opened, options);
+                if (lanes && reverse == null) {
+                    // The backend runs one call at a time: give it all the threads after all.
+                    opened.backend().close();
+                    opened = Dispatcher.open(config, backend, verify, new BackendOptions(threads, executor));
+                }
+            } catch (RuntimeException | Error e) {
+                opened.backend().close();
+                throw e;
+            }
+            return new Lstm(config, opened, reverse, executor);
         }
     }
 }

@@ -41,7 +41,23 @@ public final class Dispatcher {
     private Dispatcher() {}
 
     /** An opened backend and the record of how it was chosen. */
-    public record Opened(LstmBackend backend, BackendSelection selection) {}
+    /**
+     * An opened backend and the record of how it was chosen.
+     *
+     * @param provider what opened it ({@link #openAnother})
+     */
+    public record Opened(LstmBackend backend, BackendSelection selection, BackendProvider provider) {}
+
+    /**
+     * A second instance of {@code opened}'s backend with {@code options} (wrapped for verification as the first),
+     * or null when the provider does not allow instances to run concurrently ({@link
+     * BackendProvider#concurrentInstances()}).
+     */
+    public static LstmBackend openAnother(Opened opened, BackendOptions options) {
+        if (!opened.provider().concurrentInstances()) return null;
+        LstmBackend b = opened.provider().open(options);
+        return opened.selection().verified() ? new VerifyingBackend(b, new ReferenceBackend()) : b;
+    }
 
     /** Every provider found, highest priority first. */
     public static List<BackendProvider> providers() {
@@ -115,7 +131,7 @@ public final class Dispatcher {
         if (verifying) {
             BackendSelection s = opened.selection();
             opened = new Opened(new VerifyingBackend(opened.backend(), new ReferenceBackend()),
-                    new BackendSelection(s.backend(), s.detail(), s.forcedBy(), s.skipped(), true));
+                    new BackendSelection(s.backend(), s.detail(), s.forcedBy(), s.skipped(), true), opened.provider());
         }
         String line = opened.selection().describe();
         if (LOGGED.add(line)) LOG.log(System.Logger.Level.INFO, "lstm-kernels: " + line);
@@ -138,7 +154,7 @@ public final class Dispatcher {
                     + ") cannot run this configuration: it lacks " + support.describe() + " (" + config + ")");
         }
         try {
-            return new Opened(p.open(options), new BackendSelection(p.name(), a.detail(), forcedBy, List.of(), false));
+            return new Opened(p.open(options), new BackendSelection(p.name(), a.detail(), forcedBy, List.of(), false), p);
         } catch (RuntimeException | LinkageError e) {
             throw new IllegalStateException("backend '" + p.name() + "' (forced by " + forcedBy
                     + ") failed to start: " + e, e);
@@ -170,7 +186,7 @@ public final class Dispatcher {
                 continue;
             }
             try {
-                Opened o = new Opened(p.open(options), new BackendSelection(p.name(), a.detail(), null, skipped, false));
+                Opened o = new Opened(p.open(options), new BackendSelection(p.name(), a.detail(), null, skipped, false), p);
                 if (!lacking.isEmpty() && p.name().equals(ReferenceBackend.NAME)) {
                     String line = "lstm-kernels: running " + config + " on the slow scalar reference because "
                             + String.join(", ", lacking);

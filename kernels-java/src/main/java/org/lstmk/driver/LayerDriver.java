@@ -20,6 +20,10 @@ import static org.lstmk.driver.Buffers.Slot.SEG_Y;
 import static org.lstmk.driver.Buffers.Slot.X_TIME_MAJOR;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.lstmk.api.Layout;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
@@ -39,14 +43,29 @@ import org.lstmk.spi.LstmBackend;
  */
 public final class LayerDriver implements AutoCloseable {
     private final LstmBackend backend;
+    private final LstmBackend reverseLane;   // null: both directions on backend, one after the other
+    private final Executor executor;
+    private final Buffers reverseBuffers = new Buffers();
     private final LstmConfig config;
     private final LstmConfig[] timeMajor;   // [layer]: the kernels' configuration, time-major
     private final LstmConfig[] callerLayout;
     private final Buffers buffers = new Buffers();
     private final int dirs, out, hid;
 
+    /** A driver running every call on {@code backend}. */
     public LayerDriver(LstmBackend backend, LstmConfig config) {
+        this(backend, null, config, null);
+    }
+
+    /**
+     * A driver that runs the reverse direction of a bidirectional layer on {@code reverseLane} (a second instance of
+     * the same backend, owned and closed by the driver), concurrently with the forward direction on
+     * {@code backend}, on a thread of {@code executor} (null: a virtual thread).
+     */
+    public LayerDriver(LstmBackend backend, LstmBackend reverseLane, LstmConfig config, Executor executor) {
         this.backend = backend;
+        this.reverseLane = reverseLane;
+        this.executor = executor;
         this.config = config;
         this.dirs = config.directions();
         this.out = config.outputSize();
@@ -58,6 +77,12 @@ public final class LayerDriver implements AutoCloseable {
             callerLayout[l] = config.layer(l, config.layout());
         }
     }
+
+    /** A backend instance and the scratch of the calls it runs. */
+    private record Lane(LstmBackend backend, Buffers buffers) {}
+
+    /** A thread that owns nothing, to ask whether a caller's segment may be read off the calling thread. */
+    private static final Thread ANOTHER_THREAD = Thread.ofVirtual().unstarted(() -> { });
 
     /** The configuration the backend kernels of layer {@code l} see. */
     public LstmConfig layerConfig(int layer) {
@@ -130,13 +155,17 @@ public final class LayerDriver implements AutoCloseable {
             boolean last = l == config.layers() - 1;
             MemorySegment layerOut = !last && ws != null ? ws.layerOutput(l).asSlice(0, rows * dirs * out * Float.BYTES)
                     : buffers.floats(l % 2 == 0 ? LAYER_OUT_A : LAYER_OUT_B, rows * dirs * out);
-            for (int d = 0; d < dirs; d++) {
-                MemorySegment dirOut = dirs == 1 ? layerOut : buffers.floats(DIR_OUT, rows * out);
-                int ld = l * dirs + d;
-                runForward(l, d, w[ld], seq, order, layerIn, dirOut, stateRow(h0, ld, batch, out),
+            int layer = l;
+            MemorySegment in = layerIn;
+            boolean concurrent = concurrent(x, h0, c0, hN, cN);
+            eachDirection(concurrent, d -> {
+                Lane lane = lane(d, concurrent);
+                MemorySegment dirOut = dirs == 1 ? layerOut : lane.buffers().floats(DIR_OUT, rows * out);
+                int ld = layer * dirs + d;
+                runForward(lane, layer, d, w[ld], seq, order, in, dirOut, stateRow(h0, ld, batch, out),
                         stateRow(c0, ld, batch, hid), stateRow(hN, ld, batch, out), stateRow(cN, ld, batch, hid), ws);
                 if (dirs > 1) Copies.columnsInto(dirOut, out, layerOut, dirs * out, d * out, rows);
-            }
+            });
             if (last) Copies.fromTimeMajor(layerOut, y, config.layout(), steps, batch, dirs * out);
             layerIn = layerOut;
         }
@@ -147,33 +176,33 @@ public final class LayerDriver implements AutoCloseable {
     }
 
     /** One layer in one direction: the backend's own lengths and direction, or segments of the sorted batch. */
-    private void runForward(int l, int d, BackendWeights w, SequenceBatch seq, SequenceOrder order,
+    private void runForward(Lane lane, int l, int d, BackendWeights w, SequenceBatch seq, SequenceOrder order,
                             MemorySegment layerIn, MemorySegment dirOut, MemorySegment h0, MemorySegment c0,
                             MemorySegment hN, MemorySegment cN, StackWorkspace ws) {
         int steps = seq.steps(), batch = seq.batch(), ld = l * dirs + d;
         boolean reverse = d == 1;
         if (order == null) {
             BackendWorkspace slot = ws == null ? null
-                    : ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
-            backend.forward(new Calls.Forward(timeMajor[l], w, steps, batch, layerIn, h0, c0, dirOut, hN, cN, slot,
+                    : ws.slot(ld, 0, steps, batch, (t, b) -> lane.backend().newWorkspace(timeMajor[l], t, b));
+            lane.backend().forward(new Calls.Forward(timeMajor[l], w, steps, batch, layerIn, h0, c0, dirOut, hN, cN, slot,
                     Calls.Sequences.padded(seq.lengths(), reverse)));
             return;
         }
         int in = timeMajor[l].inputSize();
         if (!order.identity) dirOut.fill((byte) 0);   // the padding
-        MemorySegment hA = buffers.floats(H_A, (long) batch * out), cA = buffers.floats(C_A, (long) batch * hid);
-        MemorySegment hB = buffers.floats(H_B, (long) batch * out), cB = buffers.floats(C_B, (long) batch * hid);
+        MemorySegment hA = lane.buffers().floats(H_A, (long) batch * out), cA = lane.buffers().floats(C_A, (long) batch * hid);
+        MemorySegment hB = lane.buffers().floats(H_B, (long) batch * out), cB = lane.buffers().floats(C_B, (long) batch * hid);
         Copies.rowsSorted(h0, hA, order.order, out);
         Copies.rowsSorted(c0, cA, order.order, hid);
         if (packs(order)) {
             // One call over the packed batch: the backend skips the padding itself.
             int[] sizes = order.batchSizes();
             long rows = seq.validSteps();
-            MemorySegment xs = buffers.floats(PACK_X, rows * in), ys = buffers.floats(PACK_Y, rows * out);
+            MemorySegment xs = lane.buffers().floats(PACK_X, rows * in), ys = lane.buffers().floats(PACK_Y, rows * out);
             Copies.pack(layerIn, xs, order, sizes, reverse, batch, in);
             BackendWorkspace slot = ws == null ? null
-                    : ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
-            backend.forward(new Calls.Forward(timeMajor[l], w, sizes.length, batch, xs, hA, cA, ys, hB, cB, slot,
+                    : ws.slot(ld, 0, steps, batch, (t, b) -> lane.backend().newWorkspace(timeMajor[l], t, b));
+            lane.backend().forward(new Calls.Forward(timeMajor[l], w, sizes.length, batch, xs, hA, cA, ys, hB, cB, slot,
                     Calls.Sequences.packed(sizes)));
             Copies.unpack(ys, dirOut, order, sizes, reverse, batch, out, false);
             Copies.rowsUnsorted(hB, hN, order.order, out);
@@ -184,12 +213,12 @@ public final class LayerDriver implements AutoCloseable {
         for (SequenceOrder.Segment s : order.segments) {
             int rows = s.rows(), segSteps = s.steps();
             boolean inPlace = order.identity && !reverse;
-            MemorySegment xs = inPlace ? layerIn : buffers.floats(SEG_X, (long) segSteps * rows * in);
-            MemorySegment ys = inPlace ? dirOut : buffers.floats(SEG_Y, (long) segSteps * rows * out);
+            MemorySegment xs = inPlace ? layerIn : lane.buffers().floats(SEG_X, (long) segSteps * rows * in);
+            MemorySegment ys = inPlace ? dirOut : lane.buffers().floats(SEG_Y, (long) segSteps * rows * out);
             if (!inPlace) Copies.gather(layerIn, xs, order, s, reverse, batch, in);
             BackendWorkspace slot = ws == null ? null
-                    : ws.slot(ld, k, segSteps, rows, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
-            backend.forward(new Calls.Forward(timeMajor[l], w, segSteps, rows, xs,
+                    : ws.slot(ld, k, segSteps, rows, (t, b) -> lane.backend().newWorkspace(timeMajor[l], t, b));
+            lane.backend().forward(new Calls.Forward(timeMajor[l], w, segSteps, rows, xs,
                     prefix(hA, rows, out), prefix(cA, rows, hid), ys, prefix(hB, rows, out), prefix(cB, rows, hid),
                     slot));
             if (!inPlace) Copies.scatter(ys, dirOut, order, s, reverse, batch, out, false);
@@ -224,24 +253,34 @@ public final class LayerDriver implements AutoCloseable {
             MemorySegment layerIn = l == 0 ? x0 : ws.layerOutput(l - 1).asSlice(0, rows * in * Float.BYTES);
             boolean wantDx = l > 0 || dx != null;
             MemorySegment dLayerIn = wantDx ? buffers.zeros(l % 2 == 0 ? D_IN_A : D_IN_B, rows * in) : null;
-            for (int d = 0; d < dirs; d++) {
-                MemorySegment dDirOut = dLayerOut;
+            boolean concurrent = concurrent(x, dy, dhN, dcN, dh0, dc0) && (g == null || g.get(l, 1) == null
+                    || concurrent(g.get(l, 1).dWih(), g.get(l, 1).dWhh(), g.get(l, 1).dbIh(), g.get(l, 1).dbHh(),
+                    g.get(l, 1).dWhr(), g.get(l, 1).dPeepholes()));
+            // Concurrent directions each add their input gradient into their own sum, added up afterwards.
+            MemorySegment dReverseIn = concurrent && wantDx ? reverseBuffers.zeros(D_IN_A, rows * in) : null;
+            int layer = l;
+            MemorySegment dOut = dLayerOut;
+            eachDirection(concurrent, d -> {
+                Lane lane = lane(d, concurrent);
+                MemorySegment dDirOut = dOut;
                 if (dirs > 1) {
-                    dDirOut = buffers.floats(D_DIR_OUT, rows * out);
-                    Copies.columnsFrom(dLayerOut, dirs * out, d * out, dDirOut, out, rows);
+                    dDirOut = lane.buffers().floats(D_DIR_OUT, rows * out);
+                    Copies.columnsFrom(dOut, dirs * out, d * out, dDirOut, out, rows);
                 }
-                int ld = l * dirs + d;
-                runBackward(l, d, w[ld], ws, layerIn, dDirOut, stateRow(dhN, ld, batch, out),
-                        stateRow(dcN, ld, batch, hid), dLayerIn, stateRow(dh0, ld, batch, out),
-                        stateRow(dc0, ld, batch, hid), g == null ? null : g.get(l, d), accumulate);
-            }
+                int ld = layer * dirs + d;
+                runBackward(lane, layer, d, w[ld], ws, layerIn, dDirOut, stateRow(dhN, ld, batch, out),
+                        stateRow(dcN, ld, batch, hid), d == 1 && dReverseIn != null ? dReverseIn : dLayerIn,
+                        stateRow(dh0, ld, batch, out), stateRow(dc0, ld, batch, hid),
+                        g == null ? null : g.get(layer, d), accumulate);
+            });
+            if (dReverseIn != null) Copies.addInto(dReverseIn, dLayerIn, rows * in);
             dLayerOut = dLayerIn;
         }
         if (dx != null) Copies.fromTimeMajor(dLayerOut, dx, config.layout(), steps, batch, config.inputSize());
     }
 
     /** Backward of one layer-direction; adds its input gradient into {@code dLayerIn} (if not null). */
-    private void runBackward(int l, int d, BackendWeights w, StackWorkspace ws, MemorySegment layerIn,
+    private void runBackward(Lane lane, int l, int d, BackendWeights w, StackWorkspace ws, MemorySegment layerIn,
                              MemorySegment dDirOut, MemorySegment dhN, MemorySegment dcN, MemorySegment dLayerIn,
                              MemorySegment dh0, MemorySegment dc0, LstmGradients g, boolean accumulate) {
         SequenceBatch seq = ws.batch;
@@ -250,26 +289,26 @@ public final class LayerDriver implements AutoCloseable {
         long rowsAll = (long) steps * batch;
         boolean reverse = d == 1;
         if (order == null) {
-            BackendWorkspace slot = ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
-            MemorySegment dxs = dLayerIn == null ? null : buffers.floats(SEG_DX, rowsAll * in);
-            backend.backward(new Calls.Backward(timeMajor[l], w, slot, steps, batch, layerIn, dDirOut, dhN, dcN, dxs,
+            BackendWorkspace slot = ws.slot(ld, 0, steps, batch, (t, b) -> lane.backend().newWorkspace(timeMajor[l], t, b));
+            MemorySegment dxs = dLayerIn == null ? null : lane.buffers().floats(SEG_DX, rowsAll * in);
+            lane.backend().backward(new Calls.Backward(timeMajor[l], w, slot, steps, batch, layerIn, dDirOut, dhN, dcN, dxs,
                     dh0, dc0, g, accumulate, Calls.Sequences.padded(seq.lengths(), reverse)));
             if (dxs != null) Copies.addInto(dxs, dLayerIn, rowsAll * in);
             return;
         }
-        MemorySegment dhA = buffers.floats(H_A, (long) batch * out), dcA = buffers.floats(C_A, (long) batch * hid);
-        MemorySegment dhB = buffers.floats(H_B, (long) batch * out), dcB = buffers.floats(C_B, (long) batch * hid);
+        MemorySegment dhA = lane.buffers().floats(H_A, (long) batch * out), dcA = lane.buffers().floats(C_A, (long) batch * hid);
+        MemorySegment dhB = lane.buffers().floats(H_B, (long) batch * out), dcB = lane.buffers().floats(C_B, (long) batch * hid);
         Copies.rowsSorted(dhN, dhA, order.order, out);
         Copies.rowsSorted(dcN, dcA, order.order, hid);
         if (packs(order)) {
             int[] sizes = order.batchSizes();
             long rows = seq.validSteps();
-            MemorySegment xs = buffers.floats(PACK_X, rows * in), dys = buffers.floats(PACK_Y, rows * out);
-            MemorySegment dxs = dLayerIn == null ? null : buffers.floats(PACK_DX, rows * in);
+            MemorySegment xs = lane.buffers().floats(PACK_X, rows * in), dys = lane.buffers().floats(PACK_Y, rows * out);
+            MemorySegment dxs = dLayerIn == null ? null : lane.buffers().floats(PACK_DX, rows * in);
             Copies.pack(layerIn, xs, order, sizes, reverse, batch, in);
             Copies.pack(dDirOut, dys, order, sizes, reverse, batch, out);
-            BackendWorkspace slot = ws.slot(ld, 0, steps, batch, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
-            backend.backward(new Calls.Backward(timeMajor[l], w, slot, sizes.length, batch, xs, dys, dhA, dcA, dxs,
+            BackendWorkspace slot = ws.slot(ld, 0, steps, batch, (t, b) -> lane.backend().newWorkspace(timeMajor[l], t, b));
+            lane.backend().backward(new Calls.Backward(timeMajor[l], w, slot, sizes.length, batch, xs, dys, dhA, dcA, dxs,
                     dhB, dcB, g, accumulate, Calls.Sequences.packed(sizes)));
             if (dxs != null) Copies.unpack(dxs, dLayerIn, order, sizes, reverse, batch, in, true);
             Copies.rowsUnsorted(dhB, dh0, order.order, out);
@@ -281,15 +320,15 @@ public final class LayerDriver implements AutoCloseable {
             SequenceOrder.Segment s = order.segments.get(k);
             int rows = s.rows(), segSteps = s.steps();
             boolean inPlace = order.identity && !reverse;
-            MemorySegment xs = inPlace ? layerIn : buffers.floats(SEG_X, (long) segSteps * rows * in);
-            MemorySegment dys = inPlace ? dDirOut : buffers.floats(SEG_Y, (long) segSteps * rows * out);
+            MemorySegment xs = inPlace ? layerIn : lane.buffers().floats(SEG_X, (long) segSteps * rows * in);
+            MemorySegment dys = inPlace ? dDirOut : lane.buffers().floats(SEG_Y, (long) segSteps * rows * out);
             if (!inPlace) {
                 Copies.gather(layerIn, xs, order, s, reverse, batch, in);
                 Copies.gather(dDirOut, dys, order, s, reverse, batch, out);
             }
-            MemorySegment dxs = dLayerIn == null ? null : buffers.floats(SEG_DX, (long) segSteps * rows * in);
-            BackendWorkspace slot = ws.slot(ld, k, segSteps, rows, (t, b) -> backend.newWorkspace(timeMajor[l], t, b));
-            backend.backward(new Calls.Backward(timeMajor[l], w, slot, segSteps, rows, xs, dys,
+            MemorySegment dxs = dLayerIn == null ? null : lane.buffers().floats(SEG_DX, (long) segSteps * rows * in);
+            BackendWorkspace slot = ws.slot(ld, k, segSteps, rows, (t, b) -> lane.backend().newWorkspace(timeMajor[l], t, b));
+            lane.backend().backward(new Calls.Backward(timeMajor[l], w, slot, segSteps, rows, xs, dys,
                     prefix(dhA, rows, out), prefix(dcA, rows, hid), dxs, prefix(dhB, rows, out),
                     prefix(dcB, rows, hid), g, first ? accumulate : true));
             first = false;
@@ -299,6 +338,51 @@ public final class LayerDriver implements AutoCloseable {
         }
         Copies.rowsUnsorted(dhA, dh0, order.order, out);
         Copies.rowsUnsorted(dcA, dc0, order.order, hid);
+    }
+
+    /**
+     * Runs {@code direction} for each direction of a layer: with a reverse lane and {@code concurrent}, the reverse
+     * direction on another thread while the forward one runs on this one; else one after the other. Both have
+     * finished when this returns; the first failure is rethrown.
+     */
+    private void eachDirection(boolean concurrent, java.util.function.IntConsumer direction) {
+        if (dirs == 1 || !concurrent) {
+            for (int d = 0; d < dirs; d++) direction.accept(d);
+            return;
+        }
+        CompletableFuture<Void> reverse;
+        try {
+            reverse = executor != null ? CompletableFuture.runAsync(() -> direction.accept(1), executor)
+                    : CompletableFuture.runAsync(() -> direction.accept(1), r -> Thread.ofVirtual().start(r));
+        } catch (RejectedExecutionException e) {
+            for (int d = 0; d < dirs; d++) direction.accept(d);
+            return;
+        }
+        Throwable failed = null;
+        try {
+            direction.accept(0);
+        } catch (RuntimeException | Error e) {
+            failed = e;
+        }
+        try {
+            reverse.join();   // even after a failure here: the reverse direction uses this call's buffers
+        } catch (CompletionException e) {
+            if (failed == null) failed = e.getCause(); else failed.addSuppressed(e.getCause());
+        }
+        if (failed instanceof RuntimeException r) throw r;
+        if (failed instanceof Error err) throw err;
+    }
+
+    /** The lane of direction {@code d}: the reverse lane for the reverse direction when running concurrently. */
+    private Lane lane(int d, boolean concurrent) {
+        return d == 1 && concurrent ? new Lane(reverseLane, reverseBuffers) : new Lane(backend, buffers);
+    }
+
+    /** Whether the directions may run concurrently: a reverse lane, and every caller segment readable off-thread. */
+    private boolean concurrent(MemorySegment... callerSegments) {
+        if (reverseLane == null || dirs == 1) return false;
+        for (MemorySegment s : callerSegments) if (s != null && !s.isAccessibleBy(ANOTHER_THREAD)) return false;
+        return true;
     }
 
     /** Whether a direction over {@code order} goes to the backend packed (else as segments). */
@@ -333,6 +417,11 @@ public final class LayerDriver implements AutoCloseable {
 
     @Override
     public void close() {
-        buffers.close();
+        try {
+            buffers.close();
+            reverseBuffers.close();
+        } finally {
+            if (reverseLane != null) reverseLane.close();
+        }
     }
 }

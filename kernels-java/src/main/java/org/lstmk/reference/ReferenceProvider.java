@@ -19,5 +19,8 @@ public final class ReferenceProvider implements BackendProvider {
 
     @Override public Support supports(LstmConfig config) { return Support.YES; }
 
+    /** Instances share nothing but read-only packed weights: one per direction may run at once. */
+    @Override public boolean concurrentInstances() { return true; }
+
     @Override public LstmBackend open(BackendOptions options) { return new ReferenceBackend(); }
 }

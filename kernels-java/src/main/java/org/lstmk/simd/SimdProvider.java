@@ -48,6 +48,10 @@ public final class SimdProvider implements BackendProvider {
         return Support.cellFeatures(name(), config, true, true, true);
     }
 
+    /** Instances share nothing but read-only packed weights: one per direction may run at once. */
+    @Override
+    public boolean concurrentInstances() { return true; }
+
     @Override
     public LstmBackend open(BackendOptions options) {
         return new SimdBackend(options);

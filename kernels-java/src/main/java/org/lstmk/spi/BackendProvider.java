@@ -38,6 +38,13 @@ public interface BackendProvider {
     }
 
     /**
+     * Whether two instances of this backend may run calls at the same time (one per direction of a bidirectional
+     * layer) and accept each other's packed weights and workspaces. The layer driver then runs the two directions
+     * of a layer concurrently, each instance with half the threads. Default false.
+     */
+    default boolean concurrentInstances() { return false; }
+
+    /**
      * Opens an instance; called only when {@link #availability()} is usable.
      *
      * @throws IllegalStateException if the backend fails to start although it looked usable

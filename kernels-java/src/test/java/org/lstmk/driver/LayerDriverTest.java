@@ -165,6 +165,38 @@ class LayerDriverTest {
     }
 
     @Test
+    void concurrentDirectionsGiveTheSequentialResultBitForBit() throws Exception {
+        // threads(2) gives each direction its own reference instance on its own thread; threads(1) runs them one
+        // after the other on one. The reference's results do not depend on threads: they must be identical. A
+        // confined input cannot be read off the calling thread: the directions then run one after the other.
+        LstmConfig cfg = LstmConfig.builder(I, H).layers(2).bidirectional(true).projectionSize(2).build();
+        StackProblem sp = new StackProblem(cfg, T, 3, new int[] {6, 2, 4}, true, 21);
+        float[][] results = new float[3][];
+        for (int k = 0; k < 3; k++) {
+            try (Lstm lstm = Lstm.builder(cfg).backend(ReferenceBackend.NAME).threads(k == 0 ? 1 : 2).build();
+                 PackedWeights w = lstm.pack(sp.weights());
+                 TrainingWorkspace ws = lstm.newWorkspace(T, 3);
+                 java.lang.foreign.Arena confined = java.lang.foreign.Arena.ofConfined()) {
+                float[] xa = Floats.of(sp.x);
+                MemorySegment x = k == 2 ? confined.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT, xa)
+                        : MemorySegment.ofArray(xa);
+                float[] y = new float[T * 3 * cfg.sequenceOutputSize()], dx = new float[T * 3 * I];
+                lstm.forwardTraining(w, sp.sequences(), x, null, MemorySegment.ofArray(y), null, ws);
+                StackGradients g = StackGradients.allocate(cfg);
+                lstm.backward(w, ws, x, MemorySegment.ofArray(Floats.of(sp.dy)), null, MemorySegment.ofArray(dx),
+                        null, g, GradientMode.OVERWRITE);
+                float[] all = Arrays.copyOf(y, y.length + dx.length + 4 * H * cfg.layerInputSize(1));
+                System.arraycopy(dx, 0, all, y.length, dx.length);
+                MemorySegment.copy(g.get(1, 1).dWih(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, all,
+                        y.length + dx.length, 4 * H * cfg.layerInputSize(1));
+                results[k] = all;
+            }
+        }
+        assertArrayEquals(results[0], results[1], "concurrent directions");
+        assertArrayEquals(results[0], results[2], "a confined input: one after the other");
+    }
+
+    @Test
     void fullLengthsAreTheUniformBatch() {
         assertTrue(SequenceBatch.of(4, new int[] {4, 4}).uniform());
         assertEquals(SequenceBatch.of(4, 2), SequenceBatch.of(4, new int[] {4, 4}));
