@@ -490,6 +490,32 @@ public final class Lstm implements AutoCloseable {
         if (closed) throw new IllegalStateException("engine has been closed");
     }
 
+    /**
+     * System property: whether the two directions of a bidirectional layer run concurrently, each on half the threads
+     * ({@code true}), or one after the other, each on every thread ({@code false}); default {@code auto}:
+     * concurrently when every layer's weights of one direction fit {@link #CONCURRENT_DIRECTIONS_MAX_WEIGHT_BYTES}.
+     */
+    public static final String CONCURRENT_DIRECTIONS_PROPERTY = "lstm.concurrentDirections";
+
+    /**
+     * Below this many bytes of weights per layer-direction ({@code 4H·(I_l + H_out)} floats), running the two
+     * directions concurrently paid on a 2-core Zen 4 (128×1×1000: 7.3 vs 8.3 ms); above it, one direction split over
+     * both cores was as fast or faster (512×1×100: 11.9 vs 11.8 ms; 512×16×100: 114 vs 98 ms), since each core then
+     * streams only half of the weights ({@code bench/results/2026-12-03-layer.md}). About one core's L2.
+     */
+    public static final long CONCURRENT_DIRECTIONS_MAX_WEIGHT_BYTES = 1L << 20;
+
+    static boolean concurrentDirectionsPay(LstmConfig config) {
+        String p = System.getProperty(CONCURRENT_DIRECTIONS_PROPERTY, "auto").trim();
+        if (p.equalsIgnoreCase("true")) return true;
+        if (p.equalsIgnoreCase("false")) return false;
+        for (int l = 0; l < config.layers(); l++) {
+            long bytes = 4L * config.gateRows() * (config.layerInputSize(l) + config.outputSize());
+            if (bytes > CONCURRENT_DIRECTIONS_MAX_WEIGHT_BYTES) return false;
+        }
+        return true;
+    }
+
     /** Options for {@link Lstm}; unset options fall back to system properties, the environment, then defaults. */
     public static final class Builder {
         private final LstmConfig config;
@@ -535,7 +561,7 @@ public final class Lstm implements AutoCloseable {
             // each with half the threads: the directions then run concurrently (no barrier between the threads of
             // one direction, each core keeps its direction's weights).
             int resolved = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
-            boolean lanes = config.bidirectional() && resolved >= 2;
+            boolean lanes = config.bidirectional() && resolved >= 2 && concurrentDirectionsPay(config);
             BackendOptions options = new BackendOptions(lanes ? resolved / 2 : threads, executor);
             Dispatcher.Opened opened = Dispatcher.open(config, backend, verify, options);
             LstmBackend reverse = null;

@@ -172,6 +172,7 @@ class LayerDriverTest {
         LstmConfig cfg = LstmConfig.builder(I, H).layers(2).bidirectional(true).projectionSize(2).build();
         StackProblem sp = new StackProblem(cfg, T, 3, new int[] {6, 2, 4}, true, 21);
         float[][] results = new float[3][];
+        assertTrue(Lstm.CONCURRENT_DIRECTIONS_MAX_WEIGHT_BYTES > 4L * 4 * H * (2 * 2 + 2), "small enough to run concurrently");
         for (int k = 0; k < 3; k++) {
             try (Lstm lstm = Lstm.builder(cfg).backend(ReferenceBackend.NAME).threads(k == 0 ? 1 : 2).build();
                  PackedWeights w = lstm.pack(sp.weights());
