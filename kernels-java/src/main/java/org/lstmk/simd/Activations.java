@@ -96,6 +96,53 @@ final class Activations {
         }
     }
 
+    /**
+     * The gates of a feature cell ({@code FeatureCell}) activated in place, with the cell clip fused in:
+     * {@code vectors} vectors, the first {@code per} of every group of {@code stride} bytes starting at {@code off}
+     * ({@code per = 4, stride = 4·VB}: all gates of the row; {@code 3}: i, f, g of each block; {@code 1}: o, with
+     * {@code off} at the first o), the activation tanh for the third of each group and sigmoid otherwise, as
+     * {@link #activate} computes them. When {@code clip}, a vector whose pre-activation {@code a} has
+     * {@code bits(clip) <= bits(|a|) <= bits(∞)} (see {@code FeatureCell}) then holds the high or low constant of
+     * its kind ({@code a} negative: low), exactly as the separate pass did; NaN is never clamped.
+     */
+    static void activateGates(MemorySegment m, long off, long stride, int vectors, int per, boolean clip,
+                              int clipBits, int sigmoidHigh, int sigmoidLow, int tanhHigh, int tanhLow) {
+        int limit = clipBits - 1;
+        long o = off, skip = stride - (per - 1) * VB;
+        for (int v = 0, k = 0; v < vectors; v++) {
+            boolean tanh = k == 2;
+            float scale = tanh ? 2f : -1f, clamp = tanh ? 2 * TANH_CLAMP : SIGMOID_CLAMP, isTanh = tanh ? 1f : 0f;
+            FloatVector x = FloatVector.fromMemorySegment(FLOAT, m, o, ORDER);
+            FloatVector z = x.mul(scale).max(-clamp).min(clamp);
+            FloatVector t = z.fma(LOG2E, ROUNDER);
+            FloatVector n = t.sub(ROUNDER);
+            FloatVector r = n.fma(MINUS_LN2_HI, z).add(n.mul(-LN2_LO));
+            FloatVector q = r.fma(Q4, Q3).fma(r, VQ2).fma(r, VQ1).fma(r, VQ0);
+            FloatVector u = r.fma(r.mul(q), r);
+            FloatVector s = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).add(0x3F800000)
+                    .reinterpretAsFloats();
+            FloatVector mm = s.fma(u, s.sub(isTanh));
+            FloatVector y = mm.fma(isTanh, 1f - isTanh).div(mm.add(1f + isTanh));
+            IntVector bits = y.reinterpretAsInts();
+            bits = bits.and(bits.and(EXPONENT).neg().lanewise(VectorOperators.ASHR, 31));
+            if (clip) {
+                int high = tanh ? tanhHigh : sigmoidHigh, low = tanh ? tanhLow : sigmoidLow;
+                IntVector a = x.reinterpretAsInts();
+                IntVector mag = a.and(0x7FFFFFFF);
+                IntVector clamped = mag.neg().add(limit).and(mag.sub(EXPONENT + 1)).lanewise(VectorOperators.ASHR, 31);
+                IntVector value = a.lanewise(VectorOperators.ASHR, 31).and(high ^ low).lanewise(VectorOperators.XOR, high);
+                bits = bits.lanewise(VectorOperators.XOR, bits.lanewise(VectorOperators.XOR, value).and(clamped));
+            }
+            bits.intoMemorySegment(m, o, ORDER);
+            if (++k == per) {
+                k = 0;
+                o += skip;
+            } else {
+                o += VB;
+            }
+        }
+    }
+
     /** {@code sigmoid} of {@code n} floats (a multiple of L) of {@code x} into {@code y}. */
     static void sigmoid(float[] x, float[] y) {
         each(x, y, false);

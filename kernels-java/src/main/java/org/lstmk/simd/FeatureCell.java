@@ -9,7 +9,6 @@ import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 import org.lstmk.reference.CellMath;
 import org.lstmk.reference.ReferenceLstm;
 
@@ -24,24 +23,21 @@ import org.lstmk.reference.ReferenceLstm;
  *
  * <p><b>Clip</b> ({@link CellMath}): a gate whose pre-activation is {@code >= clip} ({@code <= −clip}) is stored as
  * exactly {@link CellMath#clampedHigh} ({@link CellMath#clampedLow}) of its kind (σ for i, f, o; tanh for g), any
- * other gate as the activation of its pre-activation, so the activations run unchanged and a pass over the tile then
- * puts the constants in. Backward's {@code κ} is 0 for a gate holding one of those two values exactly. Both tests
- * are written with integer operations on the float bits (as {@code Activations.flushSubnormals}: C2 left compare and
+ * other gate as the activation of its pre-activation: the activation pass ({@link Activations#activateGates}) puts
+ * the constants in as it stores each vector, from the pre-activation it has just read. Backward's {@code κ} is 0
+ * for a gate holding one of those two values exactly. Both tests are written with integer operations on the float bits (as {@code Activations.flushSubnormals}: C2 left compare and
  * blend as allocating fallbacks in these kernels): for {@code clip > 0}, {@code a >= clip} is
  * {@code bits(clip) <= bits(a) <= bits(+∞)} as signed integers, so NaN is never clamped (NaN in, NaN out).
  *
- * <p><b>Scratch</b>: forward keeps the pre-activations in the tile's second partial-product slot
- * ({@code tileBase + partStride}), which every tile has and which the sum has consumed by then; the activations go
- * to the tile as in the plain cell.
+ * <p>Forward works on the tile in place, as the plain cell does: the pre-activations replace the partial product,
+ * the activations replace the pre-activations (with peepholes, i, f, g of every block in one pass, o in a second one
+ * once {@code a_o += P_o·c_t} is in).
  *
  * <p>The peephole gradients are not accumulated here: {@link BackwardPass} sums them after the time loop from the
  * {@code da} it keeps, as it does for the bias.
  */
 final class FeatureCell implements Cell {
-    private static final VectorSpecies<Integer> INT = FLOAT.vectorShape().withLanes(int.class);
     private static final FloatVector ONE = FloatVector.broadcast(FLOAT, 1f);
-    private static final int MAGNITUDE = 0x7FFFFFFF;
-    private static final int INFINITY_BITS = 0x7F800000;
 
     /** Interleaved {@code [4Hp]} peephole weights (P_i in the i columns, P_f in f, P_o in o, 0 in g), or null. */
     private final MemorySegment peep;
@@ -73,14 +69,14 @@ final class FeatureCell implements Cell {
 
     /**
      * {@code a} = input projection + bias + the tile's partial products (+ {@code P_i·c_{t−1}}, {@code P_f·c_{t−1}})
-     * into the pre-activation scratch; {@code a_o} is completed by {@link #cellAndHidden} when there are peepholes.
+     * in place in the tile; {@code a_o} is completed by {@link #cellAndHidden} when there are peepholes.
      */
     private void preActivations(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
         MemorySegment gates = s.gates, tile = s.tile, bias = s.bias, cs = s.cs, pw = peep;
         boolean peeps = peepholes;
         int n = 4 * blocks;
         for (int r = 0; r < rows; r++) {
-            long g = s.gBase + gOff + r * s.gRow, t = s.tileBase + r * s.tileRow, pre = t + s.partStride;
+            long g = s.gBase + gOff + r * s.gRow, t = s.tileBase + r * s.tileRow;
             long cPrev = s.cPrevBase + hc + r * s.hRow;
             for (int v = 0; v < n; v++) {
                 long o = v * VB;
@@ -93,26 +89,19 @@ final class FeatureCell implements Cell {
                     a = fromMemorySegment(FLOAT, pw, biasOff + o, ORDER)
                             .fma(fromMemorySegment(FLOAT, cs, cPrev + (v >> 2) * VB, ORDER), a);
                 }
-                a.intoMemorySegment(tile, pre + o, ORDER);
+                a.intoMemorySegment(tile, t + o, ORDER);
             }
         }
     }
 
-    /** The activations of the pre-activations into the tile: i, f, g (and o without peepholes), clamped. */
+    /** The activations of the pre-activations in place: i, f, g (and o without peepholes), clamped. */
     private void activateGates(ForwardStep s, int rows, int blocks) {
         MemorySegment tile = s.tile;
+        boolean clips = clip;
+        int per = peepholes ? 3 : 4; // o waits for c_t
         for (int r = 0; r < rows; r++) {
-            long t = s.tileBase + r * s.tileRow, pre = t + s.partStride;
-            if (!peepholes) {
-                Activations.activate(tile, pre, VB, tile, t, VB, 4 * blocks, 3, 2, null, 0, 0);
-                if (clip) clamp(tile, pre, t, VB, 4 * blocks, 3, 2);
-            } else {
-                for (int j = 0; j < blocks; j++) { // o waits for c_t
-                    long o = j * 4 * VB;
-                    Activations.activate(tile, pre + o, VB, tile, t + o, VB, 3, 3, 2, null, 0, 0);
-                    if (clip) clamp(tile, pre + o, t + o, VB, 3, 3, 2);
-                }
-            }
+            Activations.activateGates(tile, s.tileBase + r * s.tileRow, 4 * VB, per * blocks, per, clips, clipBits,
+                    sigmoidHigh, sigmoidLow, tanhHigh, tanhLow);
         }
     }
 
@@ -123,7 +112,7 @@ final class FeatureCell implements Cell {
     private void cellAndHidden(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
         MemorySegment tile = s.tile, cs = s.cs, pw = peep;
         for (int r = 0; r < rows; r++) {
-            long t = s.tileBase + r * s.tileRow, pre = t + s.partStride, h = hc + r * s.hRow;
+            long t = s.tileBase + r * s.tileRow, h = hc + r * s.hRow;
             for (int j = 0; j < blocks; j++) {
                 long tj = t + j * 4 * VB, hj = h + j * VB;
                 FloatVector i = fromMemorySegment(FLOAT, tile, tj, ORDER);
@@ -135,40 +124,18 @@ final class FeatureCell implements Cell {
             Activations.flushSubnormals(cs, s.cNextBase + h, blocks);
             if (peepholes) {
                 for (int j = 0; j < blocks; j++) {
-                    long ao = pre + j * 4 * VB + 3 * VB;
+                    long ao = t + j * 4 * VB + 3 * VB;
                     fromMemorySegment(FLOAT, pw, biasOff + j * 4 * VB + 3 * VB, ORDER)
                             .fma(fromMemorySegment(FLOAT, cs, s.cNextBase + h + j * VB, ORDER),
                                     fromMemorySegment(FLOAT, tile, ao, ORDER))
                             .intoMemorySegment(tile, ao, ORDER);
                 }
-                Activations.activate(tile, pre + 3 * VB, 4 * VB, tile, t + 3 * VB, 4 * VB, blocks, 0, 1, null, 0, 0);
-                if (clip) clamp(tile, pre + 3 * VB, t + 3 * VB, 4 * VB, blocks, 0, 1);
+                Activations.activateGates(tile, t + 3 * VB, 4 * VB, blocks, 1, clip, clipBits, sigmoidHigh, sigmoidLow,
+                        tanhHigh, tanhLow);
             }
             if (s.save) MemorySegment.copy(tile, t, s.gates, s.gBase + gOff + r * s.gRow, blocks * 4 * VB);
             Activations.activate(cs, s.cNextBase + h, VB, s.hs, s.hNextBase + h, VB, blocks, 0, 0, tile, t + 3 * VB,
                     4 * VB);
-        }
-    }
-
-    /**
-     * The clip rule on {@code vectors} vectors {@code y = act(a)} of {@code m}, vector {@code v} at
-     * {@code yOff + v·stride} (pre-activation at {@code aOff + v·stride}): {@code y = a >= clip ? HIGH : a <= −clip ?
-     * LOW : y}, with the tanh constants where {@code (v & tanhMask) == tanhValue} and the σ ones elsewhere.
-     */
-    private void clamp(MemorySegment m, long aOff, long yOff, long stride, int vectors, int tanhMask, int tanhValue) {
-        int limit = clipBits - 1;
-        for (int v = 0; v < vectors; v++) {
-            boolean tanh = (v & tanhMask) == tanhValue;
-            int high = tanh ? tanhHigh : sigmoidHigh, low = tanh ? tanhLow : sigmoidLow;
-            IntVector a = IntVector.fromMemorySegment(INT, m, aOff + v * stride, ORDER);
-            IntVector y = IntVector.fromMemorySegment(INT, m, yOff + v * stride, ORDER);
-            IntVector mag = a.and(MAGNITUDE);
-            // all ones where bits(clip) <= |a| <= bits(∞): (limit − |a|) and (|a| − ∞ − 1) both negative
-            IntVector clamped = mag.neg().add(limit).and(mag.sub(INFINITY_BITS + 1)).lanewise(VectorOperators.ASHR, 31);
-            // LOW where a is negative, HIGH elsewhere
-            IntVector value = a.lanewise(VectorOperators.ASHR, 31).and(high ^ low).lanewise(VectorOperators.XOR, high);
-            y.lanewise(VectorOperators.XOR, y.lanewise(VectorOperators.XOR, value).and(clamped))
-                    .intoMemorySegment(m, yOff + v * stride, ORDER);
         }
     }
 
