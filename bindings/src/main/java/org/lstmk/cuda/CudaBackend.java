@@ -39,6 +39,12 @@ import org.lstmk.spi.LstmBackend;
  * layer-direction. The recurrent state ({@code c}, {@code dc}, {@code hT}) lives in dense {@code [B, ·]} buffers that
  * only live rows touch, so each sequence leaves its own final state there; backward, the rows at their own last step
  * take {@code dh_T} instead of a recurrent product ({@link Sequence}, the step kernels' {@code dInRows}).
+ *
+ * <p>Threads: every call holds the device's monitor from its first operation to its final synchronize. Packed
+ * weights are shared by every instance on the same kind of device (the engine above keeps them open while a call
+ * reads them), so another thread may free a buffer this device allocated while this instance runs a call for
+ * someone else; freeing takes the same monitor, so it waits for that call, as {@code cuMemFree} waits for the
+ * device.
  */
 final class CudaBackend implements LstmBackend {
     private final String name;
@@ -74,70 +80,74 @@ final class CudaBackend implements LstmBackend {
 
     @Override
     public BackendWeights pack(LstmConfig cfg, LstmWeights w) {
-        open();
-        int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
-        long gateRows = 4L * hid;
-        shared.retain();
-        DeviceBuffer wIh = null, wHh = null, bias = null, peep = null, wHr = null;
-        try {
-            wIh = device.allocate(gateRows * in * Float.BYTES);
-            wHh = device.allocate(gateRows * out * Float.BYTES);
-            bias = device.allocate(gateRows * Float.BYTES);
-            // PyTorch-layout copies go to a temporary buffer; the pack kernel writes them in packed gate order.
-            try (DeviceBuffer raw = device.allocate(gateRows * Math.max(in, out) * Float.BYTES);
-                 DeviceBuffer raw2 = w.hasBias() ? device.allocate(gateRows * Float.BYTES) : null) {
-                upload(w.wIh(), gateRows * in, raw);
-                kernels.packGateRows(hid, in, raw, null, wIh);
-                upload(w.wHh(), gateRows * out, raw);
-                kernels.packGateRows(hid, out, raw, null, wHh);
-                if (w.hasBias()) {
-                    upload(w.bIh(), gateRows, raw);
-                    upload(w.bHh(), gateRows, raw2);
-                    kernels.packGateRows(hid, 1, raw, raw2, bias);
-                } else {
-                    device.fillZero(bias, 0, bias.bytes());
-                }
-                if (cfg.peepholes()) {
-                    peep = device.allocate(3L * hid * Float.BYTES);
-                    upload(w.peepholes(), 3L * hid, peep);
-                }
-                if (cfg.hasProjection()) {   // W_hr [P, H] stays in PyTorch layout: it has no gate rows
-                    wHr = device.allocate((long) out * hid * Float.BYTES);
-                    upload(w.wHr(), (long) out * hid, wHr);
-                }
-                device.synchronize();
-            }
-            return new CudaWeights(shared, wIh, wHh, bias, peep, wHr, CellArgs.of(cfg, peep));
-        } catch (RuntimeException e) {
+        synchronized (device) {   // see the class comment: buffers may be freed from other threads
+            open();
+            int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+            long gateRows = 4L * hid;
+            shared.retain();
+            DeviceBuffer wIh = null, wHh = null, bias = null, peep = null, wHr = null;
             try {
-                DeviceBuffer.closeAll(wIh, wHh, bias, peep, wHr);
-            } finally {
-                shared.release();
+                wIh = device.allocate(gateRows * in * Float.BYTES);
+                wHh = device.allocate(gateRows * out * Float.BYTES);
+                bias = device.allocate(gateRows * Float.BYTES);
+                // PyTorch-layout copies go to a temporary buffer; the pack kernel writes them in packed gate order.
+                try (DeviceBuffer raw = device.allocate(gateRows * Math.max(in, out) * Float.BYTES);
+                     DeviceBuffer raw2 = w.hasBias() ? device.allocate(gateRows * Float.BYTES) : null) {
+                    upload(w.wIh(), gateRows * in, raw);
+                    kernels.packGateRows(hid, in, raw, null, wIh);
+                    upload(w.wHh(), gateRows * out, raw);
+                    kernels.packGateRows(hid, out, raw, null, wHh);
+                    if (w.hasBias()) {
+                        upload(w.bIh(), gateRows, raw);
+                        upload(w.bHh(), gateRows, raw2);
+                        kernels.packGateRows(hid, 1, raw, raw2, bias);
+                    } else {
+                        device.fillZero(bias, 0, bias.bytes());
+                    }
+                    if (cfg.peepholes()) {
+                        peep = device.allocate(3L * hid * Float.BYTES);
+                        upload(w.peepholes(), 3L * hid, peep);
+                    }
+                    if (cfg.hasProjection()) {   // W_hr [P, H] stays in PyTorch layout: it has no gate rows
+                        wHr = device.allocate((long) out * hid * Float.BYTES);
+                        upload(w.wHr(), (long) out * hid, wHr);
+                    }
+                    device.synchronize();
+                }
+                return new CudaWeights(shared, wIh, wHh, bias, peep, wHr, CellArgs.of(cfg, peep));
+            } catch (RuntimeException e) {
+                try {
+                    DeviceBuffer.closeAll(wIh, wHh, bias, peep, wHr);
+                } finally {
+                    shared.release();
+                }
+                throw e;
             }
-            throw e;
         }
     }
 
     @Override
     public BackendWorkspace newWorkspace(LstmConfig cfg, int maxSteps, int maxBatch) {
-        open();
-        long rows = rows(maxSteps, maxBatch);
-        long hid = cfg.hiddenSize(), out = cfg.outputSize();
-        shared.retain();
-        DeviceBuffer projected = null, gates = null, hPrev = null, cPrev = null;
-        try {
-            projected = device.allocate(Math.multiplyExact(rows, 4 * hid * Float.BYTES));
-            gates = device.allocate(Math.multiplyExact(rows, 4 * hid * Float.BYTES));
-            hPrev = device.allocate(Math.multiplyExact(rows, out * Float.BYTES));
-            cPrev = device.allocate(Math.multiplyExact(rows, hid * Float.BYTES));
-            return new CudaWorkspace(shared, rows, projected, gates, hPrev, cPrev);
-        } catch (RuntimeException e) {
+        synchronized (device) {   // see the class comment: buffers may be freed from other threads
+            open();
+            long rows = rows(maxSteps, maxBatch);
+            long hid = cfg.hiddenSize(), out = cfg.outputSize();
+            shared.retain();
+            DeviceBuffer projected = null, gates = null, hPrev = null, cPrev = null;
             try {
-                DeviceBuffer.closeAll(projected, gates, hPrev, cPrev);
-            } finally {
-                shared.release();
+                projected = device.allocate(Math.multiplyExact(rows, 4 * hid * Float.BYTES));
+                gates = device.allocate(Math.multiplyExact(rows, 4 * hid * Float.BYTES));
+                hPrev = device.allocate(Math.multiplyExact(rows, out * Float.BYTES));
+                cPrev = device.allocate(Math.multiplyExact(rows, hid * Float.BYTES));
+                return new CudaWorkspace(shared, rows, projected, gates, hPrev, cPrev);
+            } catch (RuntimeException e) {
+                try {
+                    DeviceBuffer.closeAll(projected, gates, hPrev, cPrev);
+                } finally {
+                    shared.release();
+                }
+                throw e;
             }
-            throw e;
         }
     }
 
@@ -152,24 +162,26 @@ final class CudaBackend implements LstmBackend {
 
     @Override
     public void forward(Calls.Forward f) {
-        open();
-        LstmConfig cfg = f.config();
-        int steps = f.steps(), batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
-        Sequence seq = Sequence.of(cfg.layout(), steps, batch, f.sequences());
-        long rows = seq.rows();
-        CudaWeights w = (CudaWeights) f.weights();
-        CudaWorkspace ws = (CudaWorkspace) f.workspace();
+        synchronized (device) {   // see the class comment: buffers may be freed from other threads
+            open();
+            LstmConfig cfg = f.config();
+            int steps = f.steps(), batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+            Sequence seq = Sequence.of(cfg.layout(), steps, batch, f.sequences());
+            long rows = seq.rows();
+            CudaWeights w = (CudaWeights) f.weights();
+            CudaWorkspace ws = (CudaWorkspace) f.workspace();
 
-        DeviceBuffer x = upload(Slot.X, f.x(), rows * in);
-        DeviceBuffer h0 = f.h0() == null ? null : upload(Slot.H0, f.h0(), (long) batch * out);
-        DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
-        DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
-        DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * out);
-        forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast);
-        download(y, f.y(), rows * out);
-        download(hLast, f.hT(), (long) batch * out);
-        download(c, f.cT(), (long) batch * hid);
-        device.synchronize();
+            DeviceBuffer x = upload(Slot.X, f.x(), rows * in);
+            DeviceBuffer h0 = f.h0() == null ? null : upload(Slot.H0, f.h0(), (long) batch * out);
+            DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
+            DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
+            DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * out);
+            forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast);
+            download(y, f.y(), rows * out);
+            download(hLast, f.hT(), (long) batch * out);
+            download(c, f.cT(), (long) batch * hid);
+            device.synchronize();
+        }
     }
 
     /** {@link #forwardOnDevice(LstmConfig, CudaWeights, CudaWorkspace, Sequence, DeviceBuffer, DeviceBuffer,
@@ -229,141 +241,149 @@ final class CudaBackend implements LstmBackend {
 
     @Override
     public void backward(Calls.Backward b) {
-        open();
-        LstmConfig cfg = b.config();
-        int steps = b.steps(), batch = b.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
-        boolean projection = cfg.hasProjection();
-        Sequence seq = Sequence.of(cfg.layout(), steps, batch, b.sequences());
-        long rows = seq.rows(), gateCols = 4L * hid;
-        CudaWeights w = (CudaWeights) b.weights();
-        CudaWorkspace ws = (CudaWorkspace) b.workspace();
-        LstmGradients g = b.gradients();
+        synchronized (device) {   // see the class comment: buffers may be freed from other threads
+            open();
+            LstmConfig cfg = b.config();
+            int steps = b.steps(), batch = b.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+            boolean projection = cfg.hasProjection();
+            Sequence seq = Sequence.of(cfg.layout(), steps, batch, b.sequences());
+            long rows = seq.rows(), gateCols = 4L * hid;
+            CudaWeights w = (CudaWeights) b.weights();
+            CudaWorkspace ws = (CudaWorkspace) b.workspace();
+            LstmGradients g = b.gradients();
 
-        DeviceBuffer dy = b.dy() == null ? null : upload(Slot.DY, b.dy(), rows * out);
-        DeviceBuffer dhLast = b.dhT() == null ? null : upload(Slot.DH_LAST, b.dhT(), (long) batch * out);
-        DeviceBuffer dc = uploadOrZero(Slot.DC, b.dcT(), (long) batch * hid);
-        DeviceBuffer dA = ws.projected;   // the projection is not needed any more: it becomes the gate gradients
-        DeviceBuffer peepRows = peepRows(cfg, g, rows);
-        // Projection: every step's dh_t [rows, P] (the cell's input through W_hr, and dW_hr's left factor) and, if
-        // dW_hr is wanted, every m_t [rows, H] (its right factor, recomputed by the cell epilogue).
-        DeviceBuffer dhRows = projection ? scratch.floats(Slot.DH_ROWS, rows * out) : null;
-        DeviceBuffer mRows = wantsProjectionGradient(cfg, g) ? scratch.floats(Slot.M_ROWS, rows * hid) : null;
-        // Step t runs its B_t live rows. Rows [0, B_{t+1}) receive dh from step t+1 (dA_{t+1}·W_hh); the rows
-        // [B_{t+1}, B_t) are at their own last step and receive dh_T instead (the kernels' row bound), and their dc
-        // (still dc_T: no later step touched it) from the dense dc. Uniform: B_{t+1} = B except at the last step.
-        for (int t = steps - 1; t >= 0; t--) {
-            int live = seq.batch(t), goOn = seq.next(t);
-            Rows dANext = goOn == 0 ? Rows.NONE : seq.step(dA, t + 1, gateCols);
-            Rows dyT = dy == null ? Rows.NONE : seq.step(dy, t, out);
-            Rows peepT = peepRows == null ? Rows.NONE : seq.step(peepRows, t, 3L * hid);
-            if (projection) {
-                Rows dh = seq.step(dhRows, t, out);
-                kernels.backwardDh(live, out, hid, dANext, goOn, w.wHh, dhLast, dyT, dh);
-                kernels.backwardStep(w.cell, live, hid, out, dh, live, w.wHr, null, Rows.NONE,
-                        seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
-                        mRows == null ? Rows.NONE : seq.step(mRows, t, hid), peepT);
-            } else {
-                kernels.backwardStep(w.cell, live, hid, (int) gateCols, dANext, goOn, w.wHh, dhLast, dyT,
-                        seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
-                        Rows.NONE, peepT);
+            DeviceBuffer dy = b.dy() == null ? null : upload(Slot.DY, b.dy(), rows * out);
+            DeviceBuffer dhLast = b.dhT() == null ? null : upload(Slot.DH_LAST, b.dhT(), (long) batch * out);
+            DeviceBuffer dc = uploadOrZero(Slot.DC, b.dcT(), (long) batch * hid);
+            DeviceBuffer dA = ws.projected;   // the projection is not needed any more: it becomes the gate gradients
+            DeviceBuffer peepRows = peepRows(cfg, g, rows);
+            // Projection: every step's dh_t [rows, P] (the cell's input through W_hr, and dW_hr's left factor) and, if
+            // dW_hr is wanted, every m_t [rows, H] (its right factor, recomputed by the cell epilogue).
+            DeviceBuffer dhRows = projection ? scratch.floats(Slot.DH_ROWS, rows * out) : null;
+            DeviceBuffer mRows = wantsProjectionGradient(cfg, g) ? scratch.floats(Slot.M_ROWS, rows * hid) : null;
+            // Step t runs its B_t live rows. Rows [0, B_{t+1}) receive dh from step t+1 (dA_{t+1}·W_hh); the rows
+            // [B_{t+1}, B_t) are at their own last step and receive dh_T instead (the kernels' row bound), and their dc
+            // (still dc_T: no later step touched it) from the dense dc. Uniform: B_{t+1} = B except at the last step.
+            for (int t = steps - 1; t >= 0; t--) {
+                int live = seq.batch(t), goOn = seq.next(t);
+                Rows dANext = goOn == 0 ? Rows.NONE : seq.step(dA, t + 1, gateCols);
+                Rows dyT = dy == null ? Rows.NONE : seq.step(dy, t, out);
+                Rows peepT = peepRows == null ? Rows.NONE : seq.step(peepRows, t, 3L * hid);
+                if (projection) {
+                    Rows dh = seq.step(dhRows, t, out);
+                    kernels.backwardDh(live, out, hid, dANext, goOn, w.wHh, dhLast, dyT, dh);
+                    kernels.backwardStep(w.cell, live, hid, out, dh, live, w.wHr, null, Rows.NONE,
+                            seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
+                            mRows == null ? Rows.NONE : seq.step(mRows, t, hid), peepT);
+                } else {
+                    kernels.backwardStep(w.cell, live, hid, (int) gateCols, dANext, goOn, w.wHh, dhLast, dyT,
+                            seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
+                            Rows.NONE, peepT);
+                }
             }
+            if (b.dh0() != null) {
+                DeviceBuffer dh0 = scratch.floats(Slot.DH0, (long) batch * out);
+                Rows first = seq.step(dA, 0, gateCols);
+                kernels.gemm(Gemm.NN, batch, out, (int) gateCols, first.first(), first.strideFloats(), w.wHh.floatAt(0),
+                        out, null, 0f, dh0.floatAt(0), out, 0);
+                download(dh0, b.dh0(), (long) batch * out);
+            }
+            download(dc, b.dc0(), (long) batch * hid);
+            inputGradient(rows, in, hid, dA, w, b.dx());
+            if (g != null) {
+                DeviceBuffer x = upload(Slot.X, b.x(), rows * in);
+                weightGradients(rows, in, hid, out, dA, x, ws.hPrev, g, b.accumulate());
+                peepholeGradient(rows, hid, peepRows, g, b.accumulate());
+                projectionGradient(rows, hid, out, dhRows, mRows, g, b.accumulate());
+            }
+            device.synchronize();
         }
-        if (b.dh0() != null) {
-            DeviceBuffer dh0 = scratch.floats(Slot.DH0, (long) batch * out);
-            Rows first = seq.step(dA, 0, gateCols);
-            kernels.gemm(Gemm.NN, batch, out, (int) gateCols, first.first(), first.strideFloats(), w.wHh.floatAt(0),
-                    out, null, 0f, dh0.floatAt(0), out, 0);
-            download(dh0, b.dh0(), (long) batch * out);
-        }
-        download(dc, b.dc0(), (long) batch * hid);
-        inputGradient(rows, in, hid, dA, w, b.dx());
-        if (g != null) {
-            DeviceBuffer x = upload(Slot.X, b.x(), rows * in);
-            weightGradients(rows, in, hid, out, dA, x, ws.hPrev, g, b.accumulate());
-            peepholeGradient(rows, hid, peepRows, g, b.accumulate());
-            projectionGradient(rows, hid, out, dhRows, mRows, g, b.accumulate());
-        }
-        device.synchronize();
     }
 
     @Override
     public void cellForward(Calls.CellForward f) {
-        open();
-        LstmConfig cfg = f.config();
-        int batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
-        boolean projection = cfg.hasProjection();
-        long gateCols = 4L * hid, bh = (long) batch * hid, bo = (long) batch * out;
-        CudaWeights w = (CudaWeights) f.weights();
+        synchronized (device) {   // see the class comment: buffers may be freed from other threads
+            open();
+            LstmConfig cfg = f.config();
+            int batch = f.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+            boolean projection = cfg.hasProjection();
+            long gateCols = 4L * hid, bh = (long) batch * hid, bo = (long) batch * out;
+            CudaWeights w = (CudaWeights) f.weights();
 
-        DeviceBuffer x = upload(Slot.X, f.x(), (long) batch * in);
-        DeviceBuffer projected = scratch.floats(Slot.PROJECTED, batch * gateCols);
-        kernels.gemm(Gemm.NT, batch, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in, w.bias.floatAt(0),
-                0f, projected.floatAt(0), gateCols, 0);
-        DeviceBuffer h = f.h() == null ? null : upload(Slot.H0, f.h(), bo);
-        DeviceBuffer c = uploadOrZero(Slot.C, f.c(), bh);
-        DeviceBuffer hNext = scratch.floats(Slot.Y, bo);
-        DeviceBuffer m = projection ? scratch.floats(Slot.M, bh) : hNext;
-        DeviceBuffer gates = f.gates() == null ? null : scratch.floats(Slot.GATES, batch * gateCols);
-        kernels.forwardStep(w.cell, batch, hid, out, Rows.dense(h, out), w.wHh, Rows.dense(projected, gateCols), c,
-                Rows.dense(m, hid), null, Rows.dense(gates, gateCols), true, Rows.NONE, Rows.NONE);
-        if (projection) project(batch, hid, out, m.floatAt(0), w, Rows.dense(hNext, out));
-        download(hNext, f.hNext(), bo);
-        download(c, f.cNext(), bh);
-        download(gates, f.gates(), batch * gateCols);
-        device.synchronize();
+            DeviceBuffer x = upload(Slot.X, f.x(), (long) batch * in);
+            DeviceBuffer projected = scratch.floats(Slot.PROJECTED, batch * gateCols);
+            kernels.gemm(Gemm.NT, batch, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in, w.bias.floatAt(0),
+                    0f, projected.floatAt(0), gateCols, 0);
+            DeviceBuffer h = f.h() == null ? null : upload(Slot.H0, f.h(), bo);
+            DeviceBuffer c = uploadOrZero(Slot.C, f.c(), bh);
+            DeviceBuffer hNext = scratch.floats(Slot.Y, bo);
+            DeviceBuffer m = projection ? scratch.floats(Slot.M, bh) : hNext;
+            DeviceBuffer gates = f.gates() == null ? null : scratch.floats(Slot.GATES, batch * gateCols);
+            kernels.forwardStep(w.cell, batch, hid, out, Rows.dense(h, out), w.wHh, Rows.dense(projected, gateCols), c,
+                    Rows.dense(m, hid), null, Rows.dense(gates, gateCols), true, Rows.NONE, Rows.NONE);
+            if (projection) project(batch, hid, out, m.floatAt(0), w, Rows.dense(hNext, out));
+            download(hNext, f.hNext(), bo);
+            download(c, f.cNext(), bh);
+            download(gates, f.gates(), batch * gateCols);
+            device.synchronize();
+        }
     }
 
     @Override
     public void cellBackward(Calls.CellBackward cb) {
-        open();
-        LstmConfig cfg = cb.config();
-        int batch = cb.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
-        long gateCols = 4L * hid, bh = (long) batch * hid, bo = (long) batch * out;
-        CudaWeights w = (CudaWeights) cb.weights();
-        LstmGradients g = cb.gradients();
+        synchronized (device) {   // see the class comment: buffers may be freed from other threads
+            open();
+            LstmConfig cfg = cb.config();
+            int batch = cb.batch(), in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+            long gateCols = 4L * hid, bh = (long) batch * hid, bo = (long) batch * out;
+            CudaWeights w = (CudaWeights) cb.weights();
+            LstmGradients g = cb.gradients();
 
-        DeviceBuffer gates = upload(Slot.GATES, cb.gates(), batch * gateCols);
-        DeviceBuffer c = cb.c() == null ? null : upload(Slot.C, cb.c(), bh);
-        DeviceBuffer dhNext = cb.dhNext() == null ? null : upload(Slot.DH_LAST, cb.dhNext(), bo);
-        DeviceBuffer dc = uploadOrZero(Slot.DC, cb.dcNext(), bh);
-        DeviceBuffer dA = scratch.floats(Slot.DA, batch * gateCols);
-        DeviceBuffer peepRows = peepRows(cfg, g, batch);
-        DeviceBuffer mRows = wantsProjectionGradient(cfg, g) ? scratch.floats(Slot.M_ROWS, bh) : null;
-        if (cfg.hasProjection()) {   // dm = dhNext·W_hr in the step's product, then the cell epilogue
-            kernels.backwardStep(w.cell, batch, hid, out, Rows.dense(dhNext, out), batch, w.wHr, null, Rows.NONE,
-                    Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols),
-                    Rows.dense(mRows, hid), Rows.dense(peepRows, 3L * hid));
-        } else {
-            kernels.backwardStep(w.cell, batch, hid, (int) gateCols, Rows.NONE, 0, w.wHh, dhNext, Rows.NONE,
-                    Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols), Rows.NONE,
-                    Rows.dense(peepRows, 3L * hid));
+            DeviceBuffer gates = upload(Slot.GATES, cb.gates(), batch * gateCols);
+            DeviceBuffer c = cb.c() == null ? null : upload(Slot.C, cb.c(), bh);
+            DeviceBuffer dhNext = cb.dhNext() == null ? null : upload(Slot.DH_LAST, cb.dhNext(), bo);
+            DeviceBuffer dc = uploadOrZero(Slot.DC, cb.dcNext(), bh);
+            DeviceBuffer dA = scratch.floats(Slot.DA, batch * gateCols);
+            DeviceBuffer peepRows = peepRows(cfg, g, batch);
+            DeviceBuffer mRows = wantsProjectionGradient(cfg, g) ? scratch.floats(Slot.M_ROWS, bh) : null;
+            if (cfg.hasProjection()) {   // dm = dhNext·W_hr in the step's product, then the cell epilogue
+                kernels.backwardStep(w.cell, batch, hid, out, Rows.dense(dhNext, out), batch, w.wHr, null, Rows.NONE,
+                        Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols),
+                        Rows.dense(mRows, hid), Rows.dense(peepRows, 3L * hid));
+            } else {
+                kernels.backwardStep(w.cell, batch, hid, (int) gateCols, Rows.NONE, 0, w.wHh, dhNext, Rows.NONE,
+                        Rows.dense(gates, gateCols), true, Rows.dense(c, hid), dc, Rows.dense(dA, gateCols), Rows.NONE,
+                        Rows.dense(peepRows, 3L * hid));
+            }
+            if (cb.dh() != null) {
+                DeviceBuffer dh = scratch.floats(Slot.DH0, bo);
+                kernels.gemm(Gemm.NN, batch, out, (int) gateCols, dA.floatAt(0), gateCols, w.wHh.floatAt(0), out, null,
+                        0f, dh.floatAt(0), out, 0);
+                download(dh, cb.dh(), bo);
+            }
+            download(dc, cb.dc(), bh);
+            inputGradient(batch, in, hid, dA, w, cb.dx());
+            if (g != null) {
+                DeviceBuffer x = upload(Slot.X, cb.x(), (long) batch * in);
+                DeviceBuffer h = uploadOrZero(Slot.H0, cb.h(), bo);
+                weightGradients(batch, in, hid, out, dA, x, h, g, cb.accumulate());
+                peepholeGradient(batch, hid, peepRows, g, cb.accumulate());
+                projectionGradient(batch, hid, out, dhNext, mRows, g, cb.accumulate());
+            }
+            device.synchronize();
         }
-        if (cb.dh() != null) {
-            DeviceBuffer dh = scratch.floats(Slot.DH0, bo);
-            kernels.gemm(Gemm.NN, batch, out, (int) gateCols, dA.floatAt(0), gateCols, w.wHh.floatAt(0), out, null,
-                    0f, dh.floatAt(0), out, 0);
-            download(dh, cb.dh(), bo);
-        }
-        download(dc, cb.dc(), bh);
-        inputGradient(batch, in, hid, dA, w, cb.dx());
-        if (g != null) {
-            DeviceBuffer x = upload(Slot.X, cb.x(), (long) batch * in);
-            DeviceBuffer h = uploadOrZero(Slot.H0, cb.h(), bo);
-            weightGradients(batch, in, hid, out, dA, x, h, g, cb.accumulate());
-            peepholeGradient(batch, hid, peepRows, g, cb.accumulate());
-            projectionGradient(batch, hid, out, dhNext, mRows, g, cb.accumulate());
-        }
-        device.synchronize();
     }
 
     @Override
     public void close() {
-        if (closed) return;
-        closed = true;
-        try {
-            scratch.close();
-        } finally {
-            shared.release();
+        synchronized (device) {   // see the class comment: buffers may be freed from other threads
+            if (closed) return;
+            closed = true;
+            try {
+                scratch.close();
+            } finally {
+                shared.release();
+            }
         }
     }
 

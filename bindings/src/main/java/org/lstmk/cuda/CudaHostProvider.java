@@ -41,6 +41,10 @@ public final class CudaHostProvider implements BackendProvider {
         return Support.cellFeatures(NAME, config, true, true, true);
     }
 
+    /** Packed weights live in device memory that every instance's stream may read ({@link CudaBackend}'s threads). */
+    @Override
+    public boolean sharedWeights() { return true; }
+
     @Override
     public LstmBackend open(BackendOptions options) {
         return new CudaBackend(NAME, new HostDevice());

@@ -19,6 +19,9 @@ import java.util.Set;
  * <p>It keeps the asynchronous contract of a CUDA stream rather than running things as they are issued: uploads are
  * snapshotted, then everything (copies, fills, launches) is queued and runs in order at {@link #synchronize()}, so
  * a caller that reads a download before synchronizing, or forgets to synchronize, gets wrong results here too.
+ *
+ * <p>Thread-safe in the way a CUDA context is: every operation takes this device's monitor, and buffers of any
+ * {@code HostDevice} may be passed to any other (one address space, like the streams of one context).
  */
 public final class HostDevice implements Device {
     /** Order in which a block's threads run between barriers (all must give the same results). */
@@ -50,7 +53,7 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public DeviceBuffer allocate(long bytes) {
+    public synchronized DeviceBuffer allocate(long bytes) {
         open();
         if (bytes < 0) throw new IllegalArgumentException("cuMemAlloc: negative size " + bytes);
         long address = lib.alloc(bytes);
@@ -61,7 +64,7 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+    public synchronized void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
         Buffer d = own(dst, "cuMemcpyHtoDAsync");
         long n = src.byteSize();
         Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
@@ -74,7 +77,7 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+    public synchronized void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
         Buffer s = own(src, "cuMemcpyDtoHAsync");
         long n = dst.byteSize();
         Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
@@ -85,7 +88,7 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public void fillZero(DeviceBuffer dst, long offset, long bytes) {
+    public synchronized void fillZero(DeviceBuffer dst, long offset, long bytes) {
         Buffer d = own(dst, "cuMemsetD8Async");
         Device.checkRange(d, offset, bytes, "cuMemsetD8Async");
         enqueue(new Op("cuMemsetD8Async", null) {
@@ -94,7 +97,7 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public DeviceKernel kernel(String name) {
+    public synchronized DeviceKernel kernel(String name) {
         open();
         String signature = lib.kernelSignature(Objects.requireNonNull(name, "name"));
         if (signature == null) {
@@ -104,7 +107,7 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
+    public synchronized void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
         open();
         if (!(kernel instanceof Kernel k) || k.device != this) {
             throw new IllegalArgumentException("cuLaunchKernel: kernel " + kernel.name() + " belongs to another device");
@@ -123,7 +126,7 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public void synchronize() {
+    public synchronized void synchronize() {
         open();
         while (!stream.isEmpty()) {
             Op op = stream.poll();
@@ -141,12 +144,12 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public long liveAllocations() {
+    public synchronized long liveAllocations() {
         return live.size();
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) return;
         stream.forEach(Op::release);
         stream.clear();
@@ -162,11 +165,16 @@ public final class HostDevice implements Device {
         stream.add(op);
     }
 
+    /**
+     * {@code b} as this implementation's buffer. A buffer of another {@code HostDevice} is accepted: all of them are
+     * host memory of one library, as all streams of one CUDA context share its memory, which is what lets engines
+     * share packed weights.
+     */
     private Buffer own(DeviceBuffer b, String call) {
         open();
-        if (!(b instanceof Buffer buf) || !live.contains(buf)) {
+        if (!(b instanceof Buffer buf) || buf.isClosed()) {
             throw new IllegalArgumentException(call + ": " + (b != null && b.isClosed() ? "buffer has been closed"
-                    : "buffer belongs to another device"));
+                    : "buffer belongs to another kind of device"));
         }
         return buf;
     }
@@ -215,7 +223,7 @@ public final class HostDevice implements Device {
     private final class Buffer implements DeviceBuffer {
         final long address;
         final long bytes;
-        private boolean freed;
+        private volatile boolean freed;
 
         Buffer(long address, long bytes) {
             this.address = address;
@@ -233,14 +241,18 @@ public final class HostDevice implements Device {
 
         @Override
         public void close() {
-            if (freed) return;
             String damaged;
-            try {
-                if (!closed) synchronize();   // cuMemFree waits for the work that may still use the buffer
-            } finally {
-                freed = true;
-                live.remove(this);
-                damaged = lib.free(address);   // freed on every path, even after a failed kernel
+            // The device's monitor: a backend holds it for a whole call, so freeing from another thread waits for
+            // the call this device may be running (cuMemFree waits for the device too).
+            synchronized (HostDevice.this) {
+                if (freed) return;
+                try {
+                    if (!closed) synchronize();   // cuMemFree waits for the work that may still use the buffer
+                } finally {
+                    freed = true;
+                    live.remove(this);
+                    damaged = lib.free(address);   // freed on every path, even after a failed kernel
+                }
             }
             if (damaged != null) throw new DeviceException("cuMemFree(" + bytes + " bytes): " + damaged);
         }

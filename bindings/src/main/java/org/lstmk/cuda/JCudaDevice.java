@@ -55,7 +55,8 @@ import jcuda.driver.CUstream;
  * A real GPU through JCuda's driver API: the device's primary context (shared with other CUDA users in the JVM),
  * the kernels' fatbin loaded from the jar with {@code cuModuleLoadData}, one non-blocking stream per instance, and
  * pinned host staging for every copy (so copies are truly asynchronous and heap segments can be copied at all).
- * Every driver call is checked; a failure is a {@link DeviceException} naming the call.
+ * Every driver call is checked; a failure is a {@link DeviceException} naming the call. Every operation takes this
+ * device's monitor; buffers of other instances on the same context are accepted (shared packed weights).
  *
  * <p>Only loaded once {@link JCudaProbe} has found JCuda, a driver and a device: this class links JCuda.
  */
@@ -143,7 +144,7 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public DeviceBuffer allocate(long bytes) {
+    public synchronized DeviceBuffer allocate(long bytes) {
         bind();
         if (bytes < 0) throw new IllegalArgumentException("cuMemAlloc: negative size " + bytes);
         CUdeviceptr p = new CUdeviceptr();
@@ -154,7 +155,7 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+    public synchronized void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
         Buffer d = own(dst, "cuMemcpyHtoDAsync");
         long n = src.byteSize();
         Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
@@ -167,7 +168,7 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+    public synchronized void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
         Buffer s = own(src, "cuMemcpyDtoHAsync");
         long n = dst.byteSize();
         Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
@@ -182,7 +183,7 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public void fillZero(DeviceBuffer dst, long offset, long bytes) {
+    public synchronized void fillZero(DeviceBuffer dst, long offset, long bytes) {
         Buffer d = own(dst, "cuMemsetD8Async");
         Device.checkRange(d, offset, bytes, "cuMemsetD8Async");
         if (bytes == 0) return;
@@ -191,7 +192,7 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public DeviceKernel kernel(String name) {
+    public synchronized DeviceKernel kernel(String name) {
         bind();
         Objects.requireNonNull(name, "name");
         CUfunction f = functions.get(name);
@@ -204,7 +205,7 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
+    public synchronized void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
         bind();
         if (!(kernel instanceof Kernel k) || k.device != this) {
             throw new IllegalArgumentException("cuLaunchKernel: kernel " + kernel.name() + " belongs to another device");
@@ -228,7 +229,7 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public void synchronize() {
+    public synchronized void synchronize() {
         bind();
         String after = launchedSinceSync.isEmpty() ? "" : " (kernels since the last synchronize: "
                 + String.join(", ", launchedSinceSync) + (launchedSinceSync.size() == 8 ? ", ..." : "") + ")";
@@ -269,12 +270,12 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public long liveAllocations() {
+    public synchronized long liveAllocations() {
         return live.size();
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) return;
         // Release everything whatever fails on the way (the context may already be broken by a kernel fault).
         try {
@@ -327,9 +328,13 @@ final class JCudaDevice implements Device {
         check("cuCtxSetCurrent", () -> cuCtxSetCurrent(context));
     }
 
+    /**
+     * {@code b} as a buffer of this context. Buffers of another instance on the same primary context are accepted
+     * (a context's memory is valid on all its streams), which is what lets engines share packed weights.
+     */
     private Buffer own(DeviceBuffer b, String call) {
         bind();
-        if (!(b instanceof Buffer buf) || !live.contains(buf)) {
+        if (!(b instanceof Buffer buf) || buf.isClosed() || !buf.owner().context.equals(context)) {
             throw new IllegalArgumentException(call + ": " + (b != null && b.isClosed() ? "buffer has been closed"
                     : "buffer belongs to another device"));
         }
@@ -352,7 +357,7 @@ final class JCudaDevice implements Device {
     private final class Buffer implements DeviceBuffer {
         final CUdeviceptr pointer;
         final long bytes;
-        private boolean freed;
+        private volatile boolean freed;
 
         Buffer(CUdeviceptr pointer, long bytes) {
             this.pointer = pointer;
@@ -363,13 +368,17 @@ final class JCudaDevice implements Device {
 
         @Override public boolean isClosed() { return freed; }
 
+        JCudaDevice owner() { return JCudaDevice.this; }
+
         @Override
         public void close() {
-            if (freed) return;
-            freed = true;
-            live.remove(this);
-            check("cuCtxSetCurrent", () -> cuCtxSetCurrent(context));
-            check("cuMemFree(" + bytes + " bytes)", () -> cuMemFree(pointer));
+            synchronized (JCudaDevice.this) {   // as HostDevice: waits for a call this device runs on another thread
+                if (freed) return;
+                freed = true;
+                live.remove(this);
+                check("cuCtxSetCurrent", () -> cuCtxSetCurrent(context));
+                check("cuMemFree(" + bytes + " bytes)", () -> cuMemFree(pointer));
+            }
         }
     }
 }

@@ -1,9 +1,12 @@
 package org.lstmk.api;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongPredicate;
 import org.lstmk.dispatch.Dispatcher;
 import org.lstmk.driver.LayerDriver;
@@ -35,22 +38,98 @@ import org.lstmk.spi.LstmBackend;
  * longer than its shape needs; the extra is untouched. Every argument is checked before anything is written:
  * a call that throws leaves all outputs as they were.
  *
- * <p><b>Threads.</b> An engine runs one call at a time (like a cuDNN handle); use one engine per thread. Backends
- * may use several threads inside a call ({@link Builder#threads(int)}).
+ * <p><b>Threads.</b> An engine is safe to share: calls from several threads run one at a time, in the order they
+ * take its lock (a backend may use several threads inside each call, {@link Builder#threads(int)}). For calls that
+ * run side by side, give each thread its own engine: engines on one backend share one {@link PackedWeights} (one copy
+ * of the model), while each engine keeps its own scratch and {@link TrainingWorkspace}s. Closing anything (the engine,
+ * the weights, a workspace) while a call on another thread uses it waits for that call to end; a call that starts
+ * after it throws {@link IllegalStateException}. Nothing is freed under a running kernel and no call returns results
+ * computed from freed memory.
+ *
+ * <p><b>Resources.</b> An engine may own worker threads and native or device scratch; {@link #close()} releases
+ * them. An engine that becomes unreachable unclosed is released by a cleaner, and idle worker threads end on their
+ * own, so a forgotten engine costs memory only until the next garbage collection.
  */
 public final class Lstm implements AutoCloseable {
     private final LstmConfig config;
     private final LstmBackend backend;
     private final BackendSelection selection;
     private final LayerDriver driver;
-    private volatile boolean closed;
+    /** Which engines accept this one's packed weights ({@link Resources.SharedWeights}, or a token of its own). */
+    private final Object weightsFamily;
+    /** Held by every call and by close: one call at a time, and close waits for the running one. */
+    private final ReentrantLock calls = new ReentrantLock();
+    private final Cleaner.Cleanable cleanable;
+    private volatile boolean closed;   // written under calls
 
     private Lstm(LstmConfig config, Dispatcher.Opened opened, LstmBackend reverseLane, Executor executor) {
         this.config = config;
         this.backend = opened.backend();
         this.selection = opened.selection();
         this.driver = new LayerDriver(backend, reverseLane, config, executor);
+        this.weightsFamily = opened.provider().sharedWeights()
+                ? new Resources.SharedWeights(opened.provider().name(), selection.verified()) : new Object();
+        this.cleanable = Resources.CLEANER.register(this, new Release(backend, driver));
     }
+
+    /** Closes what an engine owns; also what the cleaner runs for an engine nobody closed. */
+    private record Release(LstmBackend backend, LayerDriver driver) implements Runnable {
+        @Override
+        public void run() {
+            try {
+                backend.close();
+            } finally {
+                driver.close();   // and the reverse direction's backend instance, if any
+            }
+        }
+    }
+
+    /**
+     * One public call: holds the engine's lock (so calls from several threads run one at a time and close waits for
+     * them) and the packed weights and workspace it uses (so that closing those waits too), releasing all of it in
+     * {@link #close()}.
+     */
+    private final class Call implements AutoCloseable {
+        private PackedWeights weights;
+        private TrainingWorkspace workspace;
+
+        Call() {
+            calls.lock();
+            if (closed) {
+                calls.unlock();
+                throw new IllegalStateException("engine has been closed");
+            }
+        }
+
+        BackendWeights[] weights(PackedWeights w) {
+            BackendWeights[] impl = Objects.requireNonNull(w, "weights").acquire(Lstm.this, "weights");
+            weights = w;
+            return impl;
+        }
+
+        StackWorkspace workspace(TrainingWorkspace ws) {
+            StackWorkspace impl = Objects.requireNonNull(ws, "workspace").acquire(Lstm.this);
+            workspace = ws;
+            return impl;
+        }
+
+        @Override
+        public void close() {
+            try {
+                if (workspace != null) workspace.release();
+            } finally {
+                try {
+                    if (weights != null) weights.release();
+                } finally {
+                    calls.unlock();
+                    Reference.reachabilityFence(Lstm.this);   // the cleaner must not close the engine mid-call
+                }
+            }
+        }
+    }
+
+    /** The family of engines that accept each other's packed weights. */
+    Object weightsFamily() { return weightsFamily; }
 
     /** An engine on the best usable backend, honouring {@code -Dlstm.backend}, {@code LSTM_BACKEND} and {@code -Dlstm.verify}. */
     public static Lstm create(LstmConfig config) {
@@ -84,7 +163,6 @@ public final class Lstm implements AutoCloseable {
      *                                  features, or (under {@link NonFinitePolicy#REJECT}) holds a NaN or infinity
      */
     public PackedWeights pack(LstmWeights weights) {
-        open();
         Objects.requireNonNull(weights, "weights");
         if (!config.isSingleLayer()) {
             throw new IllegalArgumentException("weights: this engine runs " + config.layers() + " layer(s)"
@@ -96,7 +174,12 @@ public final class Lstm implements AutoCloseable {
 
     /** Converts the weights of every layer and direction; as {@link #pack(LstmWeights)}. */
     public PackedWeights pack(StackWeights weights) {
-        open();
+        try (Call ignored = new Call()) {
+            return packLocked(weights);
+        }
+    }
+
+    private PackedWeights packLocked(StackWeights weights) {
         Objects.requireNonNull(weights, "weights");
         LstmConfig wc = weights.config();
         if (wc.layers() != config.layers() || wc.directions() != config.directions()) {
@@ -113,7 +196,7 @@ public final class Lstm implements AutoCloseable {
             }
         }
         c.verify(config.nonFinitePolicy());
-        return new PackedWeights(this, driver.pack(weights), hasBias);
+        return new PackedWeights(weightsFamily, config, backendName(), driver.pack(weights), hasBias);
     }
 
     private void layerWeights(ArgumentChecks c, String p, LstmWeights w, int layer) {
@@ -149,7 +232,12 @@ public final class Lstm implements AutoCloseable {
      * layer and direction.
      */
     public TrainingWorkspace newWorkspace(int maxSteps, int maxBatch) {
-        open();
+        try (Call ignored = new Call()) {
+            return newWorkspaceLocked(maxSteps, maxBatch);
+        }
+    }
+
+    private TrainingWorkspace newWorkspaceLocked(int maxSteps, int maxBatch) {
         ArgumentChecks.positive("maxSteps", maxSteps);
         ArgumentChecks.positive("maxBatch", maxBatch);
         // Backends index saved gates [T+1, B, 4H] with ints, as every sequence buffer. In double: the long product
@@ -187,9 +275,12 @@ public final class Lstm implements AutoCloseable {
      */
     public void forward(PackedWeights weights, SequenceBatch sequences, MemorySegment x, LstmState initial,
                         MemorySegment y, LstmState last) {
-        BackendWeights[] w = checkForward(weights, sequences, x, initial, y, last);
-        driver.forward(w, sequences, x, LstmState.h(initial), LstmState.c(initial), y, LstmState.h(last),
-                LstmState.c(last), null);
+        try (Call call = new Call()) {
+            BackendWeights[] w = call.weights(weights);
+            checkForward(sequences, x, initial, y, last);
+            driver.forward(w, sequences, x, LstmState.h(initial), LstmState.c(initial), y, LstmState.h(last),
+                    LstmState.c(last), null);
+        }
     }
 
     /** Inference with zero initial state on Java arrays; returns {@code y [T,B,D·H_out]}. */
@@ -221,20 +312,22 @@ public final class Lstm implements AutoCloseable {
      * MemorySegment, LstmState, MemorySegment, LstmState)}. */
     public void forwardTraining(PackedWeights weights, SequenceBatch sequences, MemorySegment x, LstmState initial,
                                 MemorySegment y, LstmState last, TrainingWorkspace workspace) {
-        Objects.requireNonNull(workspace, "workspace");
-        StackWorkspace ws = workspace.impl(this);
-        BackendWeights[] w = checkForward(weights, sequences, x, initial, y, last);
-        if (sequences.steps() > workspace.maxSteps() || sequences.batch() > workspace.maxBatch()) {
-            throw new IllegalArgumentException("workspace: sized for steps <= " + workspace.maxSteps()
-                    + " and batch <= " + workspace.maxBatch() + ", got steps=" + sequences.steps() + ", batch="
-                    + sequences.batch());
+        try (Call call = new Call()) {
+            StackWorkspace ws = call.workspace(workspace);
+            BackendWeights[] w = call.weights(weights);
+            checkForward(sequences, x, initial, y, last);
+            if (sequences.steps() > workspace.maxSteps() || sequences.batch() > workspace.maxBatch()) {
+                throw new IllegalArgumentException("workspace: sized for steps <= " + workspace.maxSteps()
+                        + " and batch <= " + workspace.maxBatch() + ", got steps=" + sequences.steps() + ", batch="
+                        + sequences.batch());
+            }
+            workspace.sequences = null; // invalid until the forward completes
+            workspace.weights = null;
+            driver.forward(w, sequences, x, LstmState.h(initial), LstmState.c(initial), y, LstmState.h(last),
+                    LstmState.c(last), ws);
+            workspace.sequences = sequences;
+            workspace.weights = weights;
         }
-        workspace.sequences = null; // invalid until the forward completes
-        workspace.weights = null;
-        driver.forward(w, sequences, x, LstmState.h(initial), LstmState.c(initial), y, LstmState.h(last),
-                LstmState.c(last), ws);
-        workspace.sequences = sequences;
-        workspace.weights = weights;
     }
 
     /**
@@ -250,7 +343,14 @@ public final class Lstm implements AutoCloseable {
     public void backward(PackedWeights weights, TrainingWorkspace workspace, MemorySegment x, MemorySegment dy,
                          LstmState dLast, MemorySegment dx, LstmState dInitial, Gradients gradients,
                          GradientMode mode) {
-        open();
+        try (Call call = new Call()) {
+            backwardLocked(call, weights, workspace, x, dy, dLast, dx, dInitial, gradients, mode);
+        }
+    }
+
+    private void backwardLocked(Call call, PackedWeights weights, TrainingWorkspace workspace, MemorySegment x,
+                                MemorySegment dy, LstmState dLast, MemorySegment dx, LstmState dInitial,
+                                Gradients gradients, GradientMode mode) {
         StackGradients stack = switch (gradients) {
             case null -> null;
             case StackGradients s -> s;
@@ -260,8 +360,8 @@ public final class Lstm implements AutoCloseable {
         };
         Objects.requireNonNull(workspace, "workspace");
         Objects.requireNonNull(mode, "mode");
-        StackWorkspace ws = workspace.impl(this);
-        BackendWeights[] w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
+        StackWorkspace ws = call.workspace(workspace);
+        BackendWeights[] w = call.weights(weights);
         if (workspace.sequences == null) {
             throw new IllegalStateException("workspace: holds no training forward; call forwardTraining first");
         }
@@ -301,8 +401,13 @@ public final class Lstm implements AutoCloseable {
      */
     public void cellForward(PackedWeights weights, int batch, MemorySegment x, LstmState prev, LstmState next,
                             MemorySegment gates) {
-        open();
-        BackendWeights w = cellWeights(weights, "cellForward");
+        try (Call call = new Call()) {
+            cellForwardLocked(cellWeights(call, weights, "cellForward"), batch, x, prev, next, gates);
+        }
+    }
+
+    private void cellForwardLocked(BackendWeights w, int batch, MemorySegment x, LstmState prev, LstmState next,
+                                   MemorySegment gates) {
         ArgumentChecks.positive("batch", batch);
         Objects.requireNonNull(next, "next");
         int in = config.inputSize(), hid = config.hiddenSize();
@@ -331,9 +436,16 @@ public final class Lstm implements AutoCloseable {
     public void cellBackward(PackedWeights weights, int batch, MemorySegment x, LstmState prev, MemorySegment gates,
                              LstmState dNext, MemorySegment dx, LstmState dPrev, LstmGradients gradients,
                              GradientMode mode) {
-        open();
-        Objects.requireNonNull(mode, "mode");
-        BackendWeights w = cellWeights(weights, "cellBackward");
+        try (Call call = new Call()) {
+            Objects.requireNonNull(mode, "mode");
+            cellBackwardLocked(cellWeights(call, weights, "cellBackward"), weights.hasBias(), batch, x, prev, gates,
+                    dNext, dx, dPrev, gradients, mode);
+        }
+    }
+
+    private void cellBackwardLocked(BackendWeights w, boolean hasBias, int batch, MemorySegment x, LstmState prev,
+                                    MemorySegment gates, LstmState dNext, MemorySegment dx, LstmState dPrev,
+                                    LstmGradients gradients, GradientMode mode) {
         ArgumentChecks.positive("batch", batch);
         int in = config.inputSize(), hid = config.hiddenSize();
         ArgumentChecks c = new ArgumentChecks()
@@ -344,15 +456,15 @@ public final class Lstm implements AutoCloseable {
         c.optOut("dx", dx, (long) batch * in, "[B=" + batch + ", I=" + in + "]");
         state(c, "dPrev", dPrev, batch, true);
         c.readBack(mode == GradientMode.ACCUMULATE);
-        layerGradients(c, "gradients.", gradients, weights.hasBias(), 0);
+        layerGradients(c, "gradients.", gradients, hasBias, 0);
         c.verify(config.nonFinitePolicy());
         backend.cellBackward(new Calls.CellBackward(driver.layerConfig(0), w, batch, x, LstmState.h(prev),
                 LstmState.c(prev), gates, LstmState.h(dNext), LstmState.c(dNext), dx, LstmState.h(dPrev),
                 LstmState.c(dPrev), gradients, mode == GradientMode.ACCUMULATE));
     }
 
-    private BackendWeights cellWeights(PackedWeights weights, String call) {
-        BackendWeights[] w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
+    private BackendWeights cellWeights(Call c, PackedWeights weights, String call) {
+        BackendWeights[] w = c.weights(weights);
         if (!config.isSingleLayer()) {
             throw new IllegalStateException(call + ": a single step runs one layer in one direction, this engine runs "
                     + config.layers() + " layer(s)" + (config.bidirectional() ? " in both directions" : "")
@@ -361,15 +473,19 @@ public final class Lstm implements AutoCloseable {
         return w[0];
     }
 
-    /** Releases what the backend instance holds (threads, streams). Packed weights and workspaces stay open. */
+    /**
+     * Releases what the backend instance holds (threads, scratch, streams), after the call another thread may be
+     * running on this engine has ended. Packed weights and workspaces stay open. Closing twice is harmless.
+     */
     @Override
     public void close() {
-        if (closed) return;
-        closed = true;
+        calls.lock();
         try {
-            backend.close();
+            if (closed) return;
+            closed = true;
+            cleanable.clean();
         } finally {
-            driver.close();   // and the reverse direction's backend instance, if any
+            calls.unlock();
         }
     }
 
@@ -380,10 +496,8 @@ public final class Lstm implements AutoCloseable {
         return SequenceBatch.of(steps, batch);
     }
 
-    private BackendWeights[] checkForward(PackedWeights weights, SequenceBatch seq, MemorySegment x,
-                                          LstmState initial, MemorySegment y, LstmState last) {
-        open();
-        BackendWeights[] w = Objects.requireNonNull(weights, "weights").impl(this, "weights");
+    private void checkForward(SequenceBatch seq, MemorySegment x, LstmState initial, MemorySegment y,
+                              LstmState last) {
         Objects.requireNonNull(seq, "sequences");
         int steps = seq.steps(), batch = seq.batch();
         ArgumentChecks c = new ArgumentChecks();
@@ -397,7 +511,6 @@ public final class Lstm implements AutoCloseable {
         sequence(c, "y", y, steps, batch, false, true, true);
         state(c, "last", last, batch, true);
         c.verify(config.nonFinitePolicy());
-        return w;
     }
 
     /** Registers a sequence buffer whose feature width is I ({@code inputWidth}) or D·H_out. */
@@ -486,9 +599,13 @@ public final class Lstm implements AutoCloseable {
         return "[" + rows + "B=" + batch + ", " + unit + "]";
     }
 
+    /** Fails fast on a closed engine before arguments are built (the call itself checks again under the lock). */
     private void open() {
-        if (closed) throw new IllegalStateException("engine has been closed");
+        if (isClosed()) throw new IllegalStateException("engine has been closed");
     }
+
+    /** Whether {@link #close()} has been called. */
+    public boolean isClosed() { return closed; }
 
     /**
      * System property: whether the two directions of a bidirectional layer run concurrently, each on half the threads

@@ -23,7 +23,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.lstmk.api.Layout;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
@@ -344,19 +344,32 @@ public final class LayerDriver implements AutoCloseable {
      * Runs {@code direction} for each direction of a layer: with a reverse lane and {@code concurrent}, the reverse
      * direction on another thread while the forward one runs on this one; else one after the other. Both have
      * finished when this returns; the first failure is rethrown.
+     *
+     * <p>The reverse direction is offered to the executor, not promised to it: if the executor has not started it by
+     * the time the forward direction is done (a saturated or broken executor, one that rejects or throws), this
+     * thread runs it, and the task, should it start later, does nothing. So no executor can hang a call or leave
+     * work running after it.
      */
     private void eachDirection(boolean concurrent, java.util.function.IntConsumer direction) {
         if (dirs == 1 || !concurrent) {
             for (int d = 0; d < dirs; d++) direction.accept(d);
             return;
         }
-        CompletableFuture<Void> reverse;
+        AtomicInteger claim = new AtomicInteger(OFFERED);
+        CompletableFuture<Void> reverse = new CompletableFuture<>();
+        Runnable task = () -> {
+            if (!claim.compareAndSet(OFFERED, TAKEN)) return;
+            try {
+                direction.accept(1);
+                reverse.complete(null);
+            } catch (Throwable t) {
+                reverse.completeExceptionally(t);
+            }
+        };
         try {
-            reverse = executor != null ? CompletableFuture.runAsync(() -> direction.accept(1), executor)
-                    : CompletableFuture.runAsync(() -> direction.accept(1), r -> Thread.ofVirtual().start(r));
-        } catch (RejectedExecutionException e) {
-            for (int d = 0; d < dirs; d++) direction.accept(d);
-            return;
+            if (executor != null) executor.execute(task); else Thread.ofVirtual().start(task);
+        } catch (RuntimeException | Error e) {
+            // not started: this thread runs it below
         }
         Throwable failed = null;
         try {
@@ -364,14 +377,21 @@ public final class LayerDriver implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             failed = e;
         }
-        try {
-            reverse.join();   // even after a failure here: the reverse direction uses this call's buffers
-        } catch (CompletionException e) {
-            if (failed == null) failed = e.getCause(); else failed.addSuppressed(e.getCause());
+        if (claim.compareAndSet(OFFERED, WITHDRAWN)) {
+            if (failed == null) direction.accept(1);
+        } else {
+            try {
+                reverse.join();   // even after a failure here: the reverse direction uses this call's buffers
+            } catch (CompletionException e) {
+                if (failed == null) failed = e.getCause(); else failed.addSuppressed(e.getCause());
+            }
         }
         if (failed instanceof RuntimeException r) throw r;
         if (failed instanceof Error err) throw err;
     }
+
+    /** States of the reverse direction's task: offered to the executor, taken by it, or withdrawn by the caller. */
+    private static final int OFFERED = 0, TAKEN = 1, WITHDRAWN = 2;
 
     /** The lane of direction {@code d}: the reverse lane for the reverse direction when running concurrently. */
     private Lane lane(int d, boolean concurrent) {

@@ -22,5 +22,8 @@ public final class ReferenceProvider implements BackendProvider {
     /** Instances share nothing but read-only packed weights: one per direction may run at once. */
     @Override public boolean concurrentInstances() { return true; }
 
+    /** Packed weights are a double copy that calls only read. */
+    @Override public boolean sharedWeights() { return true; }
+
     @Override public LstmBackend open(BackendOptions options) { return new ReferenceBackend(); }
 }

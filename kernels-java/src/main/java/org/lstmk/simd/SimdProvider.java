@@ -52,6 +52,10 @@ public final class SimdProvider implements BackendProvider {
     @Override
     public boolean concurrentInstances() { return true; }
 
+    /** {@code SimdWeights} are immutable native memory in a shared arena, read by every thread of every call. */
+    @Override
+    public boolean sharedWeights() { return true; }
+
     @Override
     public LstmBackend open(BackendOptions options) {
         return new SimdBackend(options);

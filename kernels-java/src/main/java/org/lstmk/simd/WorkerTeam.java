@@ -2,9 +2,10 @@ package org.lstmk.simd;
 
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -56,12 +57,16 @@ final class WorkerTeam implements AutoCloseable {
         }
     }
 
+    /** How long an owned worker thread waits for the next call before it ends (a new call starts it again). */
+    static final long IDLE_SECONDS = 30;
+
     private static final int PENDING = 0, RUNNING = 1, DONE = 2, CANCELLED = 3;
     private static final AtomicInteger POOL_ID = new AtomicInteger();
 
     private final int threads;
     private final Executor executor;
     private final long startTimeoutNanos;
+    private final long idleNanos;
     private ExecutorService owned;
 
     /** @param executor where extra workers run; null for daemon threads owned by this team */
@@ -70,10 +75,15 @@ final class WorkerTeam implements AutoCloseable {
     }
 
     WorkerTeam(int threads, Executor executor, long startTimeoutNanos) {
+        this(threads, executor, startTimeoutNanos, TimeUnit.SECONDS.toNanos(IDLE_SECONDS));
+    }
+
+    WorkerTeam(int threads, Executor executor, long startTimeoutNanos, long idleNanos) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
         this.executor = executor;
         this.startTimeoutNanos = startTimeoutNanos;
+        this.idleNanos = idleNanos;
     }
 
     /** Threads a call may use. */
@@ -124,6 +134,12 @@ final class WorkerTeam implements AutoCloseable {
             }
         } catch (RejectedExecutionException e) {
             barrier.fail(new IllegalStateException("the executor rejected SIMD worker " + submitted + " of " + n, e));
+        } catch (Throwable t) {
+            // Anything else execute() throws (OutOfMemoryError: unable to create native thread, a bug in the
+            // caller's executor) must also release the workers already started, or they would spin in the barrier
+            // for ever waiting for worker 0. The error itself reaches the caller after they have stopped.
+            barrier.fail(t instanceof Error ? t : new IllegalStateException("the executor failed to start SIMD worker "
+                    + submitted + " of " + n + ": " + t, t));
         }
         for (int w = submitted; w < n; w++) state.set(w, CANCELLED);
         Thread watchdog = startWatchdog(state, barrier, n, startTimeoutNanos);
@@ -206,9 +222,18 @@ final class WorkerTeam implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
             };
-            owned = Executors.newFixedThreadPool(threads - 1, f);
+            // Idle workers end after IDLE_SECONDS: an engine that is never closed (nor collected) keeps no thread.
+            ThreadPoolExecutor workers = new ThreadPoolExecutor(threads - 1, threads - 1, idleNanos, TimeUnit.NANOSECONDS,
+                    new LinkedBlockingQueue<>(), f);
+            workers.allowCoreThreadTimeOut(true);
+            owned = workers;
         }
         return owned;
+    }
+
+    /** Threads of the team's own pool that are alive now (0 with a caller's executor, or once they idled out). */
+    synchronized int liveOwnedThreads() {
+        return owned instanceof ThreadPoolExecutor p ? p.getPoolSize() : 0;
     }
 
     /** Stops the owned threads (a caller-supplied executor is the caller's). */

@@ -45,6 +45,14 @@ public interface BackendProvider {
     default boolean concurrentInstances() { return false; }
 
     /**
+     * Whether weights packed by one instance work in every other instance of this provider in the process, read by
+     * any number of calls at once on any threads (the packed copy is immutable and tied to no instance's thread,
+     * stream or scratch). Engines on such a backend then share one {@code PackedWeights}; otherwise each engine
+     * accepts only the weights it packed. Default false.
+     */
+    default boolean sharedWeights() { return false; }
+
+    /**
      * Opens an instance; called only when {@link #availability()} is usable.
      *
      * @throws IllegalStateException if the backend fails to start although it looked usable

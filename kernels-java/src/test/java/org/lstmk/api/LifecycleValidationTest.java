@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.lstmk.api.CallFixture.Op;
 import org.lstmk.reference.ReferenceBackend;
+import org.lstmk.verify.RandomData;
 
 /**
  * The rules about objects rather than buffers: closed engine, weights or workspace; weights or workspace of another
@@ -69,14 +70,64 @@ class LifecycleValidationTest {
         }
     }
 
+    @Test
+    void weightsOfAnotherEngineOnTheSameBackendAreShared() {
+        LstmConfig cfg = LstmConfig.of(I, H);
+        RandomData rnd = new RandomData(7);
+        LstmWeights raw = rnd.weights(cfg);
+        float[] x = rnd.uniform(T * B * I, 1), dy = rnd.uniform(T * B * H, 1);
+        try (Lstm a = Lstm.builder(cfg).backend(ReferenceBackend.NAME).verify(false).build();
+             Lstm b = Lstm.builder(cfg).backend(ReferenceBackend.NAME).verify(false).build();
+             PackedWeights own = b.pack(raw);
+             PackedWeights shared = a.pack(raw)) {
+            // one packed copy serves both engines, with the results of each engine's own copy
+            assertArrayEquals(b.forward(own, T, B, x), b.forward(shared, T, B, x));
+            float[] dxOwn = new float[T * B * I], dxShared = new float[T * B * I];
+            for (PackedWeights w : new PackedWeights[] {own, shared}) {
+                try (TrainingWorkspace ws = b.newWorkspace(T, B)) {
+                    b.forwardTraining(w, T, B, MemorySegment.ofArray(x), null, MemorySegment.ofArray(new float[T * B * H]),
+                            null, ws);
+                    b.backward(w, ws, MemorySegment.ofArray(x), MemorySegment.ofArray(dy), null,
+                            MemorySegment.ofArray(w == own ? dxOwn : dxShared), null, null, GradientMode.OVERWRITE);
+                }
+            }
+            assertArrayEquals(dxOwn, dxShared);
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = Op.class, names = {"FORWARD", "FORWARD_TRAINING", "BACKWARD", "CELL_FORWARD", "CELL_BACKWARD"})
-    void weightsOfAnotherEngineAreRejected(Op op) {
+    void weightsOfAnotherConfigurationAreRejected(Op op) {
         try (CallFixture f = new CallFixture(NonFinitePolicy.PROPAGATE);
-             CallFixture other = new CallFixture(NonFinitePolicy.PROPAGATE)) {
+             CallFixture other = new CallFixture(NonFinitePolicy.REJECT)) {
             ApiCall call = f.call(op);
-            f.weights = other.weights; // same configuration, same backend: still another engine's
-            call.assertFails(IllegalArgumentException.class, "weights: packed weights belong to another engine");
+            f.weights = other.weights;   // same shapes and backend, another configuration
+            call.assertFails(IllegalArgumentException.class, "weights: packed for LstmConfig[");
+        }
+    }
+
+    @Test
+    void weightsOfABackendThatCannotShareAreRejectedByItsOtherEngines() {
+        LstmConfig cfg = LstmConfig.of(3, 5);
+        try (Lstm a = Lstm.builder(cfg).backend(org.lstmk.dispatch.FlippedGateTestProvider.NAME).verify(false).build();
+             Lstm b = Lstm.builder(cfg).backend(org.lstmk.dispatch.FlippedGateTestProvider.NAME).verify(false).build();
+             PackedWeights w = a.pack(new RandomData(1).weights(cfg))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> b.forward(w, 1, 1, new float[3]));
+            assertTrue(e.getMessage().startsWith("weights: packed weights belong to another engine"), e.getMessage());
+            a.forward(w, 1, 1, new float[3]);   // its own engine runs it
+        }
+    }
+
+    @Test
+    void weightsOfAnotherBackendAreRejected() {
+        LstmConfig cfg = LstmConfig.of(3, 5);
+        try (Lstm ref = Lstm.builder(cfg).backend(ReferenceBackend.NAME).verify(false).build();
+             Lstm verified = Lstm.builder(cfg).backend(ReferenceBackend.NAME).verify(true).build();
+             PackedWeights w = ref.pack(new RandomData(1).weights(cfg))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> verified.forward(w, 1, 1, new float[3]));
+            assertTrue(e.getMessage().startsWith("weights: packed by the reference backend"), e.getMessage());
         }
     }
 

@@ -7,10 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
 
@@ -73,6 +76,55 @@ class WorkerTeamTest {
                         while (true) barrier.await(w);
                     })));
             assertSame(boom, e);
+        }
+    }
+
+    @Test
+    void anExecutorThatThrowsAnErrorReleasesTheWorkerItStarted() throws Exception {
+        ExecutorService pool = Executors.newCachedThreadPool();
+        try {
+            CountDownLatch started = new CountDownLatch(1), ended = new CountDownLatch(1);
+            AtomicInteger submissions = new AtomicInteger();
+            // starts worker 1, then fails as a JVM out of threads does for worker 2
+            Executor failing = task -> {
+                if (submissions.incrementAndGet() > 1) throw new OutOfMemoryError("unable to create native thread");
+                pool.execute(() -> {
+                    started.countDown();
+                    try {
+                        task.run();
+                    } finally {
+                        ended.countDown();
+                    }
+                });
+            };
+            try (WorkerTeam team = new WorkerTeam(3, failing)) {
+                OutOfMemoryError e = assertThrows(OutOfMemoryError.class, () -> assertTimeoutPreemptively(LIMIT,
+                        () -> team.run(3, (w, barrier) -> {
+                            for (int step = 0; step < 100; step++) barrier.await(w);
+                        })));
+                assertEquals("unable to create native thread", e.getMessage());
+            }
+            assertTrue(started.await(10, TimeUnit.SECONDS), "worker 1 never started");
+            assertTrue(ended.await(10, TimeUnit.SECONDS), "worker 1 still spins in the barrier after the call failed");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void ownedWorkersEndWhenIdle() throws Exception {
+        try (WorkerTeam team = new WorkerTeam(3, null, WorkerTeam.START_TIMEOUT_NANOS, TimeUnit.MILLISECONDS.toNanos(50))) {
+            assertTimeoutPreemptively(LIMIT, () -> team.run(3, (w, barrier) -> barrier.await(w)));
+            assertTrue(team.liveOwnedThreads() > 0);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (team.liveOwnedThreads() > 0 && System.nanoTime() < deadline) Thread.sleep(20);
+            assertEquals(0, team.liveOwnedThreads(), "idle workers of a team nobody closed must end");
+            int[] ran = new int[3];   // and a later call starts them again
+            assertTimeoutPreemptively(LIMIT, () -> team.run(3, (w, barrier) -> {
+                ran[w] = 1;
+                barrier.await(w);
+            }));
+            assertEquals(3, ran[0] + ran[1] + ran[2]);
         }
     }
 
