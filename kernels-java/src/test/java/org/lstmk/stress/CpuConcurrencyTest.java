@@ -56,6 +56,28 @@ class CpuConcurrencyTest {
     }
 
     /**
+     * A bidirectional layer offers its reverse direction to the caller's executor: one that never runs it, or throws
+     * from execute(), must neither hang the call nor change its result (the caller runs the direction itself).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"drops", "throws"})
+    void aBrokenExecutorCannotHangABidirectionalCall(String broken) {
+        LstmConfig cfg = LstmConfig.builder(5, 7).bidirectional(true).build();
+        java.util.concurrent.Executor executor = broken.equals("drops") ? task -> { }
+                : task -> { throw new OutOfMemoryError("unable to create native thread"); };
+        float[] x = new RandomData(8).uniform(4 * 3 * 5, 1);
+        var weights = org.lstmk.api.StackWeights.builder(cfg);
+        RandomData rnd = new RandomData(9);
+        for (int d = 0; d < 2; d++) weights.set(0, d, rnd.weights(cfg, 0));
+        var sw = weights.build();
+        try (Lstm plain = Lstm.builder(cfg).backend("simd").threads(1).build();
+             Lstm lanes = Lstm.builder(cfg).backend("simd").threads(2).executor(executor).build();
+             PackedWeights w = plain.pack(sw)) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(plain.forward(w, 4, 3, x), lanes.forward(w, 4, 3, x));
+        }
+    }
+
+    /**
      * Engines nobody closes: their worker threads end once the engines are unreachable (the cleaner), well before
      * the workers' own idle timeout.
      */
