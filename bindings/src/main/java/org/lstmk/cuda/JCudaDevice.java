@@ -62,9 +62,6 @@ import jcuda.driver.CUstream;
  */
 final class JCudaDevice implements Device {
     private static final int STREAM_NON_BLOCKING = 1;
-    private static final long STAGING_ALIGN = 256;
-    /** Copies go through pinned staging in pieces of at most this much (a ByteBuffer view is limited to 2 GiB). */
-    private static final long STAGING_CHUNK = 64L << 20;
 
     private final CUdevice device;
     private final CUcontext context;
@@ -73,11 +70,9 @@ final class JCudaDevice implements Device {
     private final String description;
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Set<Buffer> live = new LinkedHashSet<>();
-    private final List<Runnable> afterSync = new ArrayList<>();   // staged downloads to copy out
     private final List<String> launchedSinceSync = new ArrayList<>();
-    private Pointer staging;
-    private MemorySegment stagingSegment;
-    private long stagingUsed;
+    /** Pinned staging for every copy, and the downloads waiting to be copied out of it (see {@link Staging}). */
+    private final Staging<Pointer, Buffer> staging = new Staging<>(new StagingCalls());
     private boolean closed;
 
     private JCudaDevice(CUdevice device, CUcontext context, CUmodule module, CUstream stream, String description) {
@@ -159,12 +154,7 @@ final class JCudaDevice implements Device {
         Buffer d = own(dst, "cuMemcpyHtoDAsync");
         long n = src.byteSize();
         Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
-        for (long done = 0; done < n; done += STAGING_CHUNK) {
-            long part = Math.min(STAGING_CHUNK, n - done), to = dstOffset + done, at = stage(part);
-            MemorySegment.copy(src, done, stagingSegment, at, part);
-            check("cuMemcpyHtoDAsync(" + part + " bytes)",
-                    () -> cuMemcpyHtoDAsync(d.pointer.withByteOffset(to), staging.withByteOffset(at), part, stream));
-        }
+        staging.upload(src, d, dstOffset);
     }
 
     @Override
@@ -173,13 +163,7 @@ final class JCudaDevice implements Device {
         long n = dst.byteSize();
         Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
         if (dst.isReadOnly()) throw new IllegalArgumentException("cuMemcpyDtoHAsync: destination is read-only");
-        for (long done = 0; done < n; done += STAGING_CHUNK) {
-            long part = Math.min(STAGING_CHUNK, n - done), from = srcOffset + done, into = done, at = stage(part);
-            check("cuMemcpyDtoHAsync(" + part + " bytes)",
-                    () -> cuMemcpyDtoHAsync(staging.withByteOffset(at), s.pointer.withByteOffset(from), part, stream));
-            MemorySegment landing = stagingSegment;   // staging is only replaced after a synchronize has run this
-            afterSync.add(() -> MemorySegment.copy(landing, at, dst, into, part));
-        }
+        staging.download(s, srcOffset, dst);
     }
 
     @Override
@@ -231,16 +215,7 @@ final class JCudaDevice implements Device {
     @Override
     public synchronized void synchronize() {
         bind();
-        String after = launchedSinceSync.isEmpty() ? "" : " (kernels since the last synchronize: "
-                + String.join(", ", launchedSinceSync) + (launchedSinceSync.size() == 8 ? ", ..." : "") + ")";
-        launchedSinceSync.clear();
-        try {
-            check("cuStreamSynchronize" + after, () -> cuStreamSynchronize(stream));
-            afterSync.forEach(Runnable::run);
-        } finally {
-            afterSync.clear();
-            stagingUsed = 0;
-        }
+        staging.synchronize();   // cuStreamSynchronize (StagingCalls), then the staged downloads are copied out
     }
 
     /**
@@ -288,7 +263,8 @@ final class JCudaDevice implements Device {
                     // freed as far as the driver allows; keep releasing the rest
                 }
             }
-            if (staging != null) cuMemFreeHost(staging);
+            Pointer pinned = staging.release();
+            if (pinned != null) cuMemFreeHost(pinned);
             cuStreamDestroy(stream);
             cuModuleUnload(module);
         } finally {
@@ -297,30 +273,40 @@ final class JCudaDevice implements Device {
         }
     }
 
-    /**
-     * Reserves {@code bytes} (at most {@link #STAGING_CHUNK}) of pinned staging memory. When it is full, waits for
-     * what is in flight (a synchronize) and starts over, growing it first while it is under 4 chunks, so that a
-     * call's copies usually fit without waiting.
-     */
-    private long stage(long bytes) {
-        long at = (stagingUsed + STAGING_ALIGN - 1) / STAGING_ALIGN * STAGING_ALIGN;
-        if (staging != null && at + bytes <= stagingSegment.byteSize()) {
-            stagingUsed = at + bytes;
-            return at;
-        }
-        synchronize();   // everything staged so far has landed; stagingUsed is 0
-        long size = staging == null ? 0 : stagingSegment.byteSize();
-        if (size < 4 * STAGING_CHUNK || size < bytes) {
-            long capacity = Math.max(bytes, size == 0 ? 1L << 20 : Math.min(2 * size, 4 * STAGING_CHUNK));
-            if (staging != null) check("cuMemFreeHost", () -> cuMemFreeHost(staging));
-            staging = null;
+    /** The raw driver calls {@link Staging} is written against, each checked and named. */
+    private final class StagingCalls implements Staging.Driver<Pointer, Buffer> {
+        @Override
+        public Staging.Pinned<Pointer> allocateHost(long bytes) {
             Pointer p = new Pointer();
-            check("cuMemAllocHost(" + capacity + " bytes)", () -> cuMemAllocHost(p, capacity));
-            staging = p;
-            stagingSegment = MemorySegment.ofBuffer(p.getByteBuffer(0, capacity));
+            check("cuMemAllocHost(" + bytes + " bytes)", () -> cuMemAllocHost(p, bytes));
+            return new Staging.Pinned<>(p, MemorySegment.ofBuffer(p.getByteBuffer(0, bytes)));
         }
-        stagingUsed = bytes;
-        return 0;
+
+        @Override
+        public void freeHost(Pointer host) {
+            check("cuMemFreeHost", () -> cuMemFreeHost(host));
+        }
+
+        @Override
+        public void copyToDevice(Buffer dst, long dstOffset, Pointer host, long hostOffset, long bytes) {
+            check("cuMemcpyHtoDAsync(" + bytes + " bytes)", () -> cuMemcpyHtoDAsync(
+                    dst.pointer.withByteOffset(dstOffset), host.withByteOffset(hostOffset), bytes, stream));
+        }
+
+        @Override
+        public void copyToHost(Pointer host, long hostOffset, Buffer src, long srcOffset, long bytes) {
+            check("cuMemcpyDtoHAsync(" + bytes + " bytes)", () -> cuMemcpyDtoHAsync(
+                    host.withByteOffset(hostOffset), src.pointer.withByteOffset(srcOffset), bytes, stream));
+        }
+
+        /** Names the kernels launched since the last synchronize, where an execution error would come from. */
+        @Override
+        public void synchronizeStream() {
+            String after = launchedSinceSync.isEmpty() ? "" : " (kernels since the last synchronize: "
+                    + String.join(", ", launchedSinceSync) + (launchedSinceSync.size() == 8 ? ", ..." : "") + ")";
+            launchedSinceSync.clear();
+            check("cuStreamSynchronize" + after, () -> cuStreamSynchronize(stream));
+        }
     }
 
     private void bind() {
