@@ -2,7 +2,12 @@
 // barrier, that __shared__ is per block, that misuse a GPU would not forgive is reported, and that launches check
 // what cuLaunchKernel checks. build-kernels.sh compiles and runs this after building the host library; a failure
 // fails the build. Kernels here are for these tests only and are not part of the library.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -64,11 +69,18 @@ extern "C" __global__ void test_trap(int when) {
 }
 LSTMK_KERNEL(test_trap)
 
-// Writes one float past the end of out.
+// Writes one float past the end of out (an allocation of n floats, n not a multiple of 4, so that the float lands in
+// the tail before the PROT_NONE page, where the guard check sees it; further out it would fault).
 extern "C" __global__ void test_overrun(int n, float* out) {
     if (threadIdx.x == 0) out[n] = 1.f;
 }
 LSTMK_KERNEL(test_overrun)
+
+// Copies in[i] to out[0]: with i = n, one element past an allocation of n.
+extern "C" __global__ void test_read_at(int i, const float* in, float* out) {
+    if (threadIdx.x == 0) out[0] = in[i];
+}
+LSTMK_KERNEL(test_read_at)
 
 namespace {
 
@@ -123,8 +135,8 @@ void test_barrier_and_shared_memory() {
 }
 
 void test_misuse_is_reported() {
-    auto* out = static_cast<float*>(lstmk_host_alloc(64 * 4));
-    int n = 64;
+    int n = 63;
+    auto* out = static_cast<float*>(lstmk_host_alloc(n * 4));
     Launch d = launch("test_divergent_barrier", "ip", 1, 64, 1, {&n, &out});
     expect(d.rc == 4 && contains(d.message, "not reached by every thread"), "divergent barrier: " + d.message);
     Launch two = launch("test_two_barriers", "p", 1, 32, 1, {&out});
@@ -155,6 +167,45 @@ void test_launch_checks() {
     expect(none.rc == 3 && contains(none.message, "invalid grid"), "empty grid: " + none.message);
 }
 
+/** Runs body in a child process; the signal that killed it, 0 if it exited with status 0, -1 otherwise. */
+template <class F>
+int in_child(F body) {
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        body();
+        _exit(0);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+    if (WIFSIGNALED(status)) return WTERMSIG(status);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/** A kernel reading one element past an allocation crashes at the read; reading the last element does not. */
+void test_read_past_the_end_faults() {
+    const int n = 64;   // a multiple of 16 bytes: the allocation ends exactly at the PROT_NONE page
+    auto* in = static_cast<float*>(lstmk_host_alloc(n * 4));
+    auto* out = static_cast<float*>(lstmk_host_alloc(4));
+    for (int i = 0; i < n; ++i) in[i] = (float) i;
+    auto read_at = [&](int i) {
+        return in_child([&] {
+            Launch l = launch("test_read_at", "ipp", 1, 1, 1, {&i, &in, &out});
+            if (l.rc != 0 || out[0] != (float) i) _exit(1);
+        });
+    };
+    const int last = read_at(n - 1);
+    expect(last == 0, "reading the last element of an allocation works (child: " + std::to_string(last) + ")");
+    const int past = read_at(n);
+    expect(past == SIGSEGV || past == SIGBUS,
+           "reading one element past an allocation kills the process (child: signal " + std::to_string(past) + ")");
+    const int before = in_child([&] { std::printf("%f", (double) *(volatile float*) (in + n)); });
+    expect(before == SIGSEGV || before == SIGBUS, "so does a plain read past it");
+    char err[64];
+    lstmk_host_free(in, err, sizeof err);
+    lstmk_host_free(out, err, sizeof err);
+}
+
 void test_memory_is_poisoned() {
     auto* f = static_cast<float*>(lstmk_host_alloc(16));
     bool nan = true;
@@ -162,6 +213,13 @@ void test_memory_is_poisoned() {
     expect(nan, "fresh device memory reads as NaN");
     char err[64];
     lstmk_host_free(f, err, sizeof err);
+    // 12 bytes: the 16-byte start alignment leaves a 4-byte tail before the fence, which reads as NaN too.
+    auto* three = static_cast<float*>(lstmk_host_alloc(12));
+    expect(std::isnan(three[3]) && reinterpret_cast<std::uintptr_t>(three) % 16 == 0,
+           "16-byte aligned, and a read into the tail of a 12-byte allocation gives NaN");
+    three[3] = 1.f;
+    const int damaged = lstmk_host_free(three, err, sizeof err);
+    expect(damaged == 1, std::string("a write into the tail is reported: ") + err);
 }
 
 }  // namespace
@@ -171,6 +229,7 @@ int main() {
     test_misuse_is_reported();
     test_launch_checks();
     test_memory_is_poisoned();
+    test_read_past_the_end_faults();
     expect(lstmk_host_live_allocations() == 0, "no allocation left");
     std::printf("%s: %d failure(s)\n", failures == 0 ? "emulation tests passed" : "EMULATION TESTS FAILED", failures);
     return failures == 0 ? 0 : 1;

@@ -3,6 +3,7 @@
 #include "cuda_host.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 #include <ucontext.h>
 
 #include <atomic>
@@ -178,19 +179,40 @@ bool run_block(Runner& r, unsigned blockId, std::string& error) {
 
 // ---- device memory -------------------------------------------------------------------------------------------------
 
-// Every allocation sits between two guard zones filled with kGuardByte; a kernel launch that damages one fails
-// (an out-of-bounds write that would silently corrupt a neighbouring buffer on a GPU). Fresh memory is filled with
-// 0xFF bytes, a NaN pattern, as a GPU gives no zeroed memory either: reading what nothing wrote shows up as NaN.
-constexpr std::size_t kAlign = 256;
+// Each allocation is its own mapping, laid out so that both kinds of out-of-bounds access show up:
+//
+//   [ unused ][ front guard: kGuardBytes of kGuardByte ][ user bytes ][ tail: < 16 bytes of 0xFF ][ PROT_NONE page ]
+//
+// Reads: the user region ends (after rounding its size up to 16 bytes, so that its start keeps the 16-byte alignment
+// float4 loads need) where a PROT_NONE page begins, so a kernel reading past the end crashes the process with SIGSEGV
+// at the read (in the JVM: a crashed test fork, which fails the build) instead of reading a neighbour's data and
+// passing. A read at most 15 bytes past an allocation whose size is not a multiple of 16 lands in the tail, which
+// holds NaN bytes like unwritten memory, so it shows up in the results instead.
+// Writes: the front guard zone and the tail are checked after every launch; a launch that changed them fails (an
+// out-of-bounds write that would silently corrupt a neighbouring buffer on a GPU). Writes past the tail fault like
+// reads. Fresh memory is filled with 0xFF bytes, a NaN pattern, as a GPU gives no zeroed memory either: reading what
+// nothing wrote shows up as NaN.
 constexpr std::size_t kGuardBytes = 256;
 constexpr unsigned char kGuardByte = 0xA5;
+constexpr unsigned char kFreshByte = 0xFF;
+constexpr std::size_t kStartAlign = 16;
 
 struct Allocation {
-    unsigned char* base;
-    std::size_t bytes;
-    std::size_t total;
-    bool reported;   // a damaged guard fails one launch (and the free), not every launch after it
+    unsigned char* base;   // the mapping
+    std::size_t mapped;    // its length, the PROT_NONE page included
+    std::size_t bytes;     // what was asked for
+    bool reported;         // a damaged guard fails one launch (and the free), not every launch after it
 };
+
+std::size_t page_size() {
+    static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    return page;
+}
+
+std::size_t round_up(std::size_t v, std::size_t to) { return (v + to - 1) / to * to; }
+
+/** Bytes between the end of what was asked for and the PROT_NONE page. */
+std::size_t tail_bytes(std::size_t bytes) { return round_up(bytes, kStartAlign) - bytes; }
 
 std::mutex memory_lock;
 std::map<void*, Allocation>& allocations() {
@@ -198,16 +220,15 @@ std::map<void*, Allocation>& allocations() {
     return live;
 }
 
-/** Empty if both guard zones are intact, else what is damaged. */
+/** Empty if the front guard zone and the tail are intact, else what is damaged. */
 std::string check_guards(void* user, const Allocation& a) {
-    const unsigned char* front = a.base;
-    const unsigned char* back = static_cast<unsigned char*>(user) + a.bytes;
-    const std::size_t backBytes = a.total - kGuardBytes - a.bytes;
+    const unsigned char* front = static_cast<unsigned char*>(user) - kGuardBytes;
+    const unsigned char* tail = static_cast<unsigned char*>(user) + a.bytes;
     for (std::size_t i = 0; i < kGuardBytes; ++i) {
         if (front[i] != kGuardByte) return "bytes before an allocation of " + std::to_string(a.bytes) + " were written";
     }
-    for (std::size_t i = 0; i < backBytes; ++i) {
-        if (back[i] != kGuardByte) {
+    for (std::size_t i = 0, n = tail_bytes(a.bytes); i < n; ++i) {
+        if (tail[i] != kFreshByte) {
             return "bytes after an allocation of " + std::to_string(a.bytes) + " were written (at offset " +
                    std::to_string(a.bytes + i) + ")";
         }
@@ -387,19 +408,29 @@ int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsi
     return OK;
 }
 
-/** Device memory: 256-byte aligned, filled with NaN bytes, between guard zones; null if out of memory. */
+/**
+ * Device memory: 16-byte aligned, filled with NaN bytes, after a guard zone and ending at a PROT_NONE page (see
+ * "device memory" above: a read past the end crashes the process); null if out of memory.
+ */
 void* lstmk_host_alloc(long long bytes) {
     if (bytes < 0) return nullptr;
     const std::size_t b = static_cast<std::size_t>(bytes);
-    const std::size_t body = (b + kAlign - 1) / kAlign * kAlign;
-    const std::size_t total = kGuardBytes + body + kGuardBytes;
-    auto* base = static_cast<unsigned char*>(std::aligned_alloc(kAlign, total));
-    if (base == nullptr) return nullptr;
-    std::memset(base, kGuardByte, total);
-    unsigned char* user = base + kGuardBytes;
-    std::memset(user, 0xFF, b);
+    const std::size_t body = round_up(b, kStartAlign);
+    const std::size_t page = page_size();
+    const std::size_t mapped = round_up(kGuardBytes + body, page) + page;
+    void* m = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    auto* base = static_cast<unsigned char*>(m);
+    unsigned char* fence = base + mapped - page;
+    if (mprotect(fence, page, PROT_NONE) != 0) {
+        munmap(m, mapped);
+        return nullptr;
+    }
+    unsigned char* user = fence - body;
+    std::memset(user - kGuardBytes, kGuardByte, kGuardBytes);
+    std::memset(user, kFreshByte, body);   // the tail too: NaN, like memory nothing wrote
     std::lock_guard<std::mutex> g(memory_lock);
-    allocations()[user] = Allocation{base, b, total, false};
+    allocations()[user] = Allocation{base, mapped, b, false};
     return user;
 }
 
@@ -417,7 +448,7 @@ int lstmk_host_free(void* p, char* err, int errLen) {
         allocations().erase(it);
     }
     std::string e = check_guards(p, a);
-    std::free(a.base);
+    munmap(a.base, a.mapped);
     if (!e.empty()) {
         copy_message(e, err, errLen);
         return 1;

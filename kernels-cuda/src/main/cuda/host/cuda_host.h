@@ -9,6 +9,12 @@
 // at different __syncthreads() calls, fail the launch (undefined behaviour on a GPU). __shared__ variables are
 // per-OS-thread statics, i.e. per block, since a block's fibers all run on one OS thread. __trap() fails the launch.
 //
+// Device memory (lstmk_host_alloc): each allocation ends at a PROT_NONE page (its size rounded up to 16 bytes, which
+// keeps the start 16-byte aligned), so a kernel that reads past the end of a buffer crashes the process with SIGSEGV
+// at the read; in the JVM that is a crashed test fork, which fails the build, where before the read returned a
+// neighbour's bytes and the test passed. Writes past the end, and into the guard zone before the start, fail the
+// launch (or fault, further out). Fresh memory, and the < 16-byte tail, read as NaN.
+//
 // Not supplied, on purpose (a kernel using them does not compile here): warp intrinsics (__shfl*, __ballot*,
 // warp-level reductions), atomics, dynamic shared memory (extern __shared__), cooperative groups. Our kernels avoid
 // them; a kernel that needs one must bring its emulation, with its constraints documented, first.

@@ -14,7 +14,8 @@ import java.util.Set;
  * A {@link Device} that runs the host build of the kernels on the CPU (see {@link HostLibrary}): the test vehicle
  * that lets CI run the whole CUDA backend without a GPU. "Device memory" is native memory from the host library,
  * filled with NaN when allocated and fenced by guard zones that a kernel writing out of bounds damages (the launch
- * then fails).
+ * then fails); each allocation ends at an inaccessible page, so a kernel reading past the end of a buffer crashes the
+ * JVM (a crashed test fork fails the build) instead of reading a neighbour's data.
  *
  * <p>It keeps the asynchronous contract of a CUDA stream rather than running things as they are issued: uploads are
  * snapshotted, then everything (copies, fills, launches) is queued and runs in order at {@link #synchronize()}, so

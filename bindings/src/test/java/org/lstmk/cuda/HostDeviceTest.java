@@ -43,11 +43,13 @@ class HostDeviceTest extends DeviceContractTest {
     @Test
     void aKernelWritingOutOfBoundsFailsAtSynchronize() {
         DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
-        try (DeviceBuffer src = device.allocate(4 * 4 * Float.BYTES); DeviceBuffer dst = device.allocate(Float.BYTES)) {
+        try (DeviceBuffer src = device.allocate(4 * Float.BYTES); DeviceBuffer dst = device.allocate(2 * Float.BYTES)) {
             device.fillZero(src, 0, src.bytes());
-            // H = 1, K = 4: writes 16 floats into a buffer of one.
+            // H = 1, K = 1: writes 4 floats into a buffer of two. The two extra land in the allocation's tail before
+            // its PROT_NONE page (the size rounded up to 16 bytes), where the guard check sees them; a write further
+            // out would crash the process at the write, like a read past the end.
             device.launch(pack, Dim3.of(1), Dim3.of(32), 0,
-                    new KernelArgs().i32(1).i32(4).ptr(src).ptr((DeviceBuffer) null).ptr(dst));
+                    new KernelArgs().i32(1).i32(1).ptr(src).ptr((DeviceBuffer) null).ptr(dst));
             DeviceException e = assertThrows(DeviceException.class, device::synchronize);
             assertTrue(e.getMessage().contains("cuStreamSynchronize failed after cuLaunchKernel(lstmk_pack_gate_rows"),
                     e.getMessage());
