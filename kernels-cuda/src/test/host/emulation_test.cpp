@@ -24,7 +24,7 @@ void lstmk_host_set_schedule(int);
 
 // Reverses each block's slice through shared memory: only correct if the barrier holds every thread back until
 // all have written, whatever order the threads run in. Uses a 2-D block to check the threadIdx decomposition.
-extern "C" __global__ void test_reverse(int n, const float* in, float* out) {
+LSTMK_ENTRY(test_reverse, 256)(int n, const float* in, float* out) {
     __shared__ float tile[256];
     const int t = (int) (threadIdx.y * blockDim.x + threadIdx.x);
     const int base = (int) blockIdx.x * 256;
@@ -36,7 +36,7 @@ LSTMK_KERNEL(test_reverse)
 
 // The same without the barrier: must come out wrong under at least one schedule (ascending or descending order),
 // which shows the emulation exposes a missing barrier rather than hiding it.
-extern "C" __global__ void test_reverse_no_barrier(int n, const float* in, float* out) {
+LSTMK_ENTRY(test_reverse_no_barrier, 256)(int n, const float* in, float* out) {
     __shared__ float tile[256];
     const int t = (int) threadIdx.x;
     const int base = (int) blockIdx.x * 256;
@@ -46,7 +46,7 @@ extern "C" __global__ void test_reverse_no_barrier(int n, const float* in, float
 LSTMK_KERNEL(test_reverse_no_barrier)
 
 // Odd threads return before the barrier: undefined behaviour on a GPU, must be reported.
-extern "C" __global__ void test_divergent_barrier(int n, float* out) {
+LSTMK_ENTRY(test_divergent_barrier, 64)(int n, float* out) {
     if (threadIdx.x % 2 == 1) return;
     __syncthreads();
     if ((int) threadIdx.x < n) out[threadIdx.x] = 1.f;
@@ -54,7 +54,7 @@ extern "C" __global__ void test_divergent_barrier(int n, float* out) {
 LSTMK_KERNEL(test_divergent_barrier)
 
 // Threads wait at two different barriers.
-extern "C" __global__ void test_two_barriers(float* out) {
+LSTMK_ENTRY(test_two_barriers, 32)(float* out) {
     if (threadIdx.x < 16) {
         __syncthreads();
     } else {
@@ -64,20 +64,20 @@ extern "C" __global__ void test_two_barriers(float* out) {
 }
 LSTMK_KERNEL(test_two_barriers)
 
-extern "C" __global__ void test_trap(int when) {
+LSTMK_ENTRY(test_trap, 32)(int when) {
     if ((int) threadIdx.x == when) __trap();
 }
 LSTMK_KERNEL(test_trap)
 
 // Writes one float past the end of out (an allocation of n floats, n not a multiple of 4, so that the float lands in
 // the tail before the PROT_NONE page, where the guard check sees it; further out it would fault).
-extern "C" __global__ void test_overrun(int n, float* out) {
+LSTMK_ENTRY(test_overrun, 1)(int n, float* out) {
     if (threadIdx.x == 0) out[n] = 1.f;
 }
 LSTMK_KERNEL(test_overrun)
 
 // Copies in[i] to out[0]: with i = n, one element past an allocation of n.
-extern "C" __global__ void test_read_at(int i, const float* in, float* out) {
+LSTMK_ENTRY(test_read_at, 1)(int i, const float* in, float* out) {
     if (threadIdx.x == 0) out[0] = in[i];
 }
 LSTMK_KERNEL(test_read_at)
@@ -163,6 +163,12 @@ void test_launch_checks() {
     expect(sig.rc == 2 && contains(sig.message, "takes arguments (ipp)"), "signature mismatch: " + sig.message);
     Launch big = launch("test_reverse", "ipp", 1, 2048, 1, {&n, &p, &p});
     expect(big.rc == 3 && contains(big.message, "invalid block"), "block too large: " + big.message);
+    Launch over = launch("test_reverse", "ipp", 1, 257, 1, {&n, &p, &p});
+    expect(over.rc == 3 && contains(over.message, "257 threads, more than the kernel's __launch_bounds__(256)") &&
+               contains(over.message, "too many resources requested for launch"),
+           "block over __launch_bounds__: " + over.message);
+    Launch over2d = launch("test_read_at", "ipp", 1, 1, 2, {&n, &p, &p});
+    expect(over2d.rc == 3 && contains(over2d.message, "__launch_bounds__(1)"), "counted over x*y*z: " + over2d.message);
     Launch none = launch("test_reverse", "ipp", 0, 1, 1, {&n, &p, &p});
     expect(none.rc == 3 && contains(none.message, "invalid grid"), "empty grid: " + none.message);
 }

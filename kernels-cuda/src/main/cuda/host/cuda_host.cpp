@@ -31,6 +31,7 @@ struct Kernel {
     void* fn;
     Thunk thunk;
     std::string signature;
+    unsigned maxThreads;   // __launch_bounds__
 };
 
 std::map<std::string, Kernel>& registry() {
@@ -276,6 +277,15 @@ int check_launch(const char* name, const char* signature, unsigned gx, unsigned 
                 " (1..1024 threads, x,y <= 1024, z <= 64)";
         return BAD_CONFIGURATION;
     }
+    if (threads > it->second.maxThreads) {
+        // nvcc compiles the kernel for at most this many threads (its register budget assumes it): a GPU refuses
+        // the launch ("too many resources requested for launch") where the CPU would happily run it.
+        error = "block " + std::to_string(bx) + "x" + std::to_string(by) + "x" + std::to_string(bz) + " has " +
+                std::to_string(threads) + " threads, more than the kernel's __launch_bounds__(" +
+                std::to_string(it->second.maxThreads) +
+                "): a GPU rejects the launch (too many resources requested for launch)";
+        return BAD_CONFIGURATION;
+    }
     if (gx == 0 || gy == 0 || gz == 0 || gx > 2147483647u || gy > 65535 || gz > 65535) {
         error = "invalid grid " + std::to_string(gx) + "x" + std::to_string(gy) + "x" + std::to_string(gz) +
                 " (x 1..2^31-1, y and z 1..65535)";
@@ -330,8 +340,8 @@ void trap(const char* file, int line) {
     std::abort();
 }
 
-bool register_kernel(const char* name, void* fn, Thunk thunk, const char* signature) {
-    registry()[name] = Kernel{fn, thunk, signature};
+bool register_kernel(const char* name, void* fn, Thunk thunk, const char* signature, unsigned maxThreads) {
+    registry()[name] = Kernel{fn, thunk, signature, maxThreads};
     return true;
 }
 

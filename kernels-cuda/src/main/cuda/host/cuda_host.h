@@ -31,7 +31,7 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __launch_bounds__(...)
+#define __launch_bounds__(...)   // the bound is registered through LSTMK_ENTRY instead
 #define __shared__ static thread_local
 #define __align__(n) __attribute__((aligned(n)))
 
@@ -68,8 +68,11 @@ void sync_threads(const char* file, int line);
 /** Type-erased call of a kernel with cuLaunchKernel-style arguments: params[i] points at the i-th argument. */
 using Thunk = void (*)(void* fn, void** params);
 
-/** Adds a kernel to the registry the launcher looks names up in; returns true (for static initialisation). */
-bool register_kernel(const char* name, void* fn, Thunk thunk, const char* signature);
+/**
+ * Adds a kernel to the registry the launcher looks names up in; returns true (for static initialisation).
+ * maxThreads is the kernel's __launch_bounds__, which a launch may not exceed (as on a GPU).
+ */
+bool register_kernel(const char* name, void* fn, Thunk thunk, const char* signature, unsigned maxThreads);
 
 /** One letter per parameter type: the contract between the Java launcher's argument list and the kernel. */
 template <class T>
@@ -101,9 +104,9 @@ struct Invoker {
 };
 
 template <class... A>
-bool register_kernel(const char* name, void (*fn)(A...)) {
+bool register_kernel(const char* name, void (*fn)(A...), unsigned maxThreads) {
     static const char signature[] = {type_code<A>()..., '\0'};
-    return register_kernel(name, reinterpret_cast<void*>(fn), &Invoker<A...>::thunk, signature);
+    return register_kernel(name, reinterpret_cast<void*>(fn), &Invoker<A...>::thunk, signature, maxThreads);
 }
 
 }  // namespace lstmk_host
@@ -115,6 +118,18 @@ bool register_kernel(const char* name, void (*fn)(A...)) {
 #define __syncthreads() ::lstmk_host::sync_threads(__FILE__, __LINE__)
 #define __trap() ::lstmk_host::trap(__FILE__, __LINE__)
 
+/**
+ * The head of a kernel definition, `LSTMK_ENTRY(name, maxThreads)(params) { ... }`: with nvcc exactly
+ * `extern "C" __global__ void __launch_bounds__(maxThreads) name` (lstmk_device.cuh), here also a constant holding
+ * the bound, which LSTMK_KERNEL registers with the kernel so that a launch with more threads per block fails as it
+ * does on a GPU. The number is written once; a kernel declared without this macro does not build here
+ * (LSTMK_KERNEL finds no lstmk_max_threads_<name>).
+ */
+#define LSTMK_ENTRY(name, maxThreads)                                    \
+    constexpr unsigned lstmk_max_threads_##name = (maxThreads);          \
+    extern "C" __global__ void name
+
 /** Registers an extern "C" kernel under its name (nvcc: nothing; the module's symbol table does that). */
-#define LSTMK_KERNEL(name) \
-    static const bool lstmk_registered_##name [[maybe_unused]] = ::lstmk_host::register_kernel(#name, &name);
+#define LSTMK_KERNEL(name)                                                                                  \
+    static const bool lstmk_registered_##name [[maybe_unused]] =                                            \
+        ::lstmk_host::register_kernel(#name, &name, lstmk_max_threads_##name);

@@ -41,6 +41,22 @@ class HostDeviceTest extends DeviceContractTest {
     }
 
     @Test
+    void aBlockOverTheKernelsLaunchBoundsIsRejected() {
+        // A GPU refuses a block larger than the kernel's __launch_bounds__, however far under 1024 threads it is.
+        int bound = KernelGeometry.load().packThreads();
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        try (DeviceBuffer b = device.allocate(16)) {
+            KernelArgs args = new KernelArgs().i32(1).i32(1).ptr(b).ptr((DeviceBuffer) null).ptr(b);
+            device.launch(pack, Dim3.of(1), Dim3.of(bound), 0, args);
+            device.synchronize();
+            DeviceException e = assertThrows(DeviceException.class,
+                    () -> device.launch(pack, Dim3.of(1), Dim3.of(bound + 1), 0, args));
+            assertTrue(e.getMessage().contains("more than the kernel's __launch_bounds__(" + bound + ")"),
+                    e.getMessage());
+        }
+    }
+
+    @Test
     void aKernelWritingOutOfBoundsFailsAtSynchronize() {
         DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
         try (DeviceBuffer src = device.allocate(4 * Float.BYTES); DeviceBuffer dst = device.allocate(2 * Float.BYTES)) {
