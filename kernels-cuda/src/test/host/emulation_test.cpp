@@ -20,6 +20,8 @@ void* lstmk_host_alloc(long long);
 int lstmk_host_free(void*, char*, int);
 long long lstmk_host_live_allocations();
 void lstmk_host_set_schedule(int);
+void lstmk_host_set_block_lanes(int);
+int lstmk_host_block_lanes();
 }
 
 // Reverses each block's slice through shared memory: only correct if the barrier holds every thread back until
@@ -81,6 +83,19 @@ LSTMK_ENTRY(test_read_at, 1)(int i, const float* in, float* out) {
     if (threadIdx.x == 0) out[0] = in[i];
 }
 LSTMK_KERNEL(test_read_at)
+
+// Block b adds one to what block b-1 wrote: a chain through global memory between blocks of one launch, right only
+// if the blocks run one after another in ascending order, which a GPU does not promise (a race between blocks).
+LSTMK_ENTRY(test_block_chain, 1)(float* v) {
+    v[blockIdx.x + 1] = v[blockIdx.x] + 1.f;
+}
+LSTMK_KERNEL(test_block_chain)
+
+// Traps in every block b with b % every == every - 1.
+LSTMK_ENTRY(test_trap_blocks, 32)(int every) {
+    if ((int) (blockIdx.x % every) == every - 1 && threadIdx.x == 7) __trap();
+}
+LSTMK_KERNEL(test_trap_blocks)
 
 namespace {
 
@@ -173,6 +188,53 @@ void test_launch_checks() {
     expect(none.rc == 3 && contains(none.message, "invalid grid"), "empty grid: " + none.message);
 }
 
+/** Blocks on several lanes, in the schedule's order within each, show a race between blocks that one lane hides. */
+void test_races_between_blocks_show() {
+    const int blocks = 64;
+    auto* v = static_cast<float*>(lstmk_host_alloc((blocks + 1) * 4));
+    auto chain_is_right = [&](int lanes, int schedule) {
+        lstmk_host_set_block_lanes(lanes);
+        lstmk_host_set_schedule(schedule);
+        std::memset(v, 0xFF, (blocks + 1) * 4);
+        v[0] = 0.f;
+        Launch l = launch("test_block_chain", "p", blocks, 1, 1, {&v});
+        bool right = l.rc == 0;
+        for (int i = 0; i <= blocks; ++i) right &= v[i] == (float) i;
+        return right;
+    };
+    const int lanes = lstmk_host_block_lanes();
+    expect(lanes > 1, "blocks run on several lanes by default (" + std::to_string(lanes) + ")");
+    expect(chain_is_right(1, 0), "one lane, ascending: the race between blocks is invisible (the old model)");
+    for (int schedule = 1; schedule < 3; ++schedule) {
+        expect(!chain_is_right(lanes, schedule),
+               "block lanes, schedule " + std::to_string(schedule) + ": the race between blocks shows");
+    }
+    lstmk_host_set_block_lanes(lanes);
+    lstmk_host_set_schedule(0);
+    char err[64];
+    lstmk_host_free(v, err, sizeof err);
+}
+
+/** Whatever the lanes and schedule, a launch reports the failure of its lowest failing block. */
+void test_lanes_report_the_first_failure() {
+    const int lanes = lstmk_host_block_lanes();
+    bool same = true;
+    std::string message;
+    for (int l : {1, 2, 3, 8}) {
+        for (int schedule = 0; schedule < 3; ++schedule) {
+            lstmk_host_set_block_lanes(l);
+            lstmk_host_set_schedule(schedule);
+            int every = 4;
+            Launch t = launch("test_trap_blocks", "i", 20, 32, 1, {&every});
+            same &= t.rc == 4 && contains(t.message, "in block (3,0,0), thread (7,0,0)");
+            if (!same && message.empty()) message = t.message;
+        }
+    }
+    expect(same, "the lowest failing block is reported under every lane count and schedule " + message);
+    lstmk_host_set_block_lanes(lanes);
+    lstmk_host_set_schedule(0);
+}
+
 /** Runs body in a child process; the signal that killed it, 0 if it exited with status 0, -1 otherwise. */
 template <class F>
 int in_child(F body) {
@@ -235,6 +297,8 @@ int main() {
     test_misuse_is_reported();
     test_launch_checks();
     test_memory_is_poisoned();
+    test_races_between_blocks_show();
+    test_lanes_report_the_first_failure();
     test_read_past_the_end_faults();
     expect(lstmk_host_live_allocations() == 0, "no allocation left");
     std::printf("%s: %d failure(s)\n", failures == 0 ? "emulation tests passed" : "EMULATION TESTS FAILED", failures);

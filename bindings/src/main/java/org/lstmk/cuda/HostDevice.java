@@ -22,7 +22,10 @@ import java.util.Set;
  * a caller that reads a download before synchronizing, or forgets to synchronize, gets wrong results here too.
  */
 public final class HostDevice implements Device {
-    /** Order in which a block's threads run between barriers (all must give the same results). */
+    /**
+     * Order in which a block's threads run between barriers, and in which each block lane runs its share of a
+     * launch's blocks (all must give the same results).
+     */
     public enum Schedule { ASCENDING, DESCENDING, SHUFFLED }
 
     private final HostLibrary lib;
@@ -38,6 +41,21 @@ public final class HostDevice implements Device {
     /** Sets the thread schedule of every host-build launch in this process. */
     public static void schedule(Schedule s) {
         HostLibrary.get().setSchedule(s.ordinal());
+    }
+
+    /**
+     * Sets how many OS threads ("block lanes") every host-build launch in this process runs its blocks on, 1 to 8
+     * (clamped; default 3). Each lane runs a contiguous share of the blocks in the {@link #schedule} order, the lanes
+     * at the same time, so a kernel whose blocks read what other blocks of the same launch write (a race on a GPU)
+     * gives schedule-dependent results. 1 runs the blocks one after another in ascending order on the caller.
+     */
+    public static void blockLanes(int lanes) {
+        HostLibrary.get().setBlockLanes(lanes);
+    }
+
+    /** The current number of block lanes. */
+    public static int blockLanes() {
+        return HostLibrary.get().blockLanes();
     }
 
     /** Allocations of the host library not yet freed, over the whole process. */

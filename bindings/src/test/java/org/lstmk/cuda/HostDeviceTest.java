@@ -57,6 +57,19 @@ class HostDeviceTest extends DeviceContractTest {
     }
 
     @Test
+    void blockLanesAreClamped() {
+        int lanes = HostDevice.blockLanes();
+        try {
+            HostDevice.blockLanes(0);
+            assertEquals(1, HostDevice.blockLanes());
+            HostDevice.blockLanes(100);
+            assertEquals(8, HostDevice.blockLanes());
+        } finally {
+            HostDevice.blockLanes(lanes);
+        }
+    }
+
+    @Test
     void aKernelWritingOutOfBoundsFailsAtSynchronize() {
         DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
         try (DeviceBuffer src = device.allocate(4 * Float.BYTES); DeviceBuffer dst = device.allocate(2 * Float.BYTES)) {
