@@ -1,7 +1,9 @@
 // Tests of the host build's CUDA emulation itself (host/cuda_host.h, cuda_host.cpp): that __syncthreads is a real
 // barrier, that __shared__ is per block, that misuse a GPU would not forgive is reported, and that launches check
-// what cuLaunchKernel checks. build-kernels.sh compiles and runs this after building the host library; a failure
-// fails the build. Kernels here are for these tests only and are not part of the library.
+// what cuLaunchKernel checks; and of what the Java tests cannot reach: the library's GEMM kernels (lstm_kernels.cu,
+// linked in) with element indices past 2^32, on sparse memory. build-kernels.sh compiles and runs this after
+// building the host library; a failure fails the build. Kernels here are for these tests only.
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -274,6 +276,76 @@ void test_read_past_the_end_faults() {
     lstmk_host_free(out, err, sizeof err);
 }
 
+// ---- indices past 2^32 -----------------------------------------------------------------------------------------
+
+/**
+ * Anonymous memory that gets pages only where it is touched (MAP_NORESERVE): a matrix with a row stride past 2^32
+ * elements costs a few pages per row, not 16 GiB. Pages never written read as zeros.
+ */
+struct Sparse {
+    float* p = nullptr;
+    std::size_t bytes;
+
+    explicit Sparse(unsigned long long floats) : bytes(floats * sizeof(float)) {
+        void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m != MAP_FAILED) p = static_cast<float*>(m);
+    }
+    ~Sparse() {
+        if (p != nullptr) munmap(p, bytes);
+    }
+};
+
+/** Element offset of (row, col) of an operand in memory. */
+using Offset = unsigned long long (*)(long long row, long long col, long long ld);
+unsigned long long row_major(long long r, long long c, long long ld) { return r * ld + c; }
+unsigned long long col_major(long long r, long long c, long long ld) { return c * ld + r; }
+
+/**
+ * C = A.B + 0.5*C through `kernel` (lstmk_gemm_nt/nn/tn), with every leading dimension ld > 2^32, so that element
+ * indices pass 2^32: a kernel computing an index in 32 bits would wrap to a small one and read or write the wrong
+ * element (not crash: 2^32 + small wraps to small). Small integers keep the sums exact.
+ */
+void check_gemm_past_2_32(const char* kernel, Offset a, Offset b) {
+    int M = 3, N = 2, K = 4, rowMap = 0;
+    long long ld = (1LL << 32) + 16;
+    const unsigned long long extent = 3 * (unsigned long long) ld + 16;   // rows and columns here are < 3 and < 16
+    Sparse A(extent), B(extent), C(extent);
+    if (A.p == nullptr || B.p == nullptr || C.p == nullptr) {
+        expect(false, std::string(kernel) + ": could not map sparse memory");
+        return;
+    }
+    for (int m = 0; m < M; ++m) {
+        for (int k = 0; k < K; ++k) A.p[a(m, k, ld)] = (float) (m + 2 * k + 1);
+    }
+    for (int k = 0; k < K; ++k) {
+        for (int n = 0; n < N; ++n) B.p[b(k, n, ld)] = (float) (3 * n - k);
+    }
+    for (int m = 0; m < M; ++m) {
+        for (int n = 0; n < N; ++n) C.p[row_major(m, n, ld)] = (float) (2 * m + n);
+    }
+    float beta = 0.5f;
+    float* bias = nullptr;
+    char err[512] = {0};
+    void* params[] = {&M, &N, &K, &A.p, &ld, &B.p, &ld, &bias, &beta, &C.p, &ld, &rowMap};
+    int rc = lstmk_host_launch(kernel, "iiiplplpfpli", 1, 1, 1, 256, 1, 1, 0, params, err, sizeof err);
+    bool right = rc == 0;
+    for (int m = 0; m < M && right; ++m) {
+        for (int n = 0; n < N; ++n) {
+            float sum = 0.5f * (float) (2 * m + n);
+            for (int k = 0; k < K; ++k) sum += (float) (m + 2 * k + 1) * (float) (3 * n - k);
+            right &= C.p[row_major(m, n, ld)] == sum;
+        }
+    }
+    right &= C.p[row_major(0, N, ld)] == 0.f && C.p[row_major(M, 0, ld)] == 0.f;   // nothing past the matrix
+    expect(right, std::string(kernel) + " with leading dimensions 2^32 + 16 " + err);
+}
+
+void test_gemms_index_past_2_32() {
+    check_gemm_past_2_32("lstmk_gemm_nt", row_major, col_major);   // A [M,K], B [N,K]
+    check_gemm_past_2_32("lstmk_gemm_nn", row_major, row_major);   // A [M,K], B [K,N]
+    check_gemm_past_2_32("lstmk_gemm_tn", col_major, row_major);   // A [K,M], B [K,N]
+}
+
 void test_memory_is_poisoned() {
     auto* f = static_cast<float*>(lstmk_host_alloc(16));
     bool nan = true;
@@ -298,6 +370,7 @@ int main() {
     test_launch_checks();
     test_memory_is_poisoned();
     test_races_between_blocks_show();
+    test_gemms_index_past_2_32();
     test_lanes_report_the_first_failure();
     test_read_past_the_end_faults();
     expect(lstmk_host_live_allocations() == 0, "no allocation left");
