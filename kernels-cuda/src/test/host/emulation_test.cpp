@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -340,6 +342,137 @@ void check_gemm_past_2_32(const char* kernel, Offset a, Offset b) {
     expect(right, std::string(kernel) + " with leading dimensions 2^32 + 16 " + err);
 }
 
+/** A rows x cols matrix with rows `ld` floats apart, in its own sparse mapping. */
+struct Strided {
+    int rows, cols;
+    long long ld;
+    bool output;
+    Sparse mem;
+
+    Strided(int rows, int cols, long long ld, bool output)
+        : rows(rows), cols(cols), ld(ld), output(output), mem((rows - 1) * (unsigned long long) ld + cols + 16) {}
+    float& at(int r, int c) { return mem.p[(unsigned long long) r * ld + c]; }
+};
+
+/**
+ * The matrices of one launch. With a huge row stride every matrix that has a stride argument gets rows 2^32 + 16
+ * floats apart; otherwise (and always for those the kernel takes as contiguous) rows are packed.
+ */
+class Operands {
+public:
+    explicit Operands(bool huge) : huge_(huge) {}
+
+    /** A matrix whose row stride is an argument: in = filled with small values, else an output (zeros). */
+    Strided& rows(int r, int c, bool in) { return add(r, c, huge_ ? (1LL << 32) + 16 : c, in); }
+    /** A matrix the kernel indexes as contiguous [r, c]. */
+    Strided& dense(int r, int c, bool in) { return add(r, c, c, in); }
+
+    /** Every output element, matrix by matrix, row by row. */
+    std::vector<float> outputs() {
+        std::vector<float> v;
+        for (auto& m : mats_) {
+            for (int r = 0; m->output && r < m->rows; ++r) {
+                for (int c = 0; c < m->cols; ++c) v.push_back(m->at(r, c));
+            }
+        }
+        return v;
+    }
+
+    // A launch's arguments, each stored here so that params[i] can point at it for the launch's duration.
+    void* arg(int v) { return &ints_.emplace_back(v); }
+    void* arg(long long v) { return &longs_.emplace_back(v); }
+    void* arg(float v) { return &floats_.emplace_back(v); }
+    void* arg(float* v) { return &pointers_.emplace_back(v); }
+    void* arg(Strided& m) { return arg(m.mem.p); }
+
+    bool mapped() const {
+        for (auto& m : mats_) if (m->mem.p == nullptr) return false;
+        return true;
+    }
+
+private:
+    Strided& add(int r, int c, long long ld, bool in) {
+        mats_.push_back(std::make_unique<Strided>(r, c, ld, !in));
+        Strided& m = *mats_.back();
+        if (m.mem.p == nullptr) return m;
+        const int seed = (int) mats_.size();
+        for (int i = 0; i < r; ++i) {
+            for (int j = 0; j < c; ++j) m.at(i, j) = in ? (float) ((i * 7 + j * 3 + seed) % 11 - 5) * 0.125f : 0.f;
+        }
+        return m;
+    }
+
+    bool huge_;
+    std::vector<std::unique_ptr<Strided>> mats_;
+    std::deque<int> ints_;   // deques: elements keep their addresses as more are added
+    std::deque<long long> longs_;
+    std::deque<float> floats_;
+    std::deque<float*> pointers_;
+};
+
+/** Launches the kernel that `setup` describes once with packed rows and once with rows 2^32 + 16 floats apart. */
+template <class Setup>
+void check_same_past_2_32(const char* kernel, const char* sig, unsigned gx, unsigned gy, unsigned threads,
+                          Setup setup) {
+    std::vector<float> results[2];
+    std::string errors;
+    for (int huge = 0; huge < 2; ++huge) {
+        Operands o(huge != 0);
+        std::vector<void*> params = setup(o);
+        if (!o.mapped()) {
+            errors += " could not map sparse memory";
+            break;
+        }
+        char err[512] = {0};
+        if (lstmk_host_launch(kernel, sig, gx, gy, 1, threads, 1, 1, 0, params.data(), err, sizeof err) != 0) {
+            errors += std::string(" ") + err;
+        }
+        results[huge] = o.outputs();
+    }
+    bool some = false;
+    for (float v : results[0]) some |= v != 0.f;
+    expect(errors.empty() && some && results[0].size() == results[1].size() &&
+               std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)) == 0,
+           std::string(kernel) + ": the same bits with row strides 2^32 + 16" + errors);
+}
+
+/** The other kernels with row-stride arguments: each stride past 2^32 gives what packed rows give. */
+void test_strided_kernels_index_past_2_32() {
+    constexpr int B = 3, H = 5, K = 6, nextRows = 2;   // nextRows: rows of dA_{t+1} (packed sequences)
+    check_same_past_2_32("lstmk_lstm_forward_step_peep", "iiiplpplpplppliplplpfffff", 1, 1, 64, [](Operands& o) {
+        Strided &hPrev = o.rows(B, K, true), &gx = o.rows(B, 4 * H, true), &y = o.rows(B, H, false),
+                &gates = o.rows(B, 4 * H, false), &hSave = o.rows(B, K, false), &cSave = o.rows(B, H, false);
+        return std::vector<void*>{o.arg(B), o.arg(H), o.arg(K), o.arg(hPrev), o.arg(hPrev.ld),
+                                  o.arg(o.dense(4 * H, K, true)), o.arg(gx), o.arg(gx.ld), o.arg(o.dense(B, H, true)),
+                                  o.arg(y), o.arg(y.ld), o.arg(o.dense(B, H, false)), o.arg(gates), o.arg(gates.ld),
+                                  o.arg(0), o.arg(hSave), o.arg(hSave.ld), o.arg(cSave), o.arg(cSave.ld),
+                                  o.arg(o.dense(1, 3 * H, true)), o.arg(0.f), o.arg(0.f), o.arg(0.f), o.arg(0.f),
+                                  o.arg(0.f)};
+    });
+    check_same_past_2_32("lstmk_lstm_backward_step_peep", "iiiplippplpliplpplplplpfffff", 1, 1, 64, [](Operands& o) {
+        Strided &dIn = o.rows(nextRows, 4 * H, true), &dy = o.rows(B, H, true), &gates = o.rows(B, 4 * H, true),
+                &cPrev = o.rows(B, H, true), &dA = o.rows(B, 4 * H, false), &mOut = o.rows(B, H, false),
+                &peepRows = o.rows(B, 3 * H, false);
+        return std::vector<void*>{o.arg(B), o.arg(H), o.arg(4 * H), o.arg(dIn), o.arg(dIn.ld), o.arg(nextRows),
+                                  o.arg(o.dense(4 * H, H, true)), o.arg(o.dense(B, H, true)), o.arg(dy), o.arg(dy.ld),
+                                  o.arg(gates), o.arg(gates.ld), o.arg(0), o.arg(cPrev), o.arg(cPrev.ld),
+                                  o.arg(o.dense(B, H, true)), o.arg(dA), o.arg(dA.ld), o.arg(mOut), o.arg(mOut.ld),
+                                  o.arg(peepRows), o.arg(peepRows.ld), o.arg(o.dense(1, 3 * H, true)), o.arg(0.f),
+                                  o.arg(0.f), o.arg(0.f), o.arg(0.f), o.arg(0.f)};
+    });
+    check_same_past_2_32("lstmk_lstm_backward_dh", "iiiplippplpl", 1, 1, 64, [](Operands& o) {
+        Strided &dANext = o.rows(nextRows, K, true), &dy = o.rows(B, H, true), &dh = o.rows(B, H, false);
+        return std::vector<void*>{o.arg(B), o.arg(H), o.arg(K), o.arg(dANext), o.arg(dANext.ld), o.arg(nextRows),
+                                  o.arg(o.dense(K, H, true)), o.arg(o.dense(B, H, true)), o.arg(dy), o.arg(dy.ld),
+                                  o.arg(dh), o.arg(dh.ld)};
+    });
+    check_same_past_2_32("lstmk_colsum", "iiplfppi", 1, 1, 256, [](Operands& o) {
+        Strided& a = o.rows(B, H, true);
+        return std::vector<void*>{o.arg(B), o.arg(H), o.arg(a), o.arg(a.ld), o.arg(0.f), o.arg(o.dense(1, H, false)),
+                                  o.arg(static_cast<float*>(nullptr)), o.arg(0)};
+    });
+}
+
 void test_gemms_index_past_2_32() {
     check_gemm_past_2_32("lstmk_gemm_nt", row_major, col_major);   // A [M,K], B [N,K]
     check_gemm_past_2_32("lstmk_gemm_nn", row_major, row_major);   // A [M,K], B [K,N]
@@ -371,6 +504,7 @@ int main() {
     test_memory_is_poisoned();
     test_races_between_blocks_show();
     test_gemms_index_past_2_32();
+    test_strided_kernels_index_past_2_32();
     test_lanes_report_the_first_failure();
     test_read_past_the_end_faults();
     expect(lstmk_host_live_allocations() == 0, "no allocation left");
