@@ -3,17 +3,18 @@
 // (g++ -include host/cuda_host.h -x c++ lstm_kernels.cu).
 //
 // Execution model (see cuda_host.cpp): a launch runs its blocks on several OS threads at once, the "block lanes"
-// (lstmk_host_set_block_lanes, default 3; the caller is lane 0): lane l takes the l-th contiguous share of the
-// linear block ids and runs those blocks one after another, in ascending order, descending order or a fixed stride
-// permutation (the schedule, lstmk_host_set_schedule). So blocks that depend on each other within a launch (one
-// reading what another writes: a race on a GPU, which promises no order) give results that change with the
-// schedule, where running every block in ascending order on one thread hid it. The assignment of blocks to lanes and
-// their order are deterministic; the timing between lanes is not. A launch reports the failure of its lowest failing
-// block, as the sequential model did. Each CUDA thread of a block is a fiber with its own stack; fibers run
-// round-robin, each until it reaches __syncthreads() or returns. __syncthreads() is a real barrier: the block continues only once every thread has
-// reached the same __syncthreads() call; a thread that returns while others wait at a barrier, or threads waiting
+// (lstmk_host_set_block_lanes, default 3; the caller is lane 0): lane l takes the l-th contiguous share of the linear
+// block ids and runs those blocks one after another, in ascending order, descending order or a fixed stride permutation
+// (the schedule, lstmk_host_set_schedule). So blocks that depend on each other within a launch (one reading what
+// another writes: a race on a GPU, which promises no order) give results that change with the schedule, where running
+// every block in ascending order on one thread hid it. The assignment of blocks to lanes and their order are
+// deterministic; the timing between lanes is not. A launch reports the failure of its lowest failing block, as the
+// sequential model did. Each CUDA thread of a block is a fiber with its own stack; fibers run round-robin, each until
+// it reaches __syncthreads() or returns. __syncthreads() is a real barrier: the block continues only once every thread
+// has reached the same __syncthreads() call; a thread that returns while others wait at a barrier, or threads waiting
 // at different __syncthreads() calls, fail the launch (undefined behaviour on a GPU). __shared__ variables are
-// per-OS-thread statics, i.e. per block, since a block's fibers all run on one OS thread (its lane's). __trap() fails the launch.
+// per-OS-thread statics, i.e. per block, since a block's fibers all run on one OS thread (its lane's). __trap() fails
+// the launch.
 //
 // Device memory (lstmk_host_alloc): each allocation ends at a PROT_NONE page (its size rounded up to 16 bytes, which
 // keeps the start 16-byte aligned), so a kernel that reads past the end of a buffer crashes the process with SIGSEGV
