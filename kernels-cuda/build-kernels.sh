@@ -109,8 +109,8 @@ else
     echo "$opts" > "$(stamp "$HOST_LIB")"
     if [ "${LSTMK_SKIP_NATIVE_TESTS:-0}" != 1 ]; then
       say "emulation self-test (src/test/host/emulation_test.cpp)"
-      "$CXX" "${CXXFLAGS[@]}" -x c++ "$TEST_SRC/emulation_test.cpp" -x c++ "$SRC/host/cuda_host.cpp" \
-        -o "$TARGET/native/emulation_test"
+      "$CXX" "${CXXFLAGS[@]}" ${DEFINES[@]+"${DEFINES[@]}"} -x c++ "$TEST_SRC/emulation_test.cpp" \
+        -x c++ "$SRC/lstm_kernels.cu" -x c++ "$SRC/host/cuda_host.cpp" -o "$TARGET/native/emulation_test"
       "$TARGET/native/emulation_test" | sed 's/^/[kernels-cuda]   /'
       [ "${PIPESTATUS[0]}" = 0 ] || { rm -f "$HOST_LIB"; say "emulation self-test FAILED"; exit 1; }
     fi

@@ -50,27 +50,27 @@ __device__ __forceinline__ void gemm(int M, int N, int K, MatrixView A, MatrixVi
 }
 
 /** C = A[M,K] . B[N,K]^T: the input projection x . W_ih^T for all timesteps at once. */
-extern "C" __global__ void __launch_bounds__(LSTMK_GEMM_THREADS)
-lstmk_gemm_nt(int M, int N, int K, const float* A, long long lda, const float* B, long long ldb, const float* bias,
-              float beta, float* C, long long ldc, int cRowGateH) {
+LSTMK_ENTRY(lstmk_gemm_nt, LSTMK_GEMM_THREADS)(int M, int N, int K, const float* A, long long lda, const float* B,
+                                              long long ldb, const float* bias, float beta, float* C,
+                                              long long ldc, int cRowGateH) {
     gemm<Contiguous::K, Contiguous::K>(M, N, K, MatrixView{A, lda, 1}, MatrixView{B, 1, ldb}, bias, beta, C, ldc,
                                        cRowGateH);
 }
 LSTMK_KERNEL(lstmk_gemm_nt)
 
 /** C = A[M,K] . B[K,N]: dx = dA . W_ih and dh0 = dA_0 . W_hh. */
-extern "C" __global__ void __launch_bounds__(LSTMK_GEMM_THREADS)
-lstmk_gemm_nn(int M, int N, int K, const float* A, long long lda, const float* B, long long ldb, const float* bias,
-              float beta, float* C, long long ldc, int cRowGateH) {
+LSTMK_ENTRY(lstmk_gemm_nn, LSTMK_GEMM_THREADS)(int M, int N, int K, const float* A, long long lda, const float* B,
+                                              long long ldb, const float* bias, float beta, float* C,
+                                              long long ldc, int cRowGateH) {
     gemm<Contiguous::K, Contiguous::MN>(M, N, K, MatrixView{A, lda, 1}, MatrixView{B, ldb, 1}, bias, beta, C, ldc,
                                         cRowGateH);
 }
 LSTMK_KERNEL(lstmk_gemm_nn)
 
 /** C = A[K,M]^T . B[K,N]: the weight gradients dW = dA^T . x and dA^T . h_prev over all T*B rows. */
-extern "C" __global__ void __launch_bounds__(LSTMK_GEMM_THREADS)
-lstmk_gemm_tn(int M, int N, int K, const float* A, long long lda, const float* B, long long ldb, const float* bias,
-              float beta, float* C, long long ldc, int cRowGateH) {
+LSTMK_ENTRY(lstmk_gemm_tn, LSTMK_GEMM_THREADS)(int M, int N, int K, const float* A, long long lda, const float* B,
+                                              long long ldb, const float* bias, float beta, float* C,
+                                              long long ldc, int cRowGateH) {
     gemm<Contiguous::MN, Contiguous::MN>(M, N, K, MatrixView{A, 1, lda}, MatrixView{B, ldb, 1}, bias, beta, C, ldc,
                                          cRowGateH);
 }
@@ -150,7 +150,7 @@ __device__ __forceinline__ void forward_step(int B, int H, int K, const float* h
         int gatesPytorchOrder, float *hSave, long long hSaveStride, float *cSave, long long cSaveStride,              \
         LSTMK_CELL_PARAMS
 #define LSTMK_FORWARD_STEP(name, PEEP, CLIP)                                                                           \
-    extern "C" __global__ void __launch_bounds__(LSTMK_FWD_THREADS) name(LSTMK_FORWARD_STEP_PARAMS) {                \
+    LSTMK_ENTRY(name, LSTMK_FWD_THREADS)(LSTMK_FORWARD_STEP_PARAMS) {                                                 \
         forward_step(B, H, K, hPrev, hPrevStride, wHh, gx, gxStride, c, y, yStride, hOut, gates, gatesStride,         \
                      gatesPytorchOrder, hSave, hSaveStride, cSave, cSaveStride,                                       \
                      Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                           \
@@ -245,7 +245,7 @@ __device__ __forceinline__ void backward_step(int B, int H, int K, const float* 
         long long cPrevStride, float *dc, float *dA, long long dAStride, float *mOut, long long mOutStride,           \
         float *peepRows, long long peepRowsStride, LSTMK_CELL_PARAMS
 #define LSTMK_BACKWARD_STEP(name, PEEP, CLIP)                                                                          \
-    extern "C" __global__ void __launch_bounds__(LSTMK_BWD_THREADS) name(LSTMK_BACKWARD_STEP_PARAMS) {               \
+    LSTMK_ENTRY(name, LSTMK_BWD_THREADS)(LSTMK_BACKWARD_STEP_PARAMS) {                                                \
         backward_step(B, H, K, dIn, dInStride, dInRows, w, dhIn, dy, dyStride, gates, gatesStride, gatesPytorchOrder, cPrev,   \
                       cPrevStride, dc, dA, dAStride, mOut, mOutStride, peepRows, peepRowsStride,    \
                       Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                          \
@@ -272,10 +272,10 @@ LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep_clip, true, true)
  * @param dhIn   optional contiguous [B, N] extra dh (dh_T) of rows b >= dANextRows   @param dy optional dy_t rows [B, N]
  * @param dh     dh_t rows out [B, N]
  */
-extern "C" __global__ void __launch_bounds__(LSTMK_BWD_THREADS)
-lstmk_lstm_backward_dh(int B, int N, int K, const float* dANext, long long dANextStride, int dANextRows,
-                       const float* wHh,
-                       const float* dhIn, const float* dy, long long dyStride, float* dh, long long dhStride) {
+LSTMK_ENTRY(lstmk_lstm_backward_dh, LSTMK_BWD_THREADS)(int B, int N, int K, const float* dANext,
+                                                      long long dANextStride, int dANextRows, const float* wHh,
+                                                      const float* dhIn, const float* dy, long long dyStride,
+                                                      float* dh, long long dhStride) {
     using S = BackwardTile;
     const int n0 = (int) blockIdx.x * S::TN;
     for (int m0 = (int) blockIdx.y * S::TM; m0 < B; m0 += (int) gridDim.y * S::TM) {   // grid-stride over batch tiles
@@ -308,8 +308,8 @@ LSTMK_KERNEL(lstmk_lstm_backward_dh)
  * order, then lane sums are added in lane order. With outGateH = H > 0, column n is packed and lands at
  * pytorch_row(n, H). Blocks: x over column tiles.
  */
-extern "C" __global__ void __launch_bounds__(LSTMK_COLSUM_THREADS)
-lstmk_colsum(int M, int N, const float* A, long long lda, float beta, float* out1, float* out2, int outGateH) {
+LSTMK_ENTRY(lstmk_colsum, LSTMK_COLSUM_THREADS)(int M, int N, const float* A, long long lda, float beta, float* out1,
+                                                float* out2, int outGateH) {
     static_assert(LSTMK_COLSUM_COLS * LSTMK_COLSUM_ROWS == LSTMK_COLSUM_THREADS, "kernel_geometry.h: COLSUM");
     __shared__ float partial[LSTMK_COLSUM_ROWS][LSTMK_COLSUM_COLS + 1];
     const int col = (int) threadIdx.x % LSTMK_COLSUM_COLS, lane = (int) threadIdx.x / LSTMK_COLSUM_COLS;
@@ -336,8 +336,7 @@ LSTMK_KERNEL(lstmk_colsum)
  * dst (packed, [4H, K]) row r = src row pytorch_row(r, H) (+ the same row of add, if not null): W_ih, W_hh, and the
  * summed biases (K = 1). Grid-stride, so any grid size covers all 4H*K elements.
  */
-extern "C" __global__ void __launch_bounds__(LSTMK_PACK_THREADS)
-lstmk_pack_gate_rows(int H, int K, const float* src, const float* add, float* dst) {
+LSTMK_ENTRY(lstmk_pack_gate_rows, LSTMK_PACK_THREADS)(int H, int K, const float* src, const float* add, float* dst) {
     const long long total = (long long) GATES * H * K;
     const long long step = (long long) gridDim.x * blockDim.x;
     for (long long e = (long long) blockIdx.x * blockDim.x + threadIdx.x; e < total; e += step) {

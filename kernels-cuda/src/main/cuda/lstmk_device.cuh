@@ -11,6 +11,9 @@
 #include "kernel_geometry.h"
 
 #ifdef __CUDACC__
+// A kernel's head: LSTMK_ENTRY(name, maxThreads)(params) { ... }. The host build's version (host/cuda_host.h) also
+// records maxThreads, so that it rejects a launch over the bound as a GPU does.
+#define LSTMK_ENTRY(name, maxThreads) extern "C" __global__ void __launch_bounds__(maxThreads) name
 // nvcc: extern "C" kernels are found by name through cuModuleGetFunction; the host build registers them instead.
 #define LSTMK_KERNEL(name)
 #endif

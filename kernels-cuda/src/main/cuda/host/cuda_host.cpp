@@ -3,9 +3,12 @@
 #include "cuda_host.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 #include <ucontext.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace lstmk_host {
@@ -30,6 +34,7 @@ struct Kernel {
     void* fn;
     Thunk thunk;
     std::string signature;
+    unsigned maxThreads;   // __launch_bounds__
 };
 
 std::map<std::string, Kernel>& registry() {
@@ -91,7 +96,7 @@ void fiber_main() {
 }
 
 /** The order in which the fibers run during one barrier phase. */
-void phase_order(std::vector<int>& order, int n, unsigned phase, unsigned blockId) {
+void phase_order(std::vector<int>& order, int n, unsigned phase, unsigned long long blockId) {
     order.resize(n);
     int kind = schedule_kind.load(std::memory_order_relaxed);
     for (int i = 0; i < n; ++i) order[i] = kind == 1 ? n - 1 - i : i;
@@ -122,7 +127,7 @@ std::string site(const char* file, int line) {
 }
 
 /** Runs one block to completion; false with a message on a trap or a barrier that not every thread reached. */
-bool run_block(Runner& r, unsigned blockId, std::string& error) {
+bool run_block(Runner& r, unsigned long long blockId, std::string& error) {
     const unsigned n = block_dim.x * block_dim.y * block_dim.z;
     for (unsigned i = 0; i < n; ++i) {
         Fiber& f = r.fibers[i];
@@ -176,21 +181,202 @@ bool run_block(Runner& r, unsigned blockId, std::string& error) {
     }
 }
 
+// ---- block lanes ---------------------------------------------------------------------------------------------------
+
+// A launch runs its blocks on several OS threads at once, the "block lanes": lane l takes the l-th contiguous share of
+// the linear block ids (x fastest, then y, then z) and runs it in the schedule's order: ascending, descending, or a
+// fixed stride permutation (shuffled). Blocks of one lane run one after another (each with its fibers, on that lane's
+// thread, so __shared__ stays per block); the lanes run concurrently. A kernel in which one block reads what another
+// block of the same launch writes (a race on a GPU, where blocks run in any order or at once) then gives results that
+// depend on the schedule: neighbouring blocks in one lane run in opposite orders under ascending and descending, and
+// blocks at the edges of the shares run at the same time. The assignment is deterministic; only the timing between
+// lanes is not. One lane is the old model (blocks in ascending order on the calling thread).
+constexpr int kMaxLanes = 8;
+std::atomic<int> block_lanes{3};
+
+/** One launch, as the lanes see it. */
+struct Grid {
+    const Kernel* kernel;
+    void** params;
+    dim3 grid, block;
+    unsigned long long blocks;
+    unsigned lanes;
+    int order;                                           // schedule_kind at launch
+    std::atomic<unsigned long long> firstFailure;        // lowest failing block id so far (~0: none)
+    std::vector<std::pair<unsigned long long, std::string>> failures;   // per lane: its lowest failing block
+};
+
+/** The k-th block id lane `lane` runs, k < its share's size. */
+unsigned long long lane_block(const Grid& g, unsigned lane, unsigned long long k) {
+    const unsigned long long begin = g.blocks * lane / g.lanes, n = g.blocks * (lane + 1) / g.lanes - begin;
+    if (g.order == 1) return begin + n - 1 - k;
+    if (g.order == 2) {   // k -> (k * stride + n/3) mod n, a bijection for a stride coprime to n
+        unsigned long long stride = n * 5 / 8 + 1;
+        auto gcd = [](unsigned long long a, unsigned long long b) { while (b) { a %= b; std::swap(a, b); } return a; };
+        while (gcd(stride, n) != 1) ++stride;
+        return begin + static_cast<unsigned long long>((static_cast<unsigned __int128>(k) * stride + (n + 1) / 3) % n);
+    }
+    return begin + k;
+}
+
+/**
+ * Runs lane `lane`'s share of the grid on this thread. A lane goes on after a failing block, but no lane starts a
+ * block numbered above the lowest failure seen so far: so the launch always reports the failure of the lowest
+ * failing block, whatever the lanes and schedule (what a sequential run in ascending order reported first).
+ */
+void run_lane(Grid& g, unsigned lane) {
+    if (!tl_runner) tl_runner = std::make_unique<Runner>();
+    Runner& r = *tl_runner;
+    auto& failure = g.failures[lane];
+    if (!r.reserve(1ULL * g.block.x * g.block.y * g.block.z)) {
+        failure = {0, "could not map fiber stacks"};
+        g.firstFailure = 0;
+        return;
+    }
+    r.kernel = g.kernel;
+    r.params = g.params;
+    grid_dim = g.grid;
+    block_dim = g.block;
+    const unsigned long long n = g.blocks * (lane + 1) / g.lanes - g.blocks * lane / g.lanes;
+    for (unsigned long long k = 0; k < n; ++k) {
+        const unsigned long long id = lane_block(g, lane, k);
+        if (id > g.firstFailure.load()) continue;
+        block_idx = uint3{static_cast<unsigned>(id % g.grid.x), static_cast<unsigned>(id / g.grid.x % g.grid.y),
+                          static_cast<unsigned>(id / g.grid.x / g.grid.y)};
+        std::string e;
+        if (run_block(r, id, e)) continue;
+        if (id < failure.first) failure = {id, e};
+        for (unsigned long long seen = g.firstFailure.load(); id < seen;) {
+            if (g.firstFailure.compare_exchange_weak(seen, id)) break;
+        }
+    }
+}
+
+/**
+ * The helper threads of one calling thread (lanes 1..; the caller runs lane 0 itself), kept between launches with
+ * their fiber stacks. Per calling thread, so that launches from different threads never share lanes.
+ */
+class LanePool {
+public:
+    ~LanePool() {
+        {
+            std::lock_guard<std::mutex> g(lock_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (std::thread& t : helpers_) t.join();
+    }
+
+    /** Runs every lane of g, lane 0 on this thread; returns when all are done. */
+    void run(Grid& g) {
+        while (helpers_.size() + 1 < g.lanes) {
+            const unsigned lane = static_cast<unsigned>(helpers_.size()) + 1;
+            helpers_.emplace_back([this, lane] { serve(lane); });
+        }
+        {
+            std::lock_guard<std::mutex> l(lock_);
+            grid_ = &g;
+            active_ = g.lanes;
+            pending_ = g.lanes - 1;
+            ++generation_;
+        }
+        wake_.notify_all();
+        run_lane(g, 0);
+        std::unique_lock<std::mutex> l(lock_);
+        done_.wait(l, [this] { return pending_ == 0; });
+        grid_ = nullptr;
+    }
+
+    /** The pool of the calling thread; null in a child process forked after the helpers started (they are gone). */
+    static LanePool* mine() {
+        thread_local std::unique_ptr<LanePool> pool;
+        if (!pool) pool = std::make_unique<LanePool>();
+        return pool->owner_ == getpid() ? pool.get() : nullptr;
+    }
+
+private:
+    void serve(unsigned lane) {
+        unsigned long long seen = 0;
+        for (;;) {
+            Grid* g;
+            {
+                std::unique_lock<std::mutex> l(lock_);
+                wake_.wait(l, [&] { return stop_ || generation_ != seen; });
+                if (stop_) return;
+                seen = generation_;
+                if (lane >= active_) continue;   // not in this launch (which may be over already: g is not ours)
+                g = grid_;
+            }
+            run_lane(*g, lane);
+            std::lock_guard<std::mutex> l(lock_);
+            if (--pending_ == 0) done_.notify_one();
+        }
+    }
+
+    const pid_t owner_ = getpid();
+    std::mutex lock_;
+    std::condition_variable wake_, done_;
+    std::vector<std::thread> helpers_;
+    Grid* grid_ = nullptr;
+    unsigned long long generation_ = 0;
+    unsigned active_ = 0;    // lanes of the current launch
+    unsigned pending_ = 0;   // helpers of the current launch still running
+    bool stop_ = false;
+};
+
+/** Runs the whole grid; empty on success, else the failure of the lowest failing block. */
+std::string run_grid(const Kernel* k, void** params, dim3 grid, dim3 block) {
+    Grid g{k, params, grid, block, 1ULL * grid.x * grid.y * grid.z, 1, schedule_kind.load(), {~0ULL}, {}};
+    LanePool* pool = LanePool::mine();
+    const unsigned long long lanes = pool == nullptr ? 1 : std::min<unsigned long long>(block_lanes.load(), g.blocks);
+    g.lanes = static_cast<unsigned>(lanes);
+    g.failures.assign(g.lanes, {~0ULL, std::string()});
+    if (g.lanes == 1) {
+        run_lane(g, 0);
+    } else {
+        pool->run(g);
+    }
+    const auto first = std::min_element(g.failures.begin(), g.failures.end(),
+                                        [](const auto& a, const auto& b) { return a.first < b.first; });
+    return first->second;
+}
+
 // ---- device memory -------------------------------------------------------------------------------------------------
 
-// Every allocation sits between two guard zones filled with kGuardByte; a kernel launch that damages one fails
-// (an out-of-bounds write that would silently corrupt a neighbouring buffer on a GPU). Fresh memory is filled with
-// 0xFF bytes, a NaN pattern, as a GPU gives no zeroed memory either: reading what nothing wrote shows up as NaN.
-constexpr std::size_t kAlign = 256;
+// Each allocation is its own mapping, laid out so that both kinds of out-of-bounds access show up:
+//
+//   [ unused ][ front guard: kGuardBytes of kGuardByte ][ user bytes ][ tail: < 16 bytes of 0xFF ][ PROT_NONE page ]
+//
+// Reads: the user region ends (after rounding its size up to 16 bytes, so that its start keeps the 16-byte alignment
+// float4 loads need) where a PROT_NONE page begins, so a kernel reading past the end crashes the process with SIGSEGV
+// at the read (in the JVM: a crashed test fork, which fails the build) instead of reading a neighbour's data and
+// passing. A read at most 15 bytes past an allocation whose size is not a multiple of 16 lands in the tail, which
+// holds NaN bytes like unwritten memory, so it shows up in the results instead.
+// Writes: the front guard zone and the tail are checked after every launch; a launch that changed them fails (an
+// out-of-bounds write that would silently corrupt a neighbouring buffer on a GPU). Writes past the tail fault like
+// reads. Fresh memory is filled with 0xFF bytes, a NaN pattern, as a GPU gives no zeroed memory either: reading what
+// nothing wrote shows up as NaN.
 constexpr std::size_t kGuardBytes = 256;
 constexpr unsigned char kGuardByte = 0xA5;
+constexpr unsigned char kFreshByte = 0xFF;
+constexpr std::size_t kStartAlign = 16;
 
 struct Allocation {
-    unsigned char* base;
-    std::size_t bytes;
-    std::size_t total;
-    bool reported;   // a damaged guard fails one launch (and the free), not every launch after it
+    unsigned char* base;   // the mapping
+    std::size_t mapped;    // its length, the PROT_NONE page included
+    std::size_t bytes;     // what was asked for
+    bool reported;         // a damaged guard fails one launch (and the free), not every launch after it
 };
+
+std::size_t page_size() {
+    static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    return page;
+}
+
+std::size_t round_up(std::size_t v, std::size_t to) { return (v + to - 1) / to * to; }
+
+/** Bytes between the end of what was asked for and the PROT_NONE page. */
+std::size_t tail_bytes(std::size_t bytes) { return round_up(bytes, kStartAlign) - bytes; }
 
 std::mutex memory_lock;
 std::map<void*, Allocation>& allocations() {
@@ -198,16 +384,15 @@ std::map<void*, Allocation>& allocations() {
     return live;
 }
 
-/** Empty if both guard zones are intact, else what is damaged. */
+/** Empty if the front guard zone and the tail are intact, else what is damaged. */
 std::string check_guards(void* user, const Allocation& a) {
-    const unsigned char* front = a.base;
-    const unsigned char* back = static_cast<unsigned char*>(user) + a.bytes;
-    const std::size_t backBytes = a.total - kGuardBytes - a.bytes;
+    const unsigned char* front = static_cast<unsigned char*>(user) - kGuardBytes;
+    const unsigned char* tail = static_cast<unsigned char*>(user) + a.bytes;
     for (std::size_t i = 0; i < kGuardBytes; ++i) {
         if (front[i] != kGuardByte) return "bytes before an allocation of " + std::to_string(a.bytes) + " were written";
     }
-    for (std::size_t i = 0; i < backBytes; ++i) {
-        if (back[i] != kGuardByte) {
+    for (std::size_t i = 0, n = tail_bytes(a.bytes); i < n; ++i) {
+        if (tail[i] != kFreshByte) {
             return "bytes after an allocation of " + std::to_string(a.bytes) + " were written (at offset " +
                    std::to_string(a.bytes + i) + ")";
         }
@@ -253,6 +438,15 @@ int check_launch(const char* name, const char* signature, unsigned gx, unsigned 
     if (bx == 0 || by == 0 || bz == 0 || bx > 1024 || by > 1024 || bz > 64 || threads > 1024) {
         error = "invalid block " + std::to_string(bx) + "x" + std::to_string(by) + "x" + std::to_string(bz) +
                 " (1..1024 threads, x,y <= 1024, z <= 64)";
+        return BAD_CONFIGURATION;
+    }
+    if (threads > it->second.maxThreads) {
+        // nvcc compiles the kernel for at most this many threads (its register budget assumes it): a GPU refuses
+        // the launch ("too many resources requested for launch") where the CPU would happily run it.
+        error = "block " + std::to_string(bx) + "x" + std::to_string(by) + "x" + std::to_string(bz) + " has " +
+                std::to_string(threads) + " threads, more than the kernel's __launch_bounds__(" +
+                std::to_string(it->second.maxThreads) +
+                "): a GPU rejects the launch (too many resources requested for launch)";
         return BAD_CONFIGURATION;
     }
     if (gx == 0 || gy == 0 || gz == 0 || gx > 2147483647u || gy > 65535 || gz > 65535) {
@@ -309,8 +503,8 @@ void trap(const char* file, int line) {
     std::abort();
 }
 
-bool register_kernel(const char* name, void* fn, Thunk thunk, const char* signature) {
-    registry()[name] = Kernel{fn, thunk, signature};
+bool register_kernel(const char* name, void* fn, Thunk thunk, const char* signature, unsigned maxThreads) {
+    registry()[name] = Kernel{fn, thunk, signature, maxThreads};
     return true;
 }
 
@@ -343,7 +537,10 @@ int lstmk_host_check_launch(const char* name, const char* signature, unsigned gx
     return rc;
 }
 
-/** Runs a kernel over its whole grid on the calling thread; 0, or a status with a message in err. */
+/**
+ * Runs a kernel over its whole grid, on the calling thread and its block lanes (lstmk_host_set_block_lanes), and
+ * returns when every block is done; 0, or a status with a message in err (the failure of the lowest failing block).
+ */
 int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                       unsigned by, unsigned bz, unsigned sharedBytes, void** params, char* err, int errLen) {
     const Kernel* k = nullptr;
@@ -353,31 +550,14 @@ int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsi
         copy_message(e, err, errLen);
         return rc;
     }
-    if (!tl_runner) tl_runner = std::make_unique<Runner>();
-    Runner& r = *tl_runner;
-    if (r.current != nullptr) {
+    if (tl_runner && tl_runner->current != nullptr) {
         copy_message("a kernel launched from inside a kernel", err, errLen);
         return BAD_CONFIGURATION;
     }
-    if (!r.reserve(1ULL * bx * by * bz)) {
-        copy_message("could not map fiber stacks", err, errLen);
+    e = run_grid(k, params, dim3{gx, gy, gz}, dim3{bx, by, bz});
+    if (!e.empty()) {
+        copy_message(std::string(name) + ": " + e, err, errLen);
         return KERNEL_FAILED;
-    }
-    r.kernel = k;
-    r.params = params;
-    grid_dim = dim3{gx, gy, gz};
-    block_dim = dim3{bx, by, bz};
-    unsigned blockId = 0;
-    for (unsigned z = 0; z < gz; ++z) {
-        for (unsigned y = 0; y < gy; ++y) {
-            for (unsigned x = 0; x < gx; ++x, ++blockId) {
-                block_idx = uint3{x, y, z};
-                if (!run_block(r, blockId, e)) {
-                    copy_message(std::string(name) + ": " + e, err, errLen);
-                    return KERNEL_FAILED;
-                }
-            }
-        }
     }
     e = check_all_guards();
     if (!e.empty()) {
@@ -387,19 +567,29 @@ int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsi
     return OK;
 }
 
-/** Device memory: 256-byte aligned, filled with NaN bytes, between guard zones; null if out of memory. */
+/**
+ * Device memory: 16-byte aligned, filled with NaN bytes, after a guard zone and ending at a PROT_NONE page (see
+ * "device memory" above: a read past the end crashes the process); null if out of memory.
+ */
 void* lstmk_host_alloc(long long bytes) {
     if (bytes < 0) return nullptr;
     const std::size_t b = static_cast<std::size_t>(bytes);
-    const std::size_t body = (b + kAlign - 1) / kAlign * kAlign;
-    const std::size_t total = kGuardBytes + body + kGuardBytes;
-    auto* base = static_cast<unsigned char*>(std::aligned_alloc(kAlign, total));
-    if (base == nullptr) return nullptr;
-    std::memset(base, kGuardByte, total);
-    unsigned char* user = base + kGuardBytes;
-    std::memset(user, 0xFF, b);
+    const std::size_t body = round_up(b, kStartAlign);
+    const std::size_t page = page_size();
+    const std::size_t mapped = round_up(kGuardBytes + body, page) + page;
+    void* m = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    auto* base = static_cast<unsigned char*>(m);
+    unsigned char* fence = base + mapped - page;
+    if (mprotect(fence, page, PROT_NONE) != 0) {
+        munmap(m, mapped);
+        return nullptr;
+    }
+    unsigned char* user = fence - body;
+    std::memset(user - kGuardBytes, kGuardByte, kGuardBytes);
+    std::memset(user, kFreshByte, body);   // the tail too: NaN, like memory nothing wrote
     std::lock_guard<std::mutex> g(memory_lock);
-    allocations()[user] = Allocation{base, b, total, false};
+    allocations()[user] = Allocation{base, mapped, b, false};
     return user;
 }
 
@@ -417,7 +607,7 @@ int lstmk_host_free(void* p, char* err, int errLen) {
         allocations().erase(it);
     }
     std::string e = check_guards(p, a);
-    std::free(a.base);
+    munmap(a.base, a.mapped);
     if (!e.empty()) {
         copy_message(e, err, errLen);
         return 1;
@@ -431,7 +621,16 @@ long long lstmk_host_live_allocations() {
     return static_cast<long long>(allocations().size());
 }
 
-/** Order in which a block's threads run between barriers: 0 ascending, 1 descending, 2 shuffled per phase. */
+/**
+ * Order in which a block's threads run between barriers: 0 ascending, 1 descending, 2 shuffled per phase; and the
+ * order in which each block lane runs its share of the blocks: ascending, descending, a stride permutation.
+ */
 void lstmk_host_set_schedule(int kind) { schedule_kind.store(kind < 0 || kind > 2 ? 0 : kind); }
+
+/** OS threads a launch runs its blocks on (1 = one after another on the caller; clamped to 1..8; default 3). */
+void lstmk_host_set_block_lanes(int lanes) { block_lanes.store(std::max(1, std::min(lanes, kMaxLanes))); }
+
+/** The current number of block lanes. */
+int lstmk_host_block_lanes() { return block_lanes.load(); }
 
 }  // extern "C"

@@ -14,7 +14,8 @@ import java.util.Set;
  * A {@link Device} that runs the host build of the kernels on the CPU (see {@link HostLibrary}): the test vehicle
  * that lets CI run the whole CUDA backend without a GPU. "Device memory" is native memory from the host library,
  * filled with NaN when allocated and fenced by guard zones that a kernel writing out of bounds damages (the launch
- * then fails).
+ * then fails); each allocation ends at an inaccessible page, so a kernel reading past the end of a buffer crashes the
+ * JVM (a crashed test fork fails the build) instead of reading a neighbour's data.
  *
  * <p>It keeps the asynchronous contract of a CUDA stream rather than running things as they are issued: uploads are
  * snapshotted, then everything (copies, fills, launches) is queued and runs in order at {@link #synchronize()}, so
@@ -24,7 +25,10 @@ import java.util.Set;
  * {@code HostDevice} may be passed to any other (one address space, like the streams of one context).
  */
 public final class HostDevice implements Device {
-    /** Order in which a block's threads run between barriers (all must give the same results). */
+    /**
+     * Order in which a block's threads run between barriers, and in which each block lane runs its share of a
+     * launch's blocks (all must give the same results).
+     */
     public enum Schedule { ASCENDING, DESCENDING, SHUFFLED }
 
     private final HostLibrary lib;
@@ -40,6 +44,21 @@ public final class HostDevice implements Device {
     /** Sets the thread schedule of every host-build launch in this process. */
     public static void schedule(Schedule s) {
         HostLibrary.get().setSchedule(s.ordinal());
+    }
+
+    /**
+     * Sets how many OS threads ("block lanes") every host-build launch in this process runs its blocks on, 1 to 8
+     * (clamped; default 3). Each lane runs a contiguous share of the blocks in the {@link #schedule} order, the lanes
+     * at the same time, so a kernel whose blocks read what other blocks of the same launch write (a race on a GPU)
+     * gives schedule-dependent results. 1 runs the blocks one after another in ascending order on the caller.
+     */
+    public static void blockLanes(int lanes) {
+        HostLibrary.get().setBlockLanes(lanes);
+    }
+
+    /** The current number of block lanes. */
+    public static int blockLanes() {
+        return HostLibrary.get().blockLanes();
     }
 
     /** Allocations of the host library not yet freed, over the whole process. */

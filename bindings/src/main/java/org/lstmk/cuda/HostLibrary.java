@@ -27,7 +27,7 @@ final class HostLibrary {
     private static volatile Object loaded;   // a HostLibrary, or the String reason it could not be loaded
 
     private final MethodHandle kernelCount, kernelSignature, checkLaunch, launch, alloc, free, liveAllocations,
-            setSchedule;
+            setSchedule, setBlockLanes, blockLanes;
 
     private HostLibrary(SymbolLookup lib) {
         Linker linker = Linker.nativeLinker();
@@ -42,6 +42,8 @@ final class HostLibrary {
         free = bind(linker, lib, "lstmk_host_free", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
         liveAllocations = bind(linker, lib, "lstmk_host_live_allocations", FunctionDescriptor.of(JAVA_LONG));
         setSchedule = bind(linker, lib, "lstmk_host_set_schedule", FunctionDescriptor.ofVoid(JAVA_INT));
+        setBlockLanes = bind(linker, lib, "lstmk_host_set_block_lanes", FunctionDescriptor.ofVoid(JAVA_INT));
+        blockLanes = bind(linker, lib, "lstmk_host_block_lanes", FunctionDescriptor.of(JAVA_INT));
     }
 
     /** The library, loaded on first use. */
@@ -171,6 +173,22 @@ final class HostLibrary {
     void setSchedule(int kind) {
         try {
             setSchedule.invokeExact(kind);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    void setBlockLanes(int lanes) {
+        try {
+            setBlockLanes.invokeExact(lanes);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    int blockLanes() {
+        try {
+            return (int) blockLanes.invokeExact();
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -97,6 +97,31 @@ class CudaHostBackendTest {
     }
 
     @Test
+    void resultsDoNotDependOnTheBlockLanes() {
+        // One lane in ascending order is the sequential model, under which a race between blocks of one launch goes
+        // unseen; five lanes in another order run neighbouring blocks at once or the other way round.
+        LstmConfig cfg = LstmConfig.of(19, 21);
+        int lanes = HostDevice.blockLanes();
+        try {
+            float[][] sequential = null;
+            for (int l : new int[] {1, 5}) {
+                HostDevice.blockLanes(l);
+                HostDevice.schedule(l == 1 ? HostDevice.Schedule.ASCENDING : HostDevice.Schedule.SHUFFLED);
+                try (Lstm lstm = Lstm.builder(cfg).backend(BACKEND).verify(false).build();
+                     PackedWeights w = lstm.pack(new RandomData(5).weights(cfg));
+                     TrainingWorkspace ws = lstm.newWorkspace(8, 40)) {
+                    float[][] out = trainingStep(lstm, w, ws, 19, 21, 8, 40, 6).all();
+                    if (sequential == null) sequential = out;
+                    for (int i = 0; i < out.length; i++) assertArrayEquals(sequential[i], out[i], l + " lanes: output " + i);
+                }
+            }
+        } finally {
+            HostDevice.blockLanes(lanes);
+            HostDevice.schedule(HostDevice.Schedule.ASCENDING);
+        }
+    }
+
+    @Test
     void gridStrideLoopsCoverWhatTheGridDoesNot() {
         // With gridDim.y capped at 1, every kernel's y loop must walk all batch and column tiles itself.
         System.setProperty(Kernels.MAX_GRID_Y_PROPERTY, "1");

@@ -41,13 +41,44 @@ class HostDeviceTest extends DeviceContractTest {
     }
 
     @Test
+    void aBlockOverTheKernelsLaunchBoundsIsRejected() {
+        // A GPU refuses a block larger than the kernel's __launch_bounds__, however far under 1024 threads it is.
+        int bound = KernelGeometry.load().packThreads();
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        try (DeviceBuffer b = device.allocate(16)) {
+            KernelArgs args = new KernelArgs().i32(1).i32(1).ptr(b).ptr((DeviceBuffer) null).ptr(b);
+            device.launch(pack, Dim3.of(1), Dim3.of(bound), 0, args);
+            device.synchronize();
+            DeviceException e = assertThrows(DeviceException.class,
+                    () -> device.launch(pack, Dim3.of(1), Dim3.of(bound + 1), 0, args));
+            assertTrue(e.getMessage().contains("more than the kernel's __launch_bounds__(" + bound + ")"),
+                    e.getMessage());
+        }
+    }
+
+    @Test
+    void blockLanesAreClamped() {
+        int lanes = HostDevice.blockLanes();
+        try {
+            HostDevice.blockLanes(0);
+            assertEquals(1, HostDevice.blockLanes());
+            HostDevice.blockLanes(100);
+            assertEquals(8, HostDevice.blockLanes());
+        } finally {
+            HostDevice.blockLanes(lanes);
+        }
+    }
+
+    @Test
     void aKernelWritingOutOfBoundsFailsAtSynchronize() {
         DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
-        try (DeviceBuffer src = device.allocate(4 * 4 * Float.BYTES); DeviceBuffer dst = device.allocate(Float.BYTES)) {
+        try (DeviceBuffer src = device.allocate(4 * Float.BYTES); DeviceBuffer dst = device.allocate(2 * Float.BYTES)) {
             device.fillZero(src, 0, src.bytes());
-            // H = 1, K = 4: writes 16 floats into a buffer of one.
+            // H = 1, K = 1: writes 4 floats into a buffer of two. The two extra land in the allocation's tail before
+            // its PROT_NONE page (the size rounded up to 16 bytes), where the guard check sees them; a write further
+            // out would crash the process at the write, like a read past the end.
             device.launch(pack, Dim3.of(1), Dim3.of(32), 0,
-                    new KernelArgs().i32(1).i32(4).ptr(src).ptr((DeviceBuffer) null).ptr(dst));
+                    new KernelArgs().i32(1).i32(1).ptr(src).ptr((DeviceBuffer) null).ptr(dst));
             DeviceException e = assertThrows(DeviceException.class, device::synchronize);
             assertTrue(e.getMessage().contains("cuStreamSynchronize failed after cuLaunchKernel(lstmk_pack_gate_rows"),
                     e.getMessage());
