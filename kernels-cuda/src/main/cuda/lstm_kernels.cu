@@ -176,7 +176,8 @@ static_assert(BackwardTile::THREADS == LSTMK_BWD_THREADS, "kernel_geometry.h: LS
  * with projection it is dh_t . W_hr (K = P, W = W_hr [P, H]) from lstmk_lstm_backward_dh, and dhIn, dy are null.
  *
  * Packed sequences: only the first dInRows rows have a step t+1 (dIn has those rows); rows b >= dInRows are at their
- * own last step, so their product is zero and they take dhIn (dh_T) instead. A uniform batch passes dInRows = B
+ * own last step, so they have no product (their accumulators, zero rows of dIn times W, are not read: 0 times an
+ * infinite or NaN weight would be NaN, where IEEE and the reference have no term at all) and take dhIn (dh_T) instead. A uniform batch passes dInRows = B
  * (dhIn unused) except at the last step (dInRows = 0, dIn null: every row takes dh_T).
  *
  * @param dIn     [dInRows, K] rows (null: zeros, e.g. the last step)   @param w  [K, H] row-major
@@ -211,7 +212,8 @@ __device__ __forceinline__ void backward_step(int B, int H, int K, const float* 
                 const int j = n0 + S::thread_col() + u;
                 if (j >= H) continue;
                 const long long bj = (long long) b * H + j;
-                float dm = acc[r][u];
+                // a row at its own last step has no product: its accumulator is 0*W, NaN for W = inf or NaN
+                float dm = b < dInRows ? acc[r][u] : 0.f;
                 if (dhIn != nullptr && b >= dInRows) dm += dhIn[bj];
                 if (dy != nullptr) dm += dy[b * dyStride + j];
                 const float* row = gates + b * gatesStride;
@@ -265,7 +267,8 @@ LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep_clip, true, true)
  * multiplies it by W_hr into dm_t before the cell epilogue, and dW_hr = sum_t dh_t^T m_t after the loop. Same tile as
  * backward_step. Blocks: x over column tiles, y over batch tiles (grid-stride).
  *
- * Packed sequences as in backward_step: rows b >= dANextRows are at their own last step (no product, + dhIn).
+ * Packed sequences as in backward_step: rows b >= dANextRows are at their own last step (no product: their
+ * accumulator is not read; + dhIn).
  *
  * @param dANext gate gradients of step t+1, packed rows (null at the last step: zeros)
  * @param dANextRows rows of dANext; rows b >= dANextRows read zeros from it and add dhIn
@@ -290,7 +293,7 @@ LSTMK_ENTRY(lstmk_lstm_backward_dh, LSTMK_BWD_THREADS)(int B, int N, int K, cons
             for (int u = 0; u < S::RN; ++u) {
                 const int j = n0 + S::thread_col() + u;
                 if (j >= N) continue;
-                float v = acc[r][u];
+                float v = b < dANextRows ? acc[r][u] : 0.f;   // as in backward_step: 0*W is no product
                 if (dhIn != nullptr && b >= dANextRows) v += dhIn[(long long) b * N + j];
                 if (dy != nullptr) v += dy[b * dyStride + j];
                 dh[b * dhStride + j] = v;

@@ -163,12 +163,14 @@ public final class Dispatcher {
 
     /**
      * The first usable, auto-selectable provider of {@code candidates} (best first) that supports {@code config}
-     * and opens. Landing on the reference because a usable faster backend lacks a feature is logged as a WARNING
-     * naming the feature.
+     * and opens. Landing on the reference because a usable faster backend lacks a feature, or because a faster
+     * backend is unusable for a configuration error ({@link Availability#misconfigured}), is logged as a WARNING
+     * naming the feature or the error: either way the user expected the faster one, and the reference alone would
+     * look like a silent slowdown.
      */
     static Opened openDefault(LstmConfig config, List<BackendProvider> candidates, BackendOptions options) {
         List<BackendSelection.Skipped> skipped = new ArrayList<>();
-        List<String> lacking = new ArrayList<>();
+        List<String> passedOver = new ArrayList<>(); // why faster backends the user meant to run did not
         for (BackendProvider p : candidates) {
             Availability a = p.availability();
             if (!p.autoSelectable()) {
@@ -177,19 +179,20 @@ public final class Dispatcher {
             }
             if (!a.usable()) {
                 skipped.add(new BackendSelection.Skipped(p.name(), a.detail()));
+                if (a.misconfigured()) passedOver.add(p.name() + " is misconfigured: " + a.detail());
                 continue;
             }
             Support support = p.supports(config);
             if (!support.supported()) {
                 skipped.add(new BackendSelection.Skipped(p.name(), "lacks " + support.describe()));
-                lacking.add(p.name() + " lacks " + support.feature());
+                passedOver.add(p.name() + " lacks " + support.feature());
                 continue;
             }
             try {
                 Opened o = new Opened(p.open(options), new BackendSelection(p.name(), a.detail(), null, skipped, false), p);
-                if (!lacking.isEmpty() && p.name().equals(ReferenceBackend.NAME)) {
+                if (!passedOver.isEmpty() && p.name().equals(ReferenceBackend.NAME)) {
                     String line = "lstm-kernels: running " + config + " on the slow scalar reference because "
-                            + String.join(", ", lacking);
+                            + String.join(", ", passedOver);
                     if (LOGGED.add(line)) LOG.log(System.Logger.Level.WARNING, line);
                 }
                 return o;

@@ -21,8 +21,13 @@ import jdk.incubator.vector.VectorOperators;
  * a degree-4 polynomial fitted for relative error (≈5e-9, under 0.1 ulp), and {@code 2^n} built in the exponent
  * bits. Inputs are clamped first, so neither NaN (from ±∞) nor a subnormal can appear:
  * <ul>
- *   <li>{@code sigmoid(x) = 1 / (1 + e^−x)} with {@code x} clamped to {@code [−87, 87]}: results stay in
- *       {@code [1.6e-38, 1]}, all normal floats;</li>
+ *   <li>{@code sigmoid(x) = 1 / (1 + e^−x)} with {@code x} clamped to {@code [−88, 88]}: results are normal floats
+ *       in {@code [1.2e-38, 1]}, or exactly 0 below {@code x ≈ −87.34}, where the true value is subnormal and is
+ *       flushed like every other result. So {@code sigmoid(−∞) = 0} and {@code sigmoid(+∞) = 1} exactly, as in the
+ *       reference: a gate saturated by an infinite pre-activation has {@code σ(1−σ) = 0} exactly, and its gradient
+ *       times that infinity is NaN exactly where IEEE arithmetic (and the reference) put it. (A clamp at −87 left
+ *       {@code σ(−∞) ≈ 1.6e-38}, whose product with ∞ was ∞ instead of NaN.) 88 keeps {@code e^88 ≈ 1.65e38}, and
+ *       its {@code 2^n} (n = 127), finite;</li>
  *   <li>{@code tanh(x) = m / (m + 2)} with {@code m = e^{2x} − 1} computed as {@code 2^n·(r + r²q) + (2^n − 1)}
  *       (accurate near 0, where tanh x ≈ x), {@code x} clamped to {@code [−9, 9]} (tanh(±9) rounds to ±1), and
  *       results below the smallest normal float (from subnormal inputs) flushed to zero.</li>
@@ -50,7 +55,7 @@ final class Activations {
     private static final FloatVector VQ0 = FloatVector.broadcast(FLOAT, Q0);
     private static final VectorSpecies<Integer> INT = FLOAT.vectorShape().withLanes(int.class);
     private static final int EXPONENT = 0x7F800000;
-    static final float SIGMOID_CLAMP = 87f;
+    static final float SIGMOID_CLAMP = 88f;
     static final float TANH_CLAMP = 9f;
 
     /**

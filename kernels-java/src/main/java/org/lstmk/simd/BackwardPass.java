@@ -8,6 +8,8 @@ import static org.lstmk.simd.SimdSpecies.VB;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorSpecies;
 import org.lstmk.api.Layout;
 import org.lstmk.api.LstmGradients;
 
@@ -46,6 +48,7 @@ final class BackwardPass implements WorkerTeam.Job {
     static final int GRADIENT_GROUP = 4;
     /** Rows of a register tile whose columns are single vectors. */
     static final int VECTOR_TILE_ROWS = 6;
+    private static final VectorSpecies<Integer> INT = FLOAT.vectorShape().withLanes(int.class);
 
     /** Inputs and outputs of the call (caller buffers; null where not given or not wanted). */
     record Io(Layout layout, MemorySegment x, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
@@ -195,13 +198,13 @@ final class BackwardPass implements WorkerTeam.Job {
                     int mr = Tiles.size(live, liveTiles, i);
                     MicroKernels.gemm(mr, nv, da, aBase + r * gRow, gRow, 4, w.whhT, panel, wPanel, VB, k,
                             sc.dh(), r * hRow + u * VB, hRow);
-                    cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                    backwardCell(s, mr, u, nv, r);
                     r += mr;
                 }
                 s.cBase = endBase;
                 for (int i = 0; i < endTiles; i++) {
                     int mr = Tiles.size(size - live, endTiles, i);
-                    cell.backwardTile(s, mr, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                    backwardCell(s, mr, u, nv, r);
                     r += mr;
                 }
             }
@@ -273,14 +276,41 @@ final class BackwardPass implements WorkerTeam.Job {
                 int ends = Math.max(r, Math.min(live, r + mr));
                 if (ends > r) {
                     s.cBase = liveBase;
-                    cell.backwardTile(s, ends - r, nv, r * gRow + u * 4 * VB, r * hRow + u * VB, u * 4 * VB);
+                    backwardCell(s, ends - r, u, nv, r);
                 }
                 if (ends < r + mr) {
                     s.cBase = endBase;
-                    cell.backwardTile(s, r + mr - ends, nv, ends * gRow + u * 4 * VB, ends * hRow + u * VB,
-                            u * 4 * VB);
+                    backwardCell(s, r + mr - ends, u, nv, ends);
                 }
                 r += mr;
+            }
+        }
+    }
+
+    /**
+     * The layer's backward cell on {@code rows} rows from row {@code r} of the step and unit blocks
+     * {@code [u, u+nv)}; then, when those end with the last block and it has padding units, their {@code da} forced
+     * to exactly 0.
+     *
+     * <p>Why: padding units have zero weights, so their pre-activations are {@code 0·x}, and an infinite input,
+     * {@code h0} or projected {@code h} makes that {@code 0·∞ = NaN}; their states, and the {@code dh} that
+     * {@code da·W_hhᵀ} gives them, can be NaN too. In forward nothing reads them (every product's K runs over the
+     * real units of h or m only), but {@code da} is the A operand of products whose K runs over all {@code 4Hp} gate
+     * columns ({@code dh = da·W_hhᵀ}, {@code dh0}, {@code dx = da·W_ih}), where a padding unit's NaN times its zero
+     * weight would reach every real column of the row. Zeroing here, where {@code da} is produced, costs four
+     * vector ANDs per row of the last block per step, outside the cell's loops, and nothing when H is a multiple of
+     * L; an integer AND, as in {@code Activations.flushSubnormals}, rather than a blend.
+     */
+    private void backwardCell(BackwardStep s, int rows, int u, int nv, int r) {
+        long gRow = shape.gateRowBytes();
+        cell.backwardTile(s, rows, nv, r * gRow + u * 4 * VB, r * shape.stateRowBytes() + u * VB, u * 4 * VB);
+        MemorySegment real = w.realLanes;
+        if (real == null || u + nv != shape.blocks()) return;
+        IntVector keep = IntVector.fromMemorySegment(INT, real, 0, ORDER);
+        for (long o = s.daBase + r * gRow + (u + nv - 1) * 4 * VB, end = o + rows * gRow; o < end; o += gRow) {
+            for (int gate = 0; gate < 4; gate++) {
+                IntVector.fromMemorySegment(INT, da, o + gate * VB, ORDER).and(keep)
+                        .intoMemorySegment(da, o + gate * VB, ORDER);
             }
         }
     }

@@ -139,7 +139,7 @@ final class CellKernels implements Cell {
                 dh.mul(tc).mul(o.mul(ONE.sub(o))).intoMemorySegment(da, db + 3 * VB, ORDER);
                 dc.mul(f).intoMemorySegment(dcs, hc, ORDER);
             }
-            // Saturated gates make i(1−i) tiny (down to 1.6e-38): the products are flushed rather than left to
+            // Saturated gates make i(1−i) tiny (down to 1.2e-38, or 0): the products are flushed rather than left to
             // become subnormals, which every later GEMM on da would be slowed by.
             Activations.flushSubnormals(da, s.daBase + g0 + r * s.gRow, 4 * blocks);
             Activations.flushSubnormals(dcs, hc0 + r * s.hRow, blocks);

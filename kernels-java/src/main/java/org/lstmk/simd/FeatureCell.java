@@ -38,6 +38,8 @@ import org.lstmk.reference.ReferenceLstm;
  */
 final class FeatureCell implements Cell {
     private static final FloatVector ONE = FloatVector.broadcast(FLOAT, 1f);
+    /** The bits of 1f: a keep mask ANDed with them is κ as a float, 1 or 0. */
+    private static final int ONE_BITS = Float.floatToRawIntBits(1f);
 
     /** Interleaved {@code [4Hp]} peephole weights (P_i in the i columns, P_f in f, P_o in o, 0 in g), or null. */
     private final MemorySegment peep;
@@ -148,7 +150,9 @@ final class FeatureCell implements Cell {
     /**
      * {@code da} of the tile's blocks and {@code dc ← dc_{t−1}}; {@code κ} as the integer test
      * {@code keep = (x ≠ 0) ∧ (y ≠ 0)} with {@code x = bits(gate) ^ bits(HIGH)}, {@code y = bits(gate) ^ bits(LOW)}
-     * ({@code z ≠ 0} is the sign bit of {@code z | −z}), applied by masking the bits of the gradient.
+     * ({@code z ≠ 0} is the sign bit of {@code z | −z}), turned into the float 1 or 0 by masking the bits of 1f
+     * and multiplied in, as the reference and the CUDA cell do: masking the gradient's own bits would turn a NaN or
+     * infinite gradient of a clamped gate into 0 where IEEE (and the reference) give {@code ∞·0 = NaN}.
      */
     private void gateGradients(BackwardStep s, int rows, int blocks, long g0, long hc0, long unitOff) {
         MemorySegment gates = s.gates, cs = s.cs, da = s.da, dcs = s.dc, tile = s.tile, pw = peep;
@@ -169,8 +173,8 @@ final class FeatureCell implements Cell {
                 if (clips) {
                     IntVector b = o.reinterpretAsInts(), x = b.lanewise(VectorOperators.XOR, sh),
                             y = b.lanewise(VectorOperators.XOR, sl);
-                    dao = dao.reinterpretAsInts().and(x.or(x.neg()).and(y.or(y.neg())).lanewise(VectorOperators.ASHR, 31))
-                            .reinterpretAsFloats();
+                    dao = dao.mul(x.or(x.neg()).and(y.or(y.neg())).lanewise(VectorOperators.ASHR, 31).and(ONE_BITS)
+                            .reinterpretAsFloats());
                 }
                 FloatVector dc = dh.mul(o).fma(ONE.sub(tc.mul(tc)), fromMemorySegment(FLOAT, dcs, hc, ORDER));
                 if (peeps) dc = dao.fma(fromMemorySegment(FLOAT, pw, p + 3 * VB, ORDER), dc);
@@ -181,18 +185,18 @@ final class FeatureCell implements Cell {
                 if (clips) {
                     IntVector b = i.reinterpretAsInts(), x = b.lanewise(VectorOperators.XOR, sh),
                             y = b.lanewise(VectorOperators.XOR, sl);
-                    dai = dai.reinterpretAsInts().and(x.or(x.neg()).and(y.or(y.neg())).lanewise(VectorOperators.ASHR, 31))
-                            .reinterpretAsFloats();
+                    dai = dai.mul(x.or(x.neg()).and(y.or(y.neg())).lanewise(VectorOperators.ASHR, 31).and(ONE_BITS)
+                            .reinterpretAsFloats());
                     b = f.reinterpretAsInts();
                     x = b.lanewise(VectorOperators.XOR, sh);
                     y = b.lanewise(VectorOperators.XOR, sl);
-                    daf = daf.reinterpretAsInts().and(x.or(x.neg()).and(y.or(y.neg())).lanewise(VectorOperators.ASHR, 31))
-                            .reinterpretAsFloats();
+                    daf = daf.mul(x.or(x.neg()).and(y.or(y.neg())).lanewise(VectorOperators.ASHR, 31).and(ONE_BITS)
+                            .reinterpretAsFloats());
                     b = gg.reinterpretAsInts();
                     x = b.lanewise(VectorOperators.XOR, th);
                     y = b.lanewise(VectorOperators.XOR, tl);
-                    dag = dag.reinterpretAsInts().and(x.or(x.neg()).and(y.or(y.neg())).lanewise(VectorOperators.ASHR, 31))
-                            .reinterpretAsFloats();
+                    dag = dag.mul(x.or(x.neg()).and(y.or(y.neg())).lanewise(VectorOperators.ASHR, 31).and(ONE_BITS)
+                            .reinterpretAsFloats());
                 }
                 long db = s.daBase + g;
                 dai.intoMemorySegment(da, db, ORDER);

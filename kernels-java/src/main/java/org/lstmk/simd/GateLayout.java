@@ -7,7 +7,8 @@ import org.lstmk.api.LstmConfig;
 /**
  * The SIMD backend's gate-interleaved layout of one layer's sizes. Hidden units are grouped in blocks of {@code L}
  * (one vector); {@code H} is padded up to {@code Hp}, a multiple of {@code L}, with units whose weights and bias are
- * zero (their states stay exactly zero), so hot loops have neither tails nor masks. The {@code 4Hp} gate columns are
+ * zero (their states stay exactly zero for finite inputs; see {@code BackwardPass.backwardCell} for infinite ones),
+ * so hot loops have neither tails nor masks. The {@code 4Hp} gate columns are
  * ordered block by block, and within a block gate by gate: column {@code (j/L)·4L + gate·L + j%L} holds gate
  * {@code gate} (i, f, g, o) of unit {@code j}. One block is therefore four consecutive vectors: i, f, g, o of the
  * same {@code L} units, which is what a register tile of the fused step needs.

@@ -37,23 +37,20 @@ final class SimdSpecies {
     /** Accumulators a register tile may hold, leaving room for the B vectors and a broadcast. */
     static final int MAX_ACCUMULATORS = REGISTERS == 32 ? 24 : 12;
 
+    /**
+     * The species for {@code bits}, the value of {@code -Dlstm.simd.bits} (null or blank: the hardware's).
+     *
+     * @throws IllegalArgumentException with {@link SimdProvider#invalidBits}'s reason for a value it rejects (in
+     *                                  the static initialiser only when the provider's probe was bypassed)
+     */
     static VectorSpecies<Float> choose(String bits) {
+        String invalid = SimdProvider.invalidBits(bits);
+        if (invalid != null) throw new IllegalArgumentException(invalid);
         if (bits == null || bits.isBlank()) return FloatVector.SPECIES_PREFERRED;
-        int b;
-        try {
-            b = Integer.parseInt(bits.trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("-D" + BITS_PROPERTY + "=" + bits + ": expected 128, 256 or 512");
-        }
-        VectorShape shape = switch (b) {
-            case 128 -> VectorShape.S_128_BIT;
-            case 256 -> VectorShape.S_256_BIT;
-            case 512 -> VectorShape.S_512_BIT;
-            default -> throw new IllegalArgumentException("-D" + BITS_PROPERTY + "=" + bits + ": expected 128, 256 or 512");
-        };
+        int b = Integer.parseInt(bits.trim());
         // Wider than the hardware would run in the Vector API's slow Java fallback: use the hardware's width.
         if (b > FloatVector.SPECIES_PREFERRED.vectorBitSize()) return FloatVector.SPECIES_PREFERRED;
-        return VectorSpecies.of(float.class, shape);
+        return VectorSpecies.of(float.class, VectorShape.forBitSize(b));
     }
 
     /** E.g. "AVX-512: 16 floats per vector". */

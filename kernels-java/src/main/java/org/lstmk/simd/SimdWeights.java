@@ -29,13 +29,19 @@ import org.lstmk.spi.BackendWeights;
  *   <li>{@code whrT} (projection only): {@code W_hrᵀ [H][Pp]} row-major — the B operand of {@code h = m·W_hrᵀ}.</li>
  * </ul>
  * {@link #cell} is the layer's gate epilogue ({@link Cell#of}).
- * Padding rows and columns are zero.
+ * Padding rows and columns are zero. {@link #realLanes} marks the real units of the last block when H is not a
+ * multiple of L (see {@link BackwardPass}: the only place padding units could carry a NaN into real results).
  */
 final class SimdWeights implements BackendWeights {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     final GateLayout shape;
     final MemorySegment wih, whh, bias, whhT, wihT, peep, whr, whrT;
+    /**
+     * {@code [L]} ints, all ones for the real units of the last unit block and 0 for its padding units; null when
+     * {@code H} is a multiple of L (no padding units).
+     */
+    final MemorySegment realLanes;
     /** The layer's cell: the plain one, or peepholes and clip. */
     final Cell cell;
     private final Arena arena;
@@ -54,6 +60,9 @@ final class SimdWeights implements BackendWeights {
             peep = cfg.peepholes() ? arena.allocate(4L * g, 64) : null;
             whr = shape.projection() ? arena.allocate((long) out * shape.stateRowBytes(), 64) : null;
             whrT = shape.projection() ? arena.allocate((long) shape.hid() * shape.outRowBytes(), 64) : null;
+            int real = shape.hid() % L;
+            realLanes = real == 0 ? null : arena.allocate(VB, 64);
+            for (int lane = 0; lane < real; lane++) realLanes.setAtIndex(ValueLayout.JAVA_INT, lane, -1);
         } catch (RuntimeException | OutOfMemoryError e) {
             arena.close();
             throw e;

@@ -5,7 +5,9 @@
  *
  * <h2>Layout</h2>
  * One species per JVM ({@code SimdSpecies}: the CPU's widest, or {@code -Dlstm.simd.bits=128|256|512}), L floats
- * per vector. Hidden units are padded to a multiple of L with zero weights (their states stay exactly zero) and
+ * per vector. Hidden units are padded to a multiple of L with zero weights (their states stay exactly zero for
+ * finite inputs; an infinite one makes them {@code 0·∞ = NaN}, which no forward product reads and backward zeroes
+ * in their {@code da}: {@code BackwardPass.backwardCell}) and
  * the 4 gates are interleaved per block of L units ({@code GateLayout}): a register tile column of 4 vectors is i, f,
  * g, o of the same units. Packed weights ({@code SimdWeights}, 64-byte aligned native memory of a shared arena) hold
  * W_ih and W_hh as per-block panels {@code [K][4L]} (the B operand of the forward products), their transposes as

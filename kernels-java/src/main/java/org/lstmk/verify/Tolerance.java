@@ -17,4 +17,28 @@ public final class Tolerance {
         double k = Math.sqrt(inputSize + hiddenSize) + Math.sqrt((double) steps * batch);
         return Math.max(1e-5, 2e-6 * k);
     }
+
+    /** Float32's unit roundoff, 2⁻²⁴. */
+    public static final double FLOAT_EPSILON = 0x1p-24;
+
+    /**
+     * The absolute resolution of a float32 gradient ({@link Comparison}'s {@code floor}): below it, a difference
+     * from the double reference says nothing about the backend.
+     *
+     * <p>Backward sees the gates only as float32 activations, so a saturated gate's derivative {@code σ(1−σ)} (or
+     * {@code 1−g²}) is computed from a σ rounded to within {@code ε = 2⁻²⁴} of 1, and is off by up to {@code ε}
+     * absolutely: for a pre-activation past ≈17 it is exactly 0 in float32 where the double reference has
+     * {@code e^{−17}} or less. Each gate gradient is that derivative times the gradient reaching the gate (at most
+     * about {@code upstream}) and each output sums {@code terms} of them, each times a factor of at most
+     * {@code factor} (a weight, an input, a state). Where the reference's gradients are below this bound, as with
+     * saturating inputs, they are float32 underflow, not a mismatch; where they are above it, as with ordinary data,
+     * the bound is far under {@code rtol}·scale and changes nothing.
+     *
+     * @param upstream largest magnitude of the gradients given to the call ({@code dy, dh_T, dc_T})
+     * @param factor   largest magnitude of what the gate gradients are multiplied by (weights, inputs, states, 1)
+     * @param terms    most terms summed into one element (gates per input, or rows per weight)
+     */
+    public static double float32Floor(double upstream, double factor, long terms) {
+        return FLOAT_EPSILON * upstream * factor * Math.sqrt(Math.max(1, terms));
+    }
 }

@@ -28,7 +28,8 @@ public final class VerifyingBackend implements LstmBackend {
         this.reference = reference;
     }
 
-    private record Weights(BackendWeights tested, BackendWeights reference) implements BackendWeights {
+    /** @param maxAbs the largest finite magnitude among the weights (for {@link Tolerance#float32Floor}) */
+    private record Weights(BackendWeights tested, BackendWeights reference, double maxAbs) implements BackendWeights {
         @Override public void close() {
             try (BackendWeights r = reference) {
                 tested.close();
@@ -54,7 +55,7 @@ public final class VerifyingBackend implements LstmBackend {
     public BackendWeights pack(LstmConfig config, LstmWeights weights) {
         BackendWeights t = tested.pack(config, weights);
         try {
-            return new Weights(t, reference.pack(config, weights));
+            return new Weights(t, reference.pack(config, weights), maxAbs(weights));
         } catch (RuntimeException e) {
             t.close();
             throw e;
@@ -101,6 +102,9 @@ public final class VerifyingBackend implements LstmBackend {
         tested.backward(new Calls.Backward(cfg, w.tested, ws.tested, b.steps(), b.batch(), b.x(), b.dy(), b.dhT(),
                 b.dcT(), b.dx(), b.dh0(), b.dc0(), b.gradients(), b.accumulate(), b.sequences()));
         Check c = new Check(cfg, b.steps(), b.batch(), b.batchSizes());
+        c.floor = Tolerance.float32Floor(
+                Math.max(maxAbs(b.dy(), c.rows * out), Math.max(maxAbs(b.dhT(), bo), maxAbs(b.dcT(), bh))),
+                Math.max(Math.max(1, w.maxAbs), maxAbs(b.x(), c.rows * in)), Math.max(4L * hid, c.rows));
         MemorySegment dx = scratch(b.dx(), c.rows * in);
         MemorySegment dh0 = scratch(b.dh0(), bo), dc0 = scratch(b.dc0(), bh);
         reference.backward(new Calls.Backward(cfg, w.reference, ws.reference, b.steps(), b.batch(), b.x(), b.dy(),
@@ -142,6 +146,9 @@ public final class VerifyingBackend implements LstmBackend {
         reference.cellBackward(new Calls.CellBackward(cfg, w.reference, cb.batch(), cb.x(), cb.h(), cb.c(), cb.gates(),
                 cb.dhNext(), cb.dcNext(), dx, dh, dc, before, cb.accumulate()));
         Check c = new Check(cfg, 1, cb.batch(), null);
+        c.floor = Tolerance.float32Floor(Math.max(maxAbs(cb.dhNext(), bo), maxAbs(cb.dcNext(), bh)),
+                Math.max(Math.max(1, w.maxAbs), Math.max(maxAbs(cb.x(), (long) cb.batch() * in),
+                        Math.max(maxAbs(cb.h(), bo), maxAbs(cb.c(), bh)))), Math.max(4L * hid, cb.batch()));
         c.matrix("dx", cb.dx(), dx, (long) cb.batch() * in, in);
         c.matrix("dh", cb.dh(), dh, bo, out);
         c.matrix("dc", cb.dc(), dc, bh, hid);
@@ -154,6 +161,26 @@ public final class VerifyingBackend implements LstmBackend {
         try (LstmBackend r = reference) {
             tested.close();
         }
+    }
+
+    /** The largest finite magnitude of the first {@code n} floats of {@code s}; 0 for null. */
+    private static double maxAbs(MemorySegment s, long n) {
+        if (s == null) return 0;
+        double m = 0;
+        for (long i = 0; i < n; i++) {
+            float v = s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+            if (Float.isFinite(v)) m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+
+    /** The largest finite magnitude among the weights (every float of each segment: they are exactly sized). */
+    private static double maxAbs(LstmWeights w) {
+        double m = 0;
+        for (MemorySegment s : new MemorySegment[] {w.wIh(), w.wHh(), w.bIh(), w.bHh(), w.wHr(), w.peepholes()}) {
+            if (s != null) m = Math.max(m, maxAbs(s, s.byteSize() / Float.BYTES));
+        }
+        return m;
     }
 
     /** A heap buffer of {@code n} floats for the reference's copy of an output, or null if it is not wanted. */
@@ -184,6 +211,11 @@ public final class VerifyingBackend implements LstmBackend {
         final LstmConfig cfg;
         final int steps, batch;
         final double rtol;
+        /**
+         * The float32 resolution of the call's gradients ({@link Tolerance#float32Floor}), 0 for forward calls: their
+         * outputs have no saturated derivative in them.
+         */
+        double floor;
         final List<Comparison.Result> results = new ArrayList<>();
 
         /** Rows of the call's sequence buffers: {@code T·B}, or packed {@code Σ batchSizes}. */
@@ -223,7 +255,7 @@ public final class VerifyingBackend implements LstmBackend {
         }
 
         private void add(String name, MemorySegment a, MemorySegment e, long n, LongFunction<String> where) {
-            results.add(Comparison.compare(name, a, e, n, rtol, where));
+            results.add(Comparison.compare(name, a, e, n, rtol, floor, where));
         }
 
         void done(String call) {

@@ -204,25 +204,58 @@ class DispatcherTest {
     /** LSTM_BACKEND in a child JVM: honoured, named as the source, and overridden by -Dlstm.backend. */
     @Test
     void environmentVariableForcesABackendAndThePropertyWins() throws Exception {
-        assertEquals("selected test-flipped-gate forcedBy=LSTM_BACKEND", probe(FlippedGateTestProvider.NAME, null));
+        assertEquals("selected test-flipped-gate forcedBy=LSTM_BACKEND", probe(FlippedGateTestProvider.NAME, (String) null));
         assertEquals("error backend 'test-unusable' (forced by LSTM_BACKEND) cannot run here: " + UnusableTestProvider.REASON,
-                probe(UnusableTestProvider.NAME, null));
+                probe(UnusableTestProvider.NAME, (String) null));
         assertEquals("selected reference forcedBy=-Dlstm.backend", probe(UnusableTestProvider.NAME, ReferenceBackend.NAME));
     }
 
+    /**
+     * A wrong {@code -Dlstm.simd.bits} in a child JVM (the SIMD width is fixed once per JVM, so this one's must not
+     * see it): the default lands on the reference, and a WARNING says why in the property's own words rather than
+     * an ExceptionInInitializerError. Skipped where the simd backend is not on the class path or not usable at all.
+     */
+    @Test
+    void aMisconfiguredSimdWidthIsWarnedAboutWhenTheDefaultFallsToTheReference() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Lstm.backends().stream()
+                .anyMatch(b -> b.name().equals("simd") && b.usable()), "simd is not usable here");
+        String reason = "-Dlstm.simd.bits=77: expected 128, 256 or 512";
+        Probe p = probe("", List.of("-Dlstm.simd.bits=77"));
+        assertEquals("selected reference forcedBy=null", p.out());
+        assertTrue(p.err().lines().anyMatch(l -> l.contains("WARNING") && l.contains("simd is misconfigured: " + reason)),
+                "a WARNING naming the reason: " + p.err());
+        assertFalse(p.err().contains("ExceptionInInitializerError"), p.err());
+    }
+
     private static String probe(String env, String property) throws IOException, InterruptedException {
+        return probe(env, property == null ? List.of() : List.of("-D" + Dispatcher.BACKEND_PROPERTY + "=" + property))
+                .out();
+    }
+
+    /** What the child JVM printed: the selection line, and its log. */
+    private record Probe(String out, String err) {}
+
+    private static Probe probe(String env, List<String> options) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path")));
-        if (property != null) cmd.add("-D" + Dispatcher.BACKEND_PROPERTY + "=" + property);
+        cmd.addAll(options);
         cmd.add(SelectionProbe.class.getName());
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put(Dispatcher.BACKEND_ENV, env);
         Process p = pb.start();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "probe JVM timed out");
+        // stderr drained on its own thread: a child blocked on a full pipe would never exit
+        var err = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "probe JVM timed out");
         assertEquals(0, p.exitValue(), out);
-        return out;
+        return new Probe(out, err.join());
     }
 
     /** The in-process default tests cannot clear an LSTM_BACKEND set around the build: they are then skipped. */

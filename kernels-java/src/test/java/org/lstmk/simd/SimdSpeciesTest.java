@@ -1,12 +1,21 @@
 package org.lstmk.simd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
+import org.lstmk.spi.Availability;
 
-/** The width forced by {@code -Dlstm.simd.bits} is the width every kernel of this JVM runs at. */
+/**
+ * The width forced by {@code -Dlstm.simd.bits} is the width every kernel of this JVM runs at; a value that is not a
+ * width makes the backend unusable as a configuration error naming the value (through the provider's probe with the
+ * value given, since this JVM's width is fixed: the dispatcher's warning is tested in a child JVM by
+ * {@code DispatcherTest}).
+ */
 class SimdSpeciesTest {
     @Test
     void theForcedWidthIsUsed() {
@@ -15,6 +24,23 @@ class SimdSpeciesTest {
         int expected = bits == null ? hardware : Math.min(Integer.parseInt(bits), hardware);
         assertEquals(expected, SimdSpecies.FLOAT.vectorBitSize(), SimdSpecies.describe());
         assertEquals(expected / 32, SimdSpecies.L);
+    }
+
+    @Test
+    void aWrongWidthIsAMisconfigurationThatSaysWhy() {
+        String reason = "-Dlstm.simd.bits=77: expected 128, 256 or 512";
+        Availability a = SimdProvider.probe("77");
+        assertFalse(a.usable());
+        assertTrue(a.misconfigured(), "the user's error, for the dispatcher to warn about");
+        assertEquals(reason, a.detail());
+        assertEquals(reason, SimdProvider.invalidBits("77"));
+        assertEquals("-Dlstm.simd.bits=wide: expected 128, 256 or 512", SimdProvider.invalidBits("wide"));
+        assertEquals(reason, assertThrows(IllegalArgumentException.class, () -> SimdSpecies.choose("77")).getMessage());
+        for (String fine : new String[] {null, "", " ", "128", " 256 ", "512"}) {
+            assertNull(SimdProvider.invalidBits(fine), "'" + fine + "'");
+        }
+        Availability usable = SimdProvider.probe("256");
+        assertTrue(usable.usable() && !usable.misconfigured(), usable.toString());
     }
 
     @Test

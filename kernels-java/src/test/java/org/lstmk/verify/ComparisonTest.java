@@ -61,7 +61,15 @@ class ComparisonTest {
         "-Infinity, Infinity, false", "1e30, Infinity, false", "Infinity, 1, false", "NaN, Infinity, false",
         "0, 0, true", "-0.0, 0, true",
         "1e-31, 0, true",                     // the 1e-30 absolute floor forgives flushed subnormals...
-        "1e-20, 0, false"})                   // ...but nothing more when the whole tensor is zero
+        "1e-20, 0, false",                    // ...but nothing more when the whole tensor is zero
+        // float underflow: a reference that is subnormal or zero in float against a backend's zero or subnormal
+        "0, 1e-39, true", "1e-39, 0, true", "-1e-40, 1e-39, true", "0, -1.4e-45, true",
+        // float overflow: the reference's ∞ (a double past Float.MAX_VALUE) and a backend within rtol of the top,
+        // either way, with the same sign; anything further, or the other sign, is a mismatch
+        "3.4028235e38, Infinity, true", "3.4028e38, Infinity, true", "-3.4028e38, -Infinity, true",
+        "Infinity, 3.4028235e38, true", "-Infinity, -3.4028e38, true",
+        "3.39e38, Infinity, false", "Infinity, 3.39e38, false", "-3.4028235e38, Infinity, false",
+        "-Infinity, 3.4028235e38, false", "NaN, 3.4028235e38, false"})
     void specialValues(float actual, float expected, boolean passes) {
         Comparison.Result r = compare(new float[] {actual}, new float[] {expected});
         assertEquals(passes, r.passed(), r.describe());
@@ -79,6 +87,23 @@ class ComparisonTest {
         // The scale ignores non-finite reference elements.
         assertFalse(compare(new float[] {NAN, 1e-3f}, new float[] {NAN, 0}).passed());
         assertTrue(compare(new float[] {INF, 1}, new float[] {INF, 1}).passed());
+    }
+
+    /**
+     * A caller's float32 floor ({@link Tolerance#float32Floor}) forgives a tensor entirely below it, as gradients
+     * through saturated gates are (σ rounded to 1 in float32, so σ(1−σ) = 0 where double has e^−30), and nothing
+     * above it.
+     */
+    @Test
+    void aResolutionFloorForgivesOnlyDifferencesBelowIt() {
+        float[] reference = {9.4e-14f, -3e-14f, 1e-15f}, float32 = {0, 0, 0};
+        double floor = Tolerance.float32Floor(1, 1, 4);
+        assertFalse(compare(float32, reference).passed(), "without the floor, a mismatch");
+        assertTrue(Comparison.compare("t", MemorySegment.ofArray(float32), MemorySegment.ofArray(reference), 3, RTOL,
+                floor, Comparison.matrix("t", 3)).passed());
+        assertFalse(Comparison.compare("t", MemorySegment.ofArray(new float[] {0, 1e-6f, 0}),
+                MemorySegment.ofArray(reference), 3, RTOL, floor, Comparison.matrix("t", 3)).passed());
+        assertEquals(0x1p-24 * 2 * 3 * 10, Tolerance.float32Floor(2, 3, 100), 1e-20);
     }
 
     @Test

@@ -74,6 +74,51 @@ class VerifyingBackendTest {
         assertArrayEquals(unverified(FlippedGateTestProvider.NAME), y);
     }
 
+    /**
+     * Saturating inputs (x uniform in ±1000) on the SIMD backend: its gradients through gates that float32 rounds
+     * to exactly 0 or 1 are 0 where the double reference has values like 1e-14 (and tiny differences where it has
+     * 1e-4 of 1 − σ), which is float32 underflow, not a mismatch; the same inputs on a wrong backend still fail.
+     */
+    @Test
+    void float32UnderflowOnSaturatedInputsIsNoMismatchButAWrongBackendStillIs() {
+        for (int hid : new int[] {1, 3, 8}) {
+            for (double scale : new double[] {100, 1000}) {
+                LstmConfig cfg = LstmConfig.of(2, hid);
+                int t = 5, b = 2;
+                RandomData r = new RandomData(40 + hid);
+                LstmWeights w0 = r.weights(cfg);
+                float[] xs = r.uniform(t * b * 2, scale), dy = r.uniform(t * b * hid, 1);
+                float[] y = new float[t * b * hid], dx = new float[t * b * 2];
+                for (int steps : new int[] {1, t}) {
+                    try (Lstm lstm = Lstm.builder(cfg).backend("simd").verify(true).build();
+                         PackedWeights w = lstm.pack(w0);
+                         TrainingWorkspace ws = lstm.newWorkspace(steps, b)) {
+                        lstm.forwardTraining(w, steps, b, MemorySegment.ofArray(xs), null, MemorySegment.ofArray(y),
+                                null, ws);
+                        lstm.backward(w, ws, MemorySegment.ofArray(xs), MemorySegment.ofArray(dy), null,
+                                MemorySegment.ofArray(dx), LstmState.allocate(b, hid), LstmGradients.allocate(cfg),
+                                GradientMode.OVERWRITE);
+                        float[] gates = new float[b * 4 * hid], h = new float[b * hid], c = new float[b * hid];
+                        MemorySegment x0 = MemorySegment.ofArray(java.util.Arrays.copyOf(xs, b * 2));
+                        lstm.cellForward(w, b, x0, null, LstmState.of(h, c), MemorySegment.ofArray(gates));
+                        lstm.cellBackward(w, b, x0, null, MemorySegment.ofArray(gates),
+                                LstmState.of(java.util.Arrays.copyOf(dy, b * hid), null),
+                                MemorySegment.ofArray(new float[b * 2]),
+                                LstmState.allocate(b, hid), LstmGradients.allocate(cfg), GradientMode.OVERWRITE);
+                    }
+                }
+                // (H = 1 is left out: with its two saturated cells, i and f may well hold the same 0 or 1, and
+                // swapping them changes nothing)
+                if (hid == 1) continue;
+                try (Lstm lstm = Lstm.builder(cfg).backend(FlippedGateTestProvider.NAME).verify(true).build();
+                     PackedWeights w = lstm.pack(w0)) {
+                    assertThrows(VerificationException.class, () -> lstm.forward(w, t, b, MemorySegment.ofArray(xs),
+                            null, MemorySegment.ofArray(y), null), "H=" + hid + " x" + scale);
+                }
+            }
+        }
+    }
+
     @Test
     void withoutVerificationTheFlippedGateBackendSilentlyReturnsWrongResults() {
         float[] wrong = unverified(FlippedGateTestProvider.NAME), right = unverified(ReferenceBackend.NAME);
