@@ -143,16 +143,27 @@ public final class Safetensors {
                 JsonReader r = new JsonReader(new StringReader(json));
                 r.setStrictness(Strictness.STRICT);
                 JsonElement e = JsonParser.parseReader(r);
-                if (r.peek() != JsonToken.END_DOCUMENT) {
+                boolean trailing;
+                try {
+                    trailing = r.peek() != JsonToken.END_DOCUMENT;
+                } catch (IOException | JsonParseException | IllegalStateException t) {
+                    trailing = true;
+                }
+                if (trailing) {
                     throw new ModelFormatException(file, "not a safetensors file: data after the header's JSON object");
                 }
                 if (!e.isJsonObject()) {
                     throw new ModelFormatException(file, "not a safetensors file: the header is JSON but not an object");
                 }
                 root = e.getAsJsonObject();
+            } catch (ModelFormatException e) {
+                throw e;
             } catch (JsonParseException | IllegalStateException | IOException e) {
+                String why = String.valueOf(e.getMessage()).lines().findFirst().orElse("")
+                        .replace("com.google.gson.stream.MalformedJsonException: ", "")
+                        .replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON");
                 throw new ModelFormatException(file, null, "not a safetensors file: the header is not valid JSON ("
-                        + e.getMessage() + ")", e);
+                        + why + ")", e);
             }
             Map<String, TensorInfo> out = new LinkedHashMap<>();
             for (Map.Entry<String, JsonElement> en : root.entrySet()) {
