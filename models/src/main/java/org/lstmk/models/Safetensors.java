@@ -22,7 +22,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -35,7 +38,7 @@ import java.util.Objects;
  * The header is parsed with Gson; the data is read by position, tensor by tensor.
  *
  * <p>{@link #open(Path)} validates the whole header against the file before anything is read: every tensor's size
- * matches its shape and dtype and lies inside the file. Floating tensors ({@code F32}, {@code F16}, {@code BF16},
+ * matches its shape and dtype, and the tensors tile the data section exactly (no gap, overlap or trailing bytes). Floating tensors ({@code F32}, {@code F16}, {@code BF16},
  * {@code F64}) are read widened or narrowed to {@code float32} by {@link Reader#floats(String)}.
  */
 public final class Safetensors {
@@ -156,9 +159,7 @@ public final class Safetensors {
                     throw new ModelFormatException(file, "not a safetensors file: the header is JSON but not an object");
                 }
                 root = e.getAsJsonObject();
-            } catch (ModelFormatException e) {
-                throw e;
-            } catch (JsonParseException | IllegalStateException | IOException e) {
+            } catch (JsonParseException | IllegalStateException e) {
                 String why = String.valueOf(e.getMessage()).lines().findFirst().orElse("")
                         .replace("com.google.gson.stream.MalformedJsonException: ", "")
                         .replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON");
@@ -182,6 +183,21 @@ public final class Safetensors {
                     continue;
                 }
                 out.put(name, entry(name, en.getValue(), dataSize));
+            }
+            // As the reference implementation: the tensors tile the data section, without gaps, overlaps or a tail.
+            List<TensorInfo> byOffset = new ArrayList<>(out.values());
+            byOffset.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+            long at = 0;
+            for (TensorInfo t : byOffset) {
+                if (t.begin() != at) {
+                    throw new ModelFormatException(file, t.name(), "data_offsets [" + t.begin() + ", " + t.end() + "] "
+                            + (t.begin() < at ? "overlap the previous tensor's data" : "leave a gap after the previous "
+                            + "tensor's data") + ", which ends at " + at);
+                }
+                at = t.end();
+            }
+            if (at != dataSize) {
+                throw new ModelFormatException(file, "corrupt: " + (dataSize - at) + " bytes after the last tensor's data");
             }
             return out;
         }

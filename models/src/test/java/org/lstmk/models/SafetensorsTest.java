@@ -102,13 +102,19 @@ class SafetensorsTest {
         expect(replace(good, header, header.replaceFirst(":", ";")), "not valid JSON", null);
         expect(raw("[1,2]", new byte[0]), "the header is JSON but not an object", null);
         expect(raw("[1,2]", new byte[0]), "not a safetensors file: the header is JSON", null);
-        expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", new byte[8]),
+        expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", new byte[4]),
                 "'a'", "expected 8 for F32 [2]");
         expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,4]}}", new byte[8]),
                 "'a'", "non-negative");
         expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}", new byte[8]),
                 "'a'", "end before begin");
         expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", new byte[8]), "'a'", "data_offsets");
+        expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}", new byte[8]), "'b'", "overlap");
+        expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]), "'a'", "gap");
+        expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[8]),
+                "4 bytes after the last tensor's data", null);
+        expect(concat(good, new byte[3]), "3 bytes after the last tensor's data", null);
         expect(raw("{\"a\":{\"dtype\":1,\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[8]), "'a'", "dtype");
         expect(raw("{\"__metadata__\":{\"k\":1}}", new byte[0]), "__metadata__", "string");
         expect(raw("{} x", new byte[0]), "not a safetensors file: data after the header's JSON object", null);
@@ -145,6 +151,12 @@ class SafetensorsTest {
         b.putLong(0);
         for (double d : v) b.putDouble(d);
         return b.array();
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
     }
 
     private static byte[] withLength(byte[] a, long n) {
