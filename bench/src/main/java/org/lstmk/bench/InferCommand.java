@@ -169,11 +169,12 @@ final class InferCommand {
         Lstm.Builder builder = Lstm.builder(cfg);
         if (o.backend() != null) builder.backend(o.backend());
         int chunk = Math.min(o.batch(), b);
-        long start = System.nanoTime();
         Progress progress = new Progress(err, terminal, b);
         String backend;
+        long start;
         try (Lstm lstm = builder.build(); PackedWeights w = lstm.pack(model.weights())) {
             backend = lstm.backendName();
+            start = System.nanoTime();   // the forward calls only: not the engine's start or the packing
             float[] xc = new float[t * chunk * in], yc = new float[t * chunk * yw];
             float[] hc = new float[sl * chunk * hOut], cc = new float[sl * chunk * cfg.hiddenSize()];
             for (int b0 = 0; b0 < b; b0 += chunk) {
