@@ -142,6 +142,11 @@ final class InferCommand {
 
     private static int infer(Options o, PrintStream out, PrintStream err, boolean terminal)
             throws IOException, BadInput {
+        for (Path p : o.h() == null ? List.of(o.output()) : List.of(o.output(), o.h(), o.c())) {
+            Path dir = p.toAbsolutePath().getParent();
+            if (dir == null || !Files.isDirectory(dir)) throw new BadInput(p + ": folder " + dir + " does not exist");
+            if (Files.isDirectory(p)) throw new BadInput(p + ": is a folder, not a file to write");
+        }
         LstmModel model = Models.load(o.model(), o.name());
         if (o.batchFirst()) model = model.withLayout(Layout.BATCH_MAJOR);
         LstmConfig cfg = model.config();

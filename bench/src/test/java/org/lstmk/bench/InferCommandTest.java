@@ -125,11 +125,17 @@ class InferCommandTest {
         expectBad("truncated", "--input", good, "--model", badModel.toString());
         expectBad("unknown model format", "--input", good, "--model", good);
         expectBad("backend 'nonesuch'", "--input", good, "--backend", "nonesuch");
+        expectBad("does not exist", "--input", good, "--final-state", y("h.npy") + "," + tmp.resolve("nowhere/c.npy"));
+        expectBad("is a folder", "--input", good, "--output", tmp.toString());
         assertTrue(Files.exists(Path.of(model)));
     }
 
+    private Path y(String name) {
+        return tmp.resolve("out").resolve(name);
+    }
+
     private void expectBad(String what, String... extra) throws IOException {
-        Path y = tmp.resolve("out").resolve("y.npy");
+        Path y = y("y.npy");
         Files.createDirectories(y.getParent());
         List<String> args = new ArrayList<>(List.of("--model", fixture("bi2.safetensors").toString(), "--output",
                 y.toString(), "--final-state", y.resolveSibling("h.npy") + "," + y.resolveSibling("c.npy")));
