@@ -36,7 +36,8 @@ public final class PyTorchExporter {
             throw new IllegalArgumentException("PyTorch's nn.LSTM has no " + (c.peepholes() ? "peepholes" : "cell clip")
                     + ": " + c + " cannot be saved as its state_dict");
         }
-        String p = prefix == null || prefix.isEmpty() || prefix.endsWith(".") ? (prefix == null ? "" : prefix) : prefix + ".";
+        String p = prefix == null ? "" : prefix;
+        if (!p.isEmpty() && !p.endsWith(".")) p += ".";
         Map<String, Safetensors.Tensor> out = new LinkedHashMap<>();
         long h4 = c.gateRows();
         for (int l = 0; l < c.layers(); l++) {

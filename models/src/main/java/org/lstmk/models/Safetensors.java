@@ -218,9 +218,11 @@ public final class Safetensors {
             long elements = 1;
             for (int i = 0; i < shape.length; i++) {
                 shape[i] = nonNegativeLong(sa.get(i), name, "shape");
-                elements = Math.multiplyHigh(elements, shape[i]) != 0 || elements * shape[i] < 0 ? -1
-                        : elements * shape[i];
-                if (elements < 0) throw new ModelFormatException(file, name, "shape " + sa + " overflows");
+                try {
+                    elements = Math.multiplyExact(elements, shape[i]);
+                } catch (ArithmeticException e) {
+                    throw new ModelFormatException(file, name, "shape " + sa + " overflows");
+                }
             }
             long begin = nonNegativeLong(off.getAsJsonArray().get(0), name, "data_offsets");
             long end = nonNegativeLong(off.getAsJsonArray().get(1), name, "data_offsets");
@@ -230,7 +232,12 @@ public final class Safetensors {
             String dtypeName = dt.getAsString();
             Dtype dtype = Dtype.parse(dtypeName);
             if (dtype != null) {
-                long need = Math.multiplyExact(elements, dtype.bytes());
+                long need;
+                try {
+                    need = Math.multiplyExact(elements, dtype.bytes());
+                } catch (ArithmeticException e) {
+                    throw new ModelFormatException(file, name, "shape " + Arrays.toString(shape) + " overflows");
+                }
                 if (end - begin != need) {
                     throw new ModelFormatException(file, name, "data_offsets [" + begin + ", " + end + "] hold "
                             + (end - begin) + " bytes, expected " + need + " for " + dtypeName + " "

@@ -106,6 +106,10 @@ class SafetensorsTest {
                 "'a'", "expected 8 for F32 [2]");
         expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,4]}}", new byte[8]),
                 "'a'", "non-negative");
+        expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}",
+                new byte[4]), "'a'", "overflows");
+        expect(raw("{\"a\":{\"dtype\":\"F64\",\"shape\":[2305843009213693952],\"data_offsets\":[0,4]}}",
+                new byte[4]), "'a'", "overflows");
         expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}}", new byte[8]),
                 "'a'", "end before begin");
         expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", new byte[8]), "'a'", "data_offsets");
