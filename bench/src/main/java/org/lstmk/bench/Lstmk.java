@@ -3,7 +3,7 @@ package org.lstmk.bench;
 import java.util.Arrays;
 
 /**
- * The {@code lstmk} command-line front: {@code info}, {@code verify}, {@code demo}, {@code bench}.
+ * The {@code lstmk} command-line front: {@code info}, {@code verify}, {@code demo}, {@code infer}, {@code bench}.
  * Results go to standard output; diagnostics (the dispatcher's log line, JVM warnings) to standard error.
  */
 public final class Lstmk {
@@ -19,6 +19,7 @@ public final class Lstmk {
                 case "verify" -> VerifyCommand.run(rest);
                 case "demo" -> DemoCommand.run(rest);
                 case "bench" -> BenchCommand.run(rest);
+                case "infer" -> InferCommand.run(rest);
                 case "help", "-h", "--help" -> usage(0);
                 default -> {
                     System.err.println("lstmk: unknown command '" + cmd + "'");
@@ -40,6 +41,10 @@ public final class Lstmk {
                   verify [--backend NAME]   every usable backend (or NAME) against the scalar reference; exit 1 on mismatch
                   demo                      random LSTM (I=H=256, B=16, T=50) forward + backward through the dispatcher,
                                             checked against the reference
+                  infer --model FILE --input x.npy --output y.npy [--lengths len.npy] [--batch-first]
+                        [--final-state h.npy,c.npy] [--backend NAME] [--batch N] [--name PREFIX]
+                                            run a trained model (PyTorch nn.LSTM state_dict, .safetensors) over
+                                            NumPy float32 sequences, --batch at a time; writes y (and h_n, c_n)
                   bench [JMH options]       JMH benchmarks (e.g. bench Simd -p shape=512x16x100); -h for JMH's options
                   test                      (lstmk script only) build and run every test
                 environment: LSTM_BACKEND=name or -Dlstm.backend=name forces a backend; -Dlstm.verify=true checks every call""");

@@ -1,0 +1,26 @@
+package org.lstmk.models;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Loads a model file by its format, chosen by the file's extension: {@code .safetensors} is a PyTorch
+ * {@code nn.LSTM} state_dict ({@link PyTorchImporter}). Keras and ONNX importers are meant to join here.
+ */
+public final class Models {
+    private Models() {}
+
+    /** The formats {@link #load} reads, for messages. */
+    public static final String SUPPORTED = ".safetensors (PyTorch nn.LSTM state_dict)";
+
+    /**
+     * Loads the LSTM in {@code file}; {@code name} picks one when the file holds several (for PyTorch: the module
+     * prefix, such as {@code encoder}), null for the only one.
+     */
+    public static LstmModel load(Path file, String name) throws IOException {
+        String f = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (f.endsWith(".safetensors")) return PyTorchImporter.load(file, name);
+        throw new ModelFormatException(file, "unknown model format; reads " + SUPPORTED);
+    }
+}
