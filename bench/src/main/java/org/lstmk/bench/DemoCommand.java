@@ -101,7 +101,8 @@ final class DemoCommand {
             System.out.println(describe(task));
             System.out.printf(Locale.ROOT, "model: LSTM %d layer(s), H=%d, dense head %d→%d on %s; %d parameters%n",
                     s.layers(), s.hidden(), s.hidden(), task.outputSize(),
-                    task.outputSteps() == 1 ? "the last step" : "every step", model.parameterCount());
+                    task.outputSteps() == 1 ? "the last step" : task.outputSteps() == task.steps() ? "every step"
+                            : "each of the last " + task.outputSteps() + " steps", model.parameterCount());
             System.out.printf(Locale.ROOT, "training: Adam lr=%g, batch %d, gradient clip %.1f (global norm), up to %d steps,"
                     + " seed %d; test set %d sequences%n", s.lr(), s.batch(), s.clip(), s.steps(), s.seed(), s.testSize());
             System.out.println("backend: " + model.backendDescription());
@@ -136,7 +137,8 @@ final class DemoCommand {
             case "adding" -> "task: the adding problem, T=" + task.steps() + " steps of (value in [0,1], marker); target:"
                     + " the sum of the 2 marked values";
             default -> "task: next-value prediction on sine waves (random frequency and phase), T=" + task.steps()
-                    + ", a target at every step";
+                    + "; the target at each step is the next value (from step " + SineTask.CONTEXT + " on: the first "
+                    + SineTask.CONTEXT + " are context)";
         };
     }
 
@@ -158,12 +160,12 @@ final class DemoCommand {
                 float[] oneStep = new float[n], free = new float[n];
                 java.util.Arrays.fill(oneStep, Float.NaN);
                 java.util.Arrays.fill(free, Float.NaN);
-                for (int i = 0; i < t; i++) oneStep[i + 1] = gen[i];
+                for (int i = SineTask.CONTEXT; i < t; i++) oneStep[i + 1] = gen[i];
                 free[t] = truth[t];
                 for (int i = t; i < 2 * t; i++) free[i + 1] = gen[i];
                 Charts.series(predPng, String.format(Locale.ROOT, "lstmk demo: sine, ω = %.3f (%s)", omega,
                                 model.backendName()), "step", "value",
-                        List.of("truth sin(ωt + φ)", "one-step prediction (input: the true value)",
+                        List.of("truth sin(ωt + φ)", "one-step prediction (input: the true values)",
                                 "free-running (input: its own last prediction)"), List.of(truth, oneStep, free));
                 System.out.println("chart   " + predPng + "  (prediction vs truth)");
             }

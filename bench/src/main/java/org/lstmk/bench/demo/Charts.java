@@ -12,6 +12,7 @@ import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.SeriesRenderingOrder;
 import org.jfree.chart.plot.ValueMarker;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
@@ -50,6 +51,12 @@ public final class Charts {
         XYSeriesCollection data = new XYSeriesCollection();
         data.addSeries(train);
         data.addSeries(test);
+        double lo = Math.min(target, baseline), hi = Math.max(target, baseline);
+        for (XYSeries xy : List.of(train, test)) {
+            if (xy.isEmpty()) continue;
+            lo = Math.min(lo, xy.getMinY());
+            hi = Math.max(hi, xy.getMaxY());
+        }
         JFreeChart chart = ChartFactory.createXYLineChart(title, "step", "MSE", data, PlotOrientation.VERTICAL,
                 true, false, false);
         XYPlot plot = chart.getXYPlot();
@@ -60,6 +67,7 @@ public final class Charts {
         y.setMinorTickMarksVisible(true);
         y.setNumberFormatOverride(new DecimalFormat("0.######"));
         plot.setRangeAxis(y);
+        y.setRange(lo / 1.5, hi * 1.5);   // the target's and the baseline's lines always in view
         XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, false);
         r.setSeriesPaint(0, new Color(0x1f77b4));
         r.setSeriesPaint(1, new Color(0xd62728));
@@ -89,10 +97,10 @@ public final class Charts {
                 true, false, false);
         XYPlot plot = chart.getXYPlot();
         XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, false);
-        Color[] colors = {new Color(0x444444), new Color(0xd62728), new Color(0x1f77b4), new Color(0x2ca02c)};
+        Color[] colors = {new Color(0xb0b0b0), new Color(0xd62728), new Color(0x1f77b4), new Color(0x2ca02c)};
         for (int s = 0; s < names.size(); s++) {
             r.setSeriesPaint(s, colors[s % colors.length]);
-            r.setSeriesStroke(s, new BasicStroke(s == 0 ? 3f : 1.8f));
+            r.setSeriesStroke(s, new BasicStroke(s == 0 ? 6f : 1.8f));
         }
         plot.setRenderer(r);
         style(plot);
@@ -114,6 +122,7 @@ public final class Charts {
     }
 
     private static void style(XYPlot plot) {
+        plot.setSeriesRenderingOrder(SeriesRenderingOrder.FORWARD);   // the first series underneath, not on top
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(new Color(0xdddddd));
         plot.setRangeGridlinePaint(new Color(0xdddddd));

@@ -56,12 +56,13 @@ class TasksTest {
     }
 
     @Test
-    void sineTargetsAreTheNextInputs() {
-        int t = 20, b = 4;
+    void sineTargetsAreTheNextInputsAfterTheContext() {
+        int t = 20, b = 4, c = SineTask.CONTEXT;
         Task.Batch batch = new SineTask(t).generate(b, new SplittableRandom(2));
+        assertEquals((t - c) * b, batch.target().length);
         for (int s = 0; s < b; s++) {
-            for (int step = 0; step + 1 < t; step++) {
-                assertEquals(batch.x()[(step + 1) * b + s], batch.target()[step * b + s], 0, "step " + step);
+            for (int step = c; step + 1 < t; step++) {
+                assertEquals(batch.x()[(step + 1) * b + s], batch.target()[(step - c) * b + s], 0, "step " + step);
             }
         }
         double persistence = new SineTask(50).baselineMse(new SineTask(50).generate(2000, new SplittableRandom(3)));
