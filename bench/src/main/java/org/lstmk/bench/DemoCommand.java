@@ -103,15 +103,17 @@ final class DemoCommand {
                     s.layers(), s.hidden(), s.hidden(), task.outputSize(),
                     task.outputSteps() == 1 ? "the last step" : task.outputSteps() == task.steps() ? "every step"
                             : "each of the last " + task.outputSteps() + " steps", model.parameterCount());
-            System.out.printf(Locale.ROOT, "training: Adam lr=%g, batch %d, gradient clip %.1f (global norm), up to %d steps,"
-                    + " seed %d; test set %d sequences%n", s.lr(), s.batch(), s.clip(), s.steps(), s.seed(), s.testSize());
+            System.out.printf(Locale.ROOT, "training: Adam lr=%s, batch %d, gradient clip %.1f (global norm), up to %d steps"
+                    + " (stop at test MSE < %.3g), seed %d; test set %d sequences%n",
+                    java.math.BigDecimal.valueOf(s.lr()).stripTrailingZeros().toPlainString(), s.batch(), s.clip(),
+                    s.steps(), task.targetMse() / 2, s.seed(), s.testSize());
             System.out.println("backend: " + model.backendDescription());
             Trainer.Result r = Trainer.train(task, model, new Trainer.Options(s.batch(), s.steps(), s.evalEvery(),
                     s.testSize(), task.targetMse() / 2, s.seed()), System.out);
             System.out.println();
             System.out.println("loss    " + Sparkline.of(r.trainLoss(), 64, true) + "  (training loss, log scale)");
             long total = r.forwardNs() + r.backwardNs() + r.headNs() + r.updateNs() + r.packNs();
-            System.out.printf(Locale.ROOT, "time    %.1f s, %d steps, %.0f sequences/s on %s; per step: forward %.1f ms,"
+            System.out.printf(Locale.ROOT, "time    %.1f s, %d steps, %.0f sequences/s (training) on %s; per step: forward %.1f ms,"
                             + " backward %.1f ms, head+loss %.2f ms, clip+Adam %.2f ms, re-pack %.2f ms (%.1f%%)%n",
                     r.seconds(), r.steps(), r.sequencesPerSecond(s.batch()), model.backendName(),
                     ms(r.forwardNs(), r.steps()), ms(r.backwardNs(), r.steps()), ms(r.headNs(), r.steps()),
