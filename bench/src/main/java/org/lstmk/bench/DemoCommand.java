@@ -121,7 +121,7 @@ final class DemoCommand {
             Path lossPng = s.out().resolve("lstmk-demo-" + task.name() + ".png").toAbsolutePath().normalize();
             charts(task, model, s, r, lossPng);
             boolean ok = r.testMse() < task.targetMse();
-            System.out.printf(Locale.ROOT, "result  test MSE %.5f (target < %.3g); baseline, %s: %.4f (%.0f× better)%n",
+            System.out.printf(Locale.ROOT, "result  test MSE %.3g (target < %.3g); baseline, %s: %.4g (%.0f× better)%n",
                     r.testMse(), task.targetMse(), task.baselineName(), r.baselineMse(), r.baselineMse() / r.testMse());
             System.out.println(ok ? "solved on " + model.backendName()
                     : "NOT solved on " + model.backendName() + ": the test MSE did not reach the target in " + r.steps()

@@ -65,7 +65,7 @@ public final class Trainer {
                 evals.add(new Eval(step, mse));
                 long now = System.nanoTime();
                 if (out != null) {
-                    out.printf(Locale.ROOT, "%7d  %10.5f  %10.5f  %8.0f  %7.1fs%n", step, intervalLoss / intervalSteps, mse,
+                    out.printf(Locale.ROOT, "%7d  %10.4g  %10.4g  %8.0f  %7.1fs%n", step, intervalLoss / intervalSteps, mse,
                             intervalSteps * (double) o.batch() / ((trained - lastPrint) / 1e9), (now - start) / 1e9);
                 }
                 lastPrint = now;
