@@ -1,132 +1,178 @@
 package org.lstmk.bench;
 
-import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.Arrays;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import org.lstmk.api.GradientMode;
-import org.lstmk.api.Lstm;
-import org.lstmk.api.LstmConfig;
-import org.lstmk.api.LstmGradients;
-import org.lstmk.api.LstmState;
-import org.lstmk.api.LstmWeights;
-import org.lstmk.api.PackedWeights;
-import org.lstmk.api.TrainingWorkspace;
-import org.lstmk.reference.ReferenceBackend;
-import org.lstmk.verify.Comparison;
-import org.lstmk.verify.RandomData;
-import org.lstmk.verify.Tolerance;
+import org.lstmk.bench.demo.AddingProblem;
+import org.lstmk.bench.demo.Charts;
+import org.lstmk.bench.demo.SequenceModel;
+import org.lstmk.bench.demo.SineTask;
+import org.lstmk.bench.demo.Sparkline;
+import org.lstmk.bench.demo.Task;
+import org.lstmk.bench.demo.Trainer;
 
 /**
- * {@code lstmk demo}: a random LSTM (I = H = 256, B = 16, T = 50), forward (training) and backward through the
- * dispatcher's choice, timed, then the same through the scalar reference and compared. Exit 1 on mismatch.
+ * {@code lstmk demo [--task adding|sine|check] [--backend NAME] [--out DIR] [--seed N] [--steps N] [--hidden N]
+ * [--batch N] [--lr X]}: trains an LSTM with a dense head (Adam, MSE, gradient clipping; all in
+ * {@code org.lstmk.bench.demo}) on generated seeded data through the library's training API, prints progress and
+ * the final test MSE against the task's trivial baseline, and writes the loss curve (and for {@code sine} a
+ * prediction chart) as PNG. Exit 0 when the test MSE reaches the task's target, 1 when not.
+ * {@code --task check} is the kernel check: one random forward + backward, timed and compared with the reference.
  */
 final class DemoCommand {
     private DemoCommand() {}
 
-    private static final int I = 256, H = 256, B = 16, T = 50;
+    static final String USAGE = "usage: demo [--task adding|sine|check] [--backend NAME] [--out DIR] [--seed N]"
+            + " [--steps N] [--hidden N] [--batch N] [--lr X]";
 
-    /** Every output of one forward + backward. */
-    private record Outputs(float[] y, float[] hT, float[] cT, float[] dx, float[] dh0, float[] dc0, LstmGradients grads) {}
+    /** The settings of one task; the defaults are chosen so that it is solved in a few minutes on 2 cores. */
+    record Settings(String task, String backend, Path out, long seed, int steps, int hidden, int layers, int batch,
+                    double lr, double clip, int evalEvery, int testSize) {}
 
     static int run(String[] args) {
-        if (args.length > 0) {
-            System.err.println("lstmk demo: takes no options (got " + String.join(" ", args) + ")");
+        String task = "adding", backend = null;
+        Path out = Path.of(".");
+        Long seed = null;
+        Integer steps = null, hidden = null, batch = null;
+        Double lr = null;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (!List.of("--task", "--backend", "--out", "--seed", "--steps", "--hidden", "--batch", "--lr").contains(a)) {
+                System.err.println("lstmk demo: unknown option " + a + " (" + USAGE + ")");
+                return 2;
+            }
+            if (i + 1 >= args.length) {
+                System.err.println("lstmk demo: " + a + " needs a value (" + USAGE + ")");
+                return 2;
+            }
+            String v = args[++i];
+            try {
+                switch (a) {
+                    case "--task" -> task = v;
+                    case "--backend" -> backend = v;
+                    case "--out" -> out = Path.of(v);
+                    case "--seed" -> seed = Long.parseLong(v);
+                    case "--steps" -> steps = positive(a, Integer.parseInt(v));
+                    case "--hidden" -> hidden = positive(a, Integer.parseInt(v));
+                    case "--batch" -> batch = positive(a, Integer.parseInt(v));
+                    case "--lr" -> {
+                        lr = Double.parseDouble(v);
+                        if (!(lr > 0 && Double.isFinite(lr))) throw new NumberFormatException();
+                    }
+                    default -> throw new AssertionError(a);
+                }
+            } catch (NumberFormatException e) {
+                System.err.println("lstmk demo: " + a + " needs a positive number, got '" + v + "' (" + USAGE + ")");
+                return 2;
+            }
+        }
+        if (task.equals("check")) return KernelCheck.run(backend);
+        Settings s = switch (task) {
+            case "adding" -> new Settings(task, backend, out, 1, 4000, 64, 1, 32, 0.01, 1.0, 100, 1000);
+            case "sine" -> new Settings(task, backend, out, 1, 3000, 32, 2, 32, 0.01, 1.0, 100, 500);
+            default -> null;
+        };
+        if (s == null) {
+            System.err.println("lstmk demo: unknown task '" + task + "' (adding, sine or check; " + USAGE + ")");
             return 2;
         }
-        LstmConfig cfg = LstmConfig.of(I, H);
-        RandomData rnd = new RandomData(42);
-        LstmWeights weights = rnd.weights(cfg);
-        float[] x = rnd.uniform(T * B * I, 1), dy = rnd.uniform(T * B * H, 1);
-        float[] h0 = rnd.uniform(B * H, 0.5), c0 = rnd.uniform(B * H, 0.5);
+        s = new Settings(s.task(), s.backend(), s.out(), seed != null ? seed : s.seed(), steps != null ? steps : s.steps(),
+                hidden != null ? hidden : s.hidden(), s.layers(), batch != null ? batch : s.batch(),
+                lr != null ? lr : s.lr(), s.clip(), s.evalEvery(), s.testSize());
+        return train(s);
+    }
 
-        double fwdMs, bwdMs;
-        Outputs got;
-        String chosen;
-        try (Lstm lstm = Lstm.create(cfg)) {
-            chosen = lstm.selection().describe();
-            System.out.printf("LSTM I=%d H=%d B=%d T=%d, %s%n", I, H, B, T, chosen);
-            // The JIT needs a few dozen calls before the SIMD kernels are compiled: time only after that.
-            final int warmUp = 40, timed = 15;
-            long[] fwd = new long[timed], bwd = new long[timed];
-            got = null;
-            try (PackedWeights w = lstm.pack(weights); TrainingWorkspace ws = lstm.newWorkspace(T, B)) {
-                for (int rep = 0; rep < warmUp + timed; rep++) {
-                    Outputs o = blank(cfg);
-                    long t0 = System.nanoTime();
-                    forward(lstm, w, ws, x, h0, c0, o);
-                    long t1 = System.nanoTime();
-                    backward(lstm, w, ws, x, dy, o);
-                    long t2 = System.nanoTime();
-                    if (rep >= warmUp) {
-                        fwd[rep - warmUp] = t1 - t0;
-                        bwd[rep - warmUp] = t2 - t1;
-                    }
-                    got = o;
-                }
+    private static int positive(String option, int v) {
+        if (v <= 0) throw new NumberFormatException(option);
+        return v;
+    }
+
+    static int train(Settings s) {
+        Task task = s.task().equals("adding") ? new AddingProblem(100) : new SineTask(50);
+        try {
+            Files.createDirectories(s.out());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--out " + s.out() + ": cannot create the directory (" + e.getMessage() + ")");
+        }
+        try (SequenceModel model = new SequenceModel(s.backend(), task.inputSize(), s.hidden(), s.layers(),
+                task.outputSize(), task.steps(), task.outputSteps(), s.batch(), s.lr(), s.clip(), s.seed())) {
+            System.out.println(describe(task));
+            System.out.printf(Locale.ROOT, "model: LSTM %d layer(s), H=%d, dense head %d→%d on %s; %d parameters%n",
+                    s.layers(), s.hidden(), s.hidden(), task.outputSize(),
+                    task.outputSteps() == 1 ? "the last step" : task.outputSteps() == task.steps() ? "every step"
+                            : "each of the last " + task.outputSteps() + " steps", model.parameterCount());
+            System.out.printf(Locale.ROOT, "training: Adam lr=%s, batch %d, gradient clip %.1f (global norm), up to %d steps"
+                    + " (stop at test MSE < %.3g), seed %d; test set %d sequences%n",
+                    java.math.BigDecimal.valueOf(s.lr()).stripTrailingZeros().toPlainString(), s.batch(), s.clip(),
+                    s.steps(), task.targetMse() / 2, s.seed(), s.testSize());
+            System.out.println("backend: " + model.backendDescription());
+            Trainer.Result r = Trainer.train(task, model, new Trainer.Options(s.batch(), s.steps(), s.evalEvery(),
+                    s.testSize(), task.targetMse() / 2, s.seed()), System.out);
+            System.out.println();
+            System.out.println("loss    " + Sparkline.of(r.trainLoss(), 64, true) + "  (training loss, log scale)");
+            long total = r.forwardNs() + r.backwardNs() + r.headNs() + r.updateNs() + r.packNs();
+            System.out.printf(Locale.ROOT, "time    %.1f s, %d steps, %.0f sequences/s (training) on %s; per step: forward %.1f ms,"
+                            + " backward %.1f ms, head+loss %.2f ms, clip+Adam %.2f ms, re-pack %.2f ms (%.1f%%)%n",
+                    r.seconds(), r.steps(), r.sequencesPerSecond(s.batch()), model.backendName(),
+                    ms(r.forwardNs(), r.steps()), ms(r.backwardNs(), r.steps()), ms(r.headNs(), r.steps()),
+                    ms(r.updateNs(), r.steps()), ms(r.packNs(), r.steps()), 100.0 * r.packNs() / total);
+            Path lossPng = s.out().resolve("lstmk-demo-" + task.name() + ".png").toAbsolutePath().normalize();
+            charts(task, model, s, r, lossPng);
+            boolean ok = r.testMse() < task.targetMse();
+            System.out.printf(Locale.ROOT, "result  test MSE %.3g (target < %.3g); baseline, %s: %.4g (%.0f× better)%n",
+                    r.testMse(), task.targetMse(), task.baselineName(), r.baselineMse(), r.baselineMse() / r.testMse());
+            System.out.println(ok ? "solved on " + model.backendName()
+                    : "NOT solved on " + model.backendName() + ": the test MSE did not reach the target in " + r.steps()
+                    + " steps");
+            return ok ? 0 : 1;
+        }
+    }
+
+    private static double ms(long ns, int steps) {
+        return steps == 0 ? 0 : ns / 1e6 / steps;
+    }
+
+    private static String describe(Task task) {
+        return switch (task.name()) {
+            case "adding" -> "task: the adding problem, T=" + task.steps() + " steps of (value in [0,1], marker); target:"
+                    + " the sum of the 2 marked values";
+            default -> "task: next-value prediction on sine waves (random frequency and phase), T=" + task.steps()
+                    + "; the target at each step is the next value (from step " + SineTask.CONTEXT + " on: the first "
+                    + SineTask.CONTEXT + " are context)";
+        };
+    }
+
+    private static void charts(Task task, SequenceModel model, Settings s, Trainer.Result r, Path lossPng) {
+        try {
+            Charts.lossCurve(lossPng, "lstmk demo: " + task.name() + " (" + model.backendName() + ")", r.trainLoss(),
+                    r.evals(), r.baselineMse(), task.baselineName(), task.targetMse());
+            System.out.println("chart   " + lossPng + "  (loss curve)");
+            if (task instanceof SineTask sine) {
+                Path predPng = lossPng.resolveSibling("lstmk-demo-sine-prediction.png");
+                // A wave the model has not seen: one-step predictions over T steps, then as many generated freely.
+                java.util.SplittableRandom rnd = new java.util.SplittableRandom(s.seed() ^ 0x5eed_c4a7L);
+                double omega = rnd.nextDouble(SineTask.MIN_OMEGA, SineTask.MAX_OMEGA), phi = rnd.nextDouble(2 * Math.PI);
+                int t = sine.steps(), n = 2 * t + 1;
+                float[] truth = new float[n], primer = new float[t];
+                for (int i = 0; i < n; i++) truth[i] = (float) Math.sin(omega * i + phi);
+                System.arraycopy(truth, 0, primer, 0, t);
+                float[] gen = model.generate(primer, t);
+                float[] oneStep = new float[n], free = new float[n];
+                java.util.Arrays.fill(oneStep, Float.NaN);
+                java.util.Arrays.fill(free, Float.NaN);
+                for (int i = SineTask.CONTEXT; i < t; i++) oneStep[i + 1] = gen[i];
+                free[t] = truth[t];
+                for (int i = t; i < 2 * t; i++) free[i + 1] = gen[i];
+                Charts.series(predPng, String.format(Locale.ROOT, "lstmk demo: sine, ω = %.3f (%s)", omega,
+                                model.backendName()), "step", "value",
+                        List.of("truth sin(ωt + φ)", "one-step prediction (input: the true values)",
+                                "free-running (input: its own last prediction)"), List.of(truth, oneStep, free));
+                System.out.println("chart   " + predPng + "  (prediction vs truth)");
             }
-            fwdMs = median(fwd) / 1e6;
-            bwdMs = median(bwd) / 1e6;
+        } catch (IOException | RuntimeException | Error e) {
+            System.out.println("chart   not written (" + e + ")");
         }
-        Outputs ref = blank(cfg);
-        try (Lstm lstm = Lstm.builder(cfg).backend(ReferenceBackend.NAME).build();
-             PackedWeights w = lstm.pack(weights); TrainingWorkspace ws = lstm.newWorkspace(T, B)) {
-            forward(lstm, w, ws, x, h0, c0, ref);
-            backward(lstm, w, ws, x, dy, ref);
-        }
-        double flop = 2.0 * T * B * 4 * H * (I + H);
-        System.out.printf(Locale.ROOT, "forward (training)  %8.3f ms per call  %7.2f GFLOP/s%n", fwdMs, flop / fwdMs / 1e6);
-        System.out.printf(Locale.ROOT, "backward            %8.3f ms per call  %7.2f GFLOP/s%n", bwdMs, 2 * flop / bwdMs / 1e6);
-
-        double rtol = Tolerance.forCall(I, H, T, B);
-        List<Comparison.Result> results = new ArrayList<>();
-        cmp(results, "y", got.y, ref.y, rtol, H);
-        cmp(results, "hT", got.hT, ref.hT, rtol, H);
-        cmp(results, "cT", got.cT, ref.cT, rtol, H);
-        cmp(results, "dx", got.dx, ref.dx, rtol, I);
-        cmp(results, "dh0", got.dh0, ref.dh0, rtol, H);
-        cmp(results, "dc0", got.dc0, ref.dc0, rtol, H);
-        cmp(results, "dWih", got.grads.dWih(), ref.grads.dWih(), rtol, I);
-        cmp(results, "dWhh", got.grads.dWhh(), ref.grads.dWhh(), rtol, H);
-        cmp(results, "dbIh", got.grads.dbIh(), ref.grads.dbIh(), rtol, 4 * H);
-        double maxAbs = results.stream().mapToDouble(Comparison.Result::maxAbs).max().orElse(0);
-        double maxRel = results.stream().mapToDouble(Comparison.Result::maxRel).max().orElse(0);
-        boolean ok = results.stream().allMatch(Comparison.Result::passed);
-        double margin = results.stream().mapToDouble(Comparison.Result::margin).max().orElse(0);
-        System.out.printf(Locale.ROOT, "vs reference        max abs error %.3g, max rel error %.3g; worst element at %.2f of its"
-                + " bound (rtol %.2g × (|ref| + max|ref|)): %s%n", maxAbs, maxRel, margin, rtol, ok ? "ok" : "MISMATCH");
-        if (!ok) results.stream().filter(r -> !r.passed()).forEach(r -> System.out.println("  " + r.describe()));
-        return ok ? 0 : 1;
-    }
-
-    private static Outputs blank(LstmConfig cfg) {
-        return new Outputs(new float[T * B * H], new float[B * H], new float[B * H], new float[T * B * I],
-                new float[B * H], new float[B * H], LstmGradients.allocate(cfg));
-    }
-
-    private static void forward(Lstm lstm, PackedWeights w, TrainingWorkspace ws, float[] x, float[] h0, float[] c0,
-                                Outputs o) {
-        lstm.forwardTraining(w, T, B, MemorySegment.ofArray(x), LstmState.of(h0, c0), MemorySegment.ofArray(o.y),
-                LstmState.of(o.hT, o.cT), ws);
-    }
-
-    private static void backward(Lstm lstm, PackedWeights w, TrainingWorkspace ws, float[] x, float[] dy, Outputs o) {
-        lstm.backward(w, ws, MemorySegment.ofArray(x), MemorySegment.ofArray(dy), null, MemorySegment.ofArray(o.dx),
-                LstmState.of(o.dh0, o.dc0), o.grads, GradientMode.OVERWRITE);
-    }
-
-    private static void cmp(List<Comparison.Result> out, String name, float[] a, float[] e, double rtol, int cols) {
-        cmp(out, name, MemorySegment.ofArray(a), MemorySegment.ofArray(e), rtol, cols);
-    }
-
-    private static void cmp(List<Comparison.Result> out, String name, MemorySegment a, MemorySegment e, double rtol, int cols) {
-        out.add(Comparison.compare(name, a, e, a.byteSize() / Float.BYTES, rtol, Comparison.matrix(name, cols)));
-    }
-
-    private static double median(long[] a) {
-        long[] s = a.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 }
