@@ -12,34 +12,36 @@ import org.lstmk.bench.demo.SineTask;
 import org.lstmk.bench.demo.Sparkline;
 import org.lstmk.bench.demo.Task;
 import org.lstmk.bench.demo.Trainer;
+import org.lstmk.models.PyTorchExporter;
 
 /**
  * {@code lstmk demo [--task adding|sine|check] [--backend NAME] [--out DIR] [--seed N] [--steps N] [--hidden N]
- * [--batch N] [--lr X]}: trains an LSTM with a dense head (Adam, MSE, gradient clipping; all in
+ * [--batch N] [--lr X] [--save FILE]}: trains an LSTM with a dense head (Adam, MSE, gradient clipping; all in
  * {@code org.lstmk.bench.demo}) on generated seeded data through the library's training API, prints progress and
  * the final test MSE against the task's trivial baseline, and writes the loss curve (and for {@code sine} a
- * prediction chart) as PNG. Exit 0 when the test MSE reaches the task's target, 1 when not.
+ * prediction chart) as PNG; {@code --save} writes the trained LSTM as a PyTorch {@code nn.LSTM} state_dict in
+ * safetensors ({@code weight_ih_l0}, ...; no prefix), which {@code lstmk infer} and PyTorch load. Exit 0 when the test MSE reaches the task's target, 1 when not.
  * {@code --task check} is the kernel check: one random forward + backward, timed and compared with the reference.
  */
 final class DemoCommand {
     private DemoCommand() {}
 
     static final String USAGE = "usage: demo [--task adding|sine|check] [--backend NAME] [--out DIR] [--seed N]"
-            + " [--steps N] [--hidden N] [--batch N] [--lr X]";
+            + " [--steps N] [--hidden N] [--batch N] [--lr X] [--save FILE]";
 
     /** The settings of one task; the defaults are chosen so that it is solved in a few minutes on 2 cores. */
     record Settings(String task, String backend, Path out, long seed, int steps, int hidden, int layers, int batch,
-                    double lr, double clip, int evalEvery, int testSize) {}
+                    double lr, double clip, int evalEvery, int testSize, Path save) {}
 
     static int run(String[] args) {
         String task = "adding", backend = null;
-        Path out = Path.of(".");
+        Path out = Path.of("."), save = null;
         Long seed = null;
         Integer steps = null, hidden = null, batch = null;
         Double lr = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if (!List.of("--task", "--backend", "--out", "--seed", "--steps", "--hidden", "--batch", "--lr").contains(a)) {
+            if (!List.of("--task", "--backend", "--out", "--seed", "--steps", "--hidden", "--batch", "--lr", "--save").contains(a)) {
                 System.err.println("lstmk demo: unknown option " + a + " (" + USAGE + ")");
                 return 2;
             }
@@ -53,6 +55,7 @@ final class DemoCommand {
                     case "--task" -> task = v;
                     case "--backend" -> backend = v;
                     case "--out" -> out = Path.of(v);
+                    case "--save" -> save = Path.of(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--steps" -> steps = positive(a, Integer.parseInt(v));
                     case "--hidden" -> hidden = positive(a, Integer.parseInt(v));
@@ -70,8 +73,8 @@ final class DemoCommand {
         }
         if (task.equals("check")) return KernelCheck.run(backend);
         Settings s = switch (task) {
-            case "adding" -> new Settings(task, backend, out, 1, 4000, 64, 1, 32, 0.01, 1.0, 100, 1000);
-            case "sine" -> new Settings(task, backend, out, 1, 3000, 32, 2, 32, 0.01, 1.0, 100, 500);
+            case "adding" -> new Settings(task, backend, out, 1, 4000, 64, 1, 32, 0.01, 1.0, 100, 1000, save);
+            case "sine" -> new Settings(task, backend, out, 1, 3000, 32, 2, 32, 0.01, 1.0, 100, 500, save);
             default -> null;
         };
         if (s == null) {
@@ -80,7 +83,7 @@ final class DemoCommand {
         }
         s = new Settings(s.task(), s.backend(), s.out(), seed != null ? seed : s.seed(), steps != null ? steps : s.steps(),
                 hidden != null ? hidden : s.hidden(), s.layers(), batch != null ? batch : s.batch(),
-                lr != null ? lr : s.lr(), s.clip(), s.evalEvery(), s.testSize());
+                lr != null ? lr : s.lr(), s.clip(), s.evalEvery(), s.testSize(), s.save());
         return train(s);
     }
 
@@ -123,11 +126,24 @@ final class DemoCommand {
             boolean ok = r.testMse() < task.targetMse();
             System.out.printf(Locale.ROOT, "result  test MSE %.3g (target < %.3g); baseline, %s: %.4g (%.0f× better)%n",
                     r.testMse(), task.targetMse(), task.baselineName(), r.baselineMse(), r.baselineMse() / r.testMse());
+            if (s.save() != null) save(model, s.save());
             System.out.println(ok ? "solved on " + model.backendName()
                     : "NOT solved on " + model.backendName() + ": the test MSE did not reach the target in " + r.steps()
                     + " steps");
             return ok ? 0 : 1;
         }
+    }
+
+    /** The LSTM's weights as PyTorch's state_dict; the dense head is the demo's own and is not part of it. */
+    private static void save(SequenceModel model, Path file) {
+        try {
+            PyTorchExporter.save(model.weights(), file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--save " + file + ": cannot write (" + e.getMessage() + ")", e);
+        }
+        System.out.println("saved   the LSTM (" + model.config().layers() + " layer(s), H=" + model.config().hiddenSize()
+                + ") as a PyTorch nn.LSTM state_dict: " + file.toAbsolutePath().normalize()
+                + " (./lstmk infer --model, or torch: nn.LSTM(...).load_state_dict(safetensors.torch.load_file(...)))");
     }
 
     private static double ms(long ns, int steps) {

@@ -104,6 +104,9 @@ public final class SequenceModel implements AutoCloseable {
 
     public LstmConfig config() { return config; }
 
+    /** The LSTM's weights: views of the arrays the optimizer updates in place (current after every step). */
+    public StackWeights weights() { return weights; }
+
     public Adam optimizer() { return adam; }
 
     /** The number of trainable parameters. */
