@@ -78,7 +78,7 @@ public final class KerasImporter {
 
     /** One layer of the stack as the configuration has it. */
     private record Spec(String name, String className, boolean bidirectional, int units, boolean bias,
-                        boolean returnSequences) {
+                        boolean returnSequences, String saved) {
         String label() { return className + " '" + name + "'"; }
     }
 
@@ -163,7 +163,7 @@ public final class KerasImporter {
                             + "LSTM, got " + Arrays.toString(d) + (d.length == 2 && d[1] == 3 * d[0] ? " (a GRU?)" : ""));
                 }
                 boolean bias = child(g, cell + "/2") != null;
-                specs.add(new Spec(g.getName(), bi ? "Bidirectional" : "LSTM", bi, d[0], bias, true));
+                specs.add(new Spec(g.getName(), bi ? "Bidirectional" : "LSTM", bi, d[0], bias, true, g.getName()));
             }
             Stack stack = new Stack(List.copyOf(specs), skipped);
             check(file, stack);
@@ -197,24 +197,27 @@ public final class KerasImporter {
             if (!n.isGroup()) continue;
             Node vars = ((Group) n).getChild("vars");
             String name = vars == null ? null : stringAttr(vars, "name");
-            byName.put(name != null && !byGroupName ? name : n.getName(), (Group) n);
+            if (name != null && !byGroupName) byName.put(name, (Group) n);
         }
         Reader reader = new Reader(file, where);
         List<List<Object[]>> located = new ArrayList<>();
         for (Spec s : stack.layers()) {
-            Group g = byName.get(s.name());
-            if (g == null) g = byName.get(savedName(s));
+            // Keras itself finds a layer's weights by the path it saves them under; the name is a fallback.
+            Node n = layers.getChild(s.saved());
+            Group g = n instanceof Group gg ? gg : byName.get(s.name());
             if (g == null) {
-                throw new ModelFormatException(file, where + "/layers", "no weights for " + s.label()
-                        + " (no group under /layers whose vars are named '" + s.name() + "'); the groups: "
+                throw new ModelFormatException(file, where + "/layers/" + s.saved(), "missing (the weights of "
+                        + s.label() + "; no group whose vars are named '" + s.name() + "' either); the groups: "
                         + layers.getChildren().keySet());
             }
             List<Object[]> dirs = new ArrayList<>();
             for (String sub : s.bidirectional() ? List.of("forward_layer/", "backward_layer/") : List.of("")) {
                 String cell = sub + "cell/vars/";
-                Dataset k = dataset(file, where, g, cell + "0", "kernel");
-                Dataset r = dataset(file, where, g, cell + "1", "recurrent_kernel");
-                Dataset b = s.bias() ? dataset(file, where, g, cell + "2", "bias") : null;
+                Dataset k = dataset(file, where, g, cell + "0", "the kernel [input size, 4·units] of " + s.label());
+                Dataset r = dataset(file, where, g, cell + "1", "the recurrent_kernel [units, 4·units] of "
+                        + s.label());
+                Dataset b = s.bias() ? dataset(file, where, g, cell + "2", "the bias [4·units] of " + s.label()
+                        + ", which has use_bias=True") : null;
                 if (!s.bias() && child(g, cell + "2") != null) {
                     throw new ModelFormatException(file, where + g.getPath() + cell + "2", "unexpected: "
                             + s.label() + " has use_bias=False");
@@ -226,9 +229,9 @@ public final class KerasImporter {
         return build(file, reader, stack, located, format);
     }
 
-    /** Keras 3's saved name of a layer in a model's list: snake_case of its class (a suffix when repeated). */
-    private static String savedName(Spec s) {
-        String n = s.className().replaceAll("(.)([A-Z][a-z]+)", "$1_$2").replaceAll("([a-z])([A-Z])", "$1_$2");
+    /** Keras 3's saved name of a layer's class: snake_case ({@code InputLayer}: {@code input_layer}). */
+    private static String snake(String className) {
+        String n = className.replaceAll("(.)([A-Z][a-z]+)", "$1_$2").replaceAll("([a-z])([A-Z])", "$1_$2");
         return n.toLowerCase(Locale.ROOT);
     }
 
@@ -311,10 +314,14 @@ public final class KerasImporter {
         List<Spec> specs = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
         String after = null, previous = null;
+        Map<String, Integer> used = new HashMap<>();   // Keras 3 saves a model's layers as lstm, lstm_1, ...
         for (JsonElement e : cfg.getAsJsonArray("layers")) {
             if (!e.isJsonObject()) throw new ModelFormatException(file, null, "a layer of the config is not an object");
             JsonObject layer = e.getAsJsonObject();
             String lc = str(layer, "class_name", "?");
+            String snake = snake(lc);
+            int count = used.merge(snake, 1, Integer::sum) - 1;
+            String saved = count == 0 ? snake : snake + "_" + count;
             JsonObject c = layer.has("config") && layer.get("config").isJsonObject() ? layer.getAsJsonObject("config")
                     : new JsonObject();
             String name = str(layer, "name", str(c, "name", "?"));
@@ -373,7 +380,8 @@ public final class KerasImporter {
                 }
                 s = fwd;
             }
-            specs.add(s);
+            specs.add(new Spec(s.name(), s.className(), s.bidirectional(), s.units(), s.bias(), s.returnSequences(),
+                    saved));
         }
         if (specs.isEmpty()) throw new ModelFormatException(file, null, "the model has no LSTM layer");
         Stack stack = new Stack(List.copyOf(specs), List.copyOf(skipped));
@@ -408,7 +416,7 @@ public final class KerasImporter {
             throw new ModelFormatException(file, null, label + ": no units in the config");
         }
         int units = c.get("units").getAsInt();
-        return new Spec(name, cls, bi, units, bool(c, "use_bias", true), bool(c, "return_sequences", false));
+        return new Spec(name, cls, bi, units, bool(c, "use_bias", true), bool(c, "return_sequences", false), null);
     }
 
     /** The stack runs as one LstmConfig: one size, one bias setting, one number of directions. */
