@@ -12,8 +12,12 @@ import io.jhdf.api.Node;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -100,6 +104,7 @@ public final class KerasImporter {
         }
         JsonObject root = json(file, "config.json", new String(config, StandardCharsets.UTF_8));
         Stack stack = parseConfig(file, root);
+        checkLength(file, WEIGHTS_ENTRY, ByteBuffer.wrap(weights), weights.length);
         try (HdfFile h5 = HdfFile.fromBytes(weights)) {
             return fromNewLayout(file, WEIGHTS_ENTRY + ":", h5, stack, FORMAT_KERAS, false);
         } catch (ModelFormatException e) {
@@ -129,6 +134,7 @@ public final class KerasImporter {
 
     /** Loads a Keras 3 {@code .weights.h5} file: no configuration, so the layers are found by their saved names. */
     public static LstmModel loadWeights(Path file) throws IOException {
+        checkLength(file);
         try (HdfFile h5 = new HdfFile(file)) {
             Group layers = group(file, h5, "layers", "the layers of a Keras 3 .weights.h5 file");
             List<Group> lstms = new ArrayList<>();
@@ -239,6 +245,7 @@ public final class KerasImporter {
 
     /** Loads a legacy HDF5 model ({@code model.save("m.h5")}): {@code model_config} and {@code model_weights}. */
     public static LstmModel loadLegacy(Path file) throws IOException {
+        checkLength(file);
         try (HdfFile h5 = new HdfFile(file)) {
             String config = stringAttr(h5, "model_config");
             if (config == null) {
@@ -626,6 +633,57 @@ public final class KerasImporter {
         } catch (RuntimeException e) {
             return null;
         }
+    }
+
+    private static final byte[] HDF5_SIGNATURE = {(byte) 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+    private static void checkLength(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer head = ByteBuffer.allocate((int) Math.min(ch.size(), 1 << 16));
+            while (head.hasRemaining() && ch.read(head) > 0) { /* fill */ }
+            head.flip();
+            checkLength(file, null, head, ch.size());
+        } catch (ModelFormatException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new ModelFormatException(file, null, "unreadable: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A truncated HDF5 file reads, with jHDF, as one whose objects are missing: compare the superblock's end-of-file
+     * address with the length first. {@code head} starts at the file's first byte; the superblock is at 0, 512, 1024,
+     * ... (after a user block).
+     */
+    private static void checkLength(Path file, String entry, ByteBuffer head, long size) throws ModelFormatException {
+        ByteBuffer b = head.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        for (long at = 0; at + 48 <= b.limit(); at = at == 0 ? 512 : at * 2) {
+            int p = (int) at;
+            boolean sig = true;
+            for (int i = 0; i < 8 && sig; i++) sig = b.get(p + i) == HDF5_SIGNATURE[i];
+            if (!sig) continue;
+            int version = b.get(p + 8);
+            long base, eof;
+            if (version == 0 || version == 1) {
+                if (b.get(p + 13) != 8) return;                    // only 8-byte offsets are checked
+                int q = p + 24 + (version == 1 ? 4 : 0);
+                base = b.getLong(q);
+                eof = b.getLong(q + 16);
+            } else if (version == 2 || version == 3) {
+                if (b.get(p + 9) != 8) return;
+                base = b.getLong(p + 12);
+                eof = b.getLong(p + 28);
+            } else {
+                return;
+            }
+            long end = base + eof;
+            if (base >= 0 && eof > 0 && end > size) {
+                throw new ModelFormatException(file, entry, "truncated HDF5 file: its superblock says " + end
+                        + " bytes, it has " + size);
+            }
+            return;
+        }
+        throw new ModelFormatException(file, entry, "not an HDF5 file (no HDF5 signature)");
     }
 
     private static ModelFormatException hdf(Path file, String entry, RuntimeException e) {

@@ -125,7 +125,7 @@ class KerasImporterTest {
         e = entries(fixture("lstm1.keras"));
         byte[] w = e.get("model.weights.h5");
         e.put("model.weights.h5", Arrays.copyOf(w, w.length / 3));
-        refused(zip("truncweights.keras", e), "model.weights.h5");
+        refused(zip("truncweights.keras", e), "model.weights.h5", "truncated");
         e.put("model.weights.h5", "not hdf5 at all".getBytes(StandardCharsets.UTF_8));
         refused(zip("garbageweights.keras", e), "model.weights.h5", "HDF5");
     }
@@ -174,8 +174,10 @@ class KerasImporterTest {
 
     @Test
     void truncatedOrRandomHdf5() throws IOException {
-        refused(truncated("bi2.weights.h5", "t.weights.h5", 0.4));
-        refused(truncated("bi2.h5", "t.h5", 0.4));
+        refused(truncated("bi2.weights.h5", "t.weights.h5", 0.4), "truncated",
+                "says " + Files.size(fixture("bi2.weights.h5")) + " bytes");
+        refused(truncated("bi2.h5", "t.h5", 0.4), "truncated");
+        refused(truncated("bi2.h5", "t0.h5", 0), "not an HDF5 file");
         refused(random("r.weights.h5"), "HDF5");
         refused(random("r.h5"), "HDF5");
     }
