@@ -148,7 +148,8 @@ final class InferCommand {
             if (Files.isDirectory(p)) throw new BadInput(p + ": is a folder, not a file to write");
         }
         LstmModel model = Models.load(o.model(), o.name());
-        if (o.batchFirst()) model = model.withLayout(Layout.BATCH_MAJOR);
+        // The input's layout is the flag's, whatever the importer chose (Keras models come batch-major).
+        model = model.withLayout(o.batchFirst() ? Layout.BATCH_MAJOR : Layout.TIME_MAJOR);
         LstmConfig cfg = model.config();
         out.println("model: " + model.describe());
 

@@ -40,6 +40,43 @@ class InferCommandTest {
         return new Run(rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
     }
 
+    static Path kerasFixture(String name) { return fixture("../keras").resolve(name); }
+
+    /** A Keras model (imported batch-major) reads [B,T,I] with --batch-first and [T,B,I] without. */
+    @Test
+    void kerasModelInEitherLayout() throws IOException {
+        Npy.FloatArray x = Npy.readFloat32(kerasFixture("bi2.x.npy")), want = Npy.readFloat32(kerasFixture("bi2.y.npy"));
+        for (String ext : List.of(".keras", ".weights.h5", ".h5")) {
+            Path y = tmp.resolve("y.npy");
+            Run r = infer(false, "--model", kerasFixture("bi2" + ext).toString(), "--input",
+                    kerasFixture("bi2.x.npy").toString(), "--output", y.toString(), "--batch-first", "--batch", "2");
+            assertEquals(0, r.rc(), ext + ": " + r.err());
+            assertTrue(r.out().startsWith("model: Keras LSTM"), r.out());
+            close(ext + " batch-first", want, Npy.readFloat32(y));
+
+            Path xt = tmp.resolve("xt.npy"), yt = tmp.resolve("yt.npy");
+            Npy.writeFloat32(xt, new long[] {x.dim(1), x.dim(0), x.dim(2)}, swap01(x.data(), x.dim(0), x.dim(1),
+                    x.dim(2)));
+            r = infer(false, "--model", kerasFixture("bi2" + ext).toString(), "--input", xt.toString(), "--output",
+                    yt.toString());
+            assertEquals(0, r.rc(), ext + ": " + r.err());
+            Npy.FloatArray got = Npy.readFloat32(yt);
+            int w = want.dim(2);
+            Npy.FloatArray back = new Npy.FloatArray(new long[] {want.dim(0), want.dim(1), w},
+                    swap01(got.data(), got.dim(0), got.dim(1), w));
+            close(ext + " time-major", want, back);
+        }
+    }
+
+    /** [A,B,C] to [B,A,C]. */
+    private static float[] swap01(float[] a, int d0, int d1, int d2) {
+        float[] t = new float[a.length];
+        for (int i = 0; i < d0; i++) {
+            for (int j = 0; j < d1; j++) System.arraycopy(a, (i * d1 + j) * d2, t, (j * d0 + i) * d2, d2);
+        }
+        return t;
+    }
+
     @Test
     void bidirectionalTwoLayersMatchesTorch() throws IOException {
         for (String backend : List.of("reference", "simd")) {
