@@ -178,21 +178,26 @@ final class InferCommand {
         Progress progress = new Progress(err, terminal, b);
         String backend;
         long start;
+        int lanesUsed;
         try (Lstm lstm = builder.build(); PackedWeights w = lstm.pack(model.weights())) {
             backend = lstm.backendName();
-            start = System.nanoTime();   // the forward calls only: not the engine's start or the packing
-            float[] xc = new float[t * chunk * in], yc = new float[t * chunk * yw];
-            float[] hc = new float[sl * chunk * hOut], cc = new float[sl * chunk * cfg.hiddenSize()];
-            for (int b0 = 0; b0 < b; b0 += chunk) {
-                int n = Math.min(chunk, b - b0);
-                gather(x.data(), xc, o.batchFirst(), t, b, b0, n, in);
-                SequenceBatch seq = lengths == null ? SequenceBatch.of(t, n)
-                        : SequenceBatch.of(t, java.util.Arrays.copyOfRange(lengths, b0, b0 + n));
-                lstm.forward(w, seq, MemorySegment.ofArray(xc), null, MemorySegment.ofArray(yc), LstmState.of(hc, cc));
-                scatter(yc, y, o.batchFirst(), t, b, b0, n, yw);
-                scatter(hc, h, false, sl, b, b0, n, hOut);
-                scatter(cc, c, false, sl, b, b0, n, cfg.hiddenSize());
-                progress.update(b0 + n, System.nanoTime() - start);
+            // On a GPU, two engines (each its own stream) share the packed weights on the device and take the batches
+            // in turns from two threads, so that one batch's copies overlap the other's kernels. A CPU backend already
+            // spreads each call over every core: one lane.
+            int lanes = backend.startsWith("cuda") && b > chunk ? 2 : 1;
+            lanesUsed = lanes;
+            List<Lstm> engines = new ArrayList<>(List.of(lstm));
+            try {
+                for (int k = 1; k < lanes; k++) engines.add(Lstm.builder(cfg).backend(backend).build());
+                start = System.nanoTime();   // the forward calls only: not the engines' start or the packing
+                Lane[] run = new Lane[lanes];
+                for (int k = 0; k < lanes; k++) {
+                    run[k] = new Lane(engines.get(k), w, k, lanes, o.batchFirst(), x.data(), y, h, c, lengths, t, b,
+                            chunk, in, cfg, progress, start);
+                }
+                runLanes(run);
+            } finally {
+                for (int k = 1; k < engines.size(); k++) engines.get(k).close();
             }
         }
         double secs = (System.nanoTime() - start) / 1e9;
@@ -214,10 +219,83 @@ final class InferCommand {
         } finally {
             if (!ok) for (Path p : written) Files.deleteIfExists(p);   // all outputs or none
         }
-        out.printf(Locale.ROOT, "infer: %d sequences (T=%d%s) in %.3f s, %.1f sequences/s, backend %s, batch %d; wrote %s %s%s%n",
+        out.printf(Locale.ROOT, "infer: %d sequences (T=%d%s) in %.3f s, %.1f sequences/s, backend %s, batch %d%s; wrote %s %s%s%n",
                 b, t, lengths == null ? "" : ", packed by lengths", secs, b / Math.max(secs, 1e-9), backend, chunk,
+                lanesUsed > 1 ? " on " + lanesUsed + " streams" : "",
                 o.output(), shape(yShape), o.h() == null ? "" : " and final state " + o.h() + ", " + o.c());
         return 0;
+    }
+
+    /**
+     * One engine's share of the batches: chunks {@code lane, lane + lanes, ...} of {@code chunk} sequences, each
+     * gathered into the lane's own buffers and its results scattered into disjoint parts of y, h and c.
+     */
+    private record Lane(Lstm lstm, PackedWeights w, int lane, int lanes, boolean batchFirst, float[] x, float[] y,
+                        float[] h, float[] c, int[] lengths, int t, int b, int chunk, int in, LstmConfig cfg,
+                        Progress progress, long start) implements Runnable {
+        @Override
+        public void run() {
+            int yw = cfg.sequenceOutputSize(), sl = cfg.stateLayers(), hOut = cfg.outputSize(), hid = cfg.hiddenSize();
+            float[] xc = new float[t * chunk * in], yc = new float[t * chunk * yw];
+            float[] hc = new float[sl * chunk * hOut], cc = new float[sl * chunk * hid];
+            for (int b0 = lane * chunk; b0 < b; b0 += lanes * chunk) {
+                int n = Math.min(chunk, b - b0);
+                gather(x, xc, batchFirst, t, b, b0, n, in);
+                SequenceBatch seq = lengths == null ? SequenceBatch.of(t, n)
+                        : SequenceBatch.of(t, java.util.Arrays.copyOfRange(lengths, b0, b0 + n));
+                lstm.forward(w, seq, MemorySegment.ofArray(xc), null, MemorySegment.ofArray(yc), LstmState.of(hc, cc));
+                scatter(yc, y, batchFirst, t, b, b0, n, yw);
+                scatter(hc, h, false, sl, b, b0, n, hOut);
+                scatter(cc, c, false, sl, b, b0, n, hid);
+                progress.advance(n, System.nanoTime() - start);
+            }
+        }
+    }
+
+    /** Runs the lanes, the first on this thread; rethrows the first failure after all have stopped. */
+    private static void runLanes(Lane[] lanes) {
+        if (lanes.length == 1) {
+            lanes[0].run();
+            return;
+        }
+        List<Thread> threads = new ArrayList<>();
+        Throwable[] failure = new Throwable[1];
+        for (int k = 1; k < lanes.length; k++) {
+            Lane lane = lanes[k];
+            threads.add(Thread.ofPlatform().name("lstmk-infer-lane-" + k).start(() -> {
+                try {
+                    lane.run();
+                } catch (Throwable e) {
+                    synchronized (failure) {
+                        if (failure[0] == null) failure[0] = e;
+                    }
+                }
+            }));
+        }
+        try {
+            lanes[0].run();
+        } catch (RuntimeException | Error e) {
+            synchronized (failure) {
+                if (failure[0] == null) failure[0] = e; else failure[0].addSuppressed(e);
+            }
+        }
+        for (Thread th : threads) {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    th.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) Thread.currentThread().interrupt();
+        }
+        synchronized (failure) {
+            if (failure[0] instanceof RuntimeException r) throw r;
+            if (failure[0] instanceof Error e) throw e;
+            if (failure[0] != null) throw new IllegalStateException(failure[0]);
+        }
     }
 
     private static int[] lengths(Path file, int b, int t) throws IOException, BadInput {
@@ -267,6 +345,7 @@ final class InferCommand {
         private final boolean terminal;
         private final int total;
         private long lastDraw = -1;
+        private int done;
 
         Progress(PrintStream err, boolean terminal, int total) {
             this.err = err;
@@ -274,7 +353,13 @@ final class InferCommand {
             this.total = total;
         }
 
-        void update(int done, long nanos) {
+        /** {@code n} more sequences are done (from any lane's thread). */
+        synchronized void advance(int n, long nanos) {
+            done += n;
+            update(done, nanos);
+        }
+
+        synchronized void update(int done, long nanos) {
             if (!terminal) return;
             if (done < total && lastDraw >= 0 && nanos - lastDraw < 100_000_000L) return;   // 10 redraws a second
             lastDraw = nanos;

@@ -79,7 +79,9 @@ class InferCommandTest {
 
     @Test
     void bidirectionalTwoLayersMatchesTorch() throws IOException {
-        for (String backend : List.of("reference", "simd")) {
+        // cuda-host: two engines (streams) sharing the packed weights take the batches in turns when there are
+        // several batches (batch 1 and 3 of 4 sequences), as on a GPU
+        for (String backend : List.of("reference", "simd", "cuda-host")) {
             for (boolean packed : List.of(false, true)) {
                 for (String batch : List.of("1", "3", "64")) {
                     Path y = tmp.resolve("y.npy"), h = tmp.resolve("h.npy"), c = tmp.resolve("c.npy");
@@ -100,6 +102,8 @@ class InferCommandTest {
                             lines.get(0));
                     assertTrue(lines.get(1).contains("4 sequences") && lines.get(1).contains("sequences/s")
                             && lines.get(1).contains("backend " + backend), lines.get(1));
+                    assertEquals(backend.equals("cuda-host") && !batch.equals("64"), lines.get(1).contains("on 2 streams"),
+                            lines.get(1));
                     assertEquals("", r.err().replaceAll("(?m)^.*(INFO|Dispatcher).*\\R?", ""), "no progress bar off a terminal");
                 }
             }
