@@ -6,21 +6,23 @@ import java.util.Locale;
 
 /**
  * Loads a model file by its format, chosen by the file's extension: {@code .safetensors} is a PyTorch
- * {@code nn.LSTM} state_dict ({@link PyTorchImporter}). Keras and ONNX importers are meant to join here.
+ * {@code nn.LSTM} state_dict ({@link PyTorchImporter}), {@code .onnx} the {@code LSTM} nodes of an ONNX model
+ * ({@link OnnxImporter}). A Keras importer is meant to join here.
  */
 public final class Models {
     private Models() {}
 
     /** The formats {@link #load} reads, for messages. */
-    public static final String SUPPORTED = ".safetensors (PyTorch nn.LSTM state_dict)";
+    public static final String SUPPORTED = ".safetensors (PyTorch nn.LSTM state_dict), .onnx (ONNX LSTM nodes)";
 
     /**
      * Loads the LSTM in {@code file}; {@code name} picks one when the file holds several (for PyTorch: the module
-     * prefix, such as {@code encoder}), null for the only one.
+     * prefix, such as {@code encoder}; for ONNX: the LSTM node's name, or {@code #k}), null for the only one.
      */
     public static LstmModel load(Path file, String name) throws IOException {
         String f = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
         if (f.endsWith(".safetensors")) return PyTorchImporter.load(file, name);
+        if (f.endsWith(".onnx")) return OnnxImporter.load(file, name);
         throw new ModelFormatException(file, "unknown model format; reads " + SUPPORTED);
     }
 }
