@@ -171,7 +171,7 @@ public final class OnnxImporter {
             return String.join(", ", s);
         }
 
-        List<NodeProto> choose(String name) throws ModelFormatException {
+        List<NodeProto> choose(String name) throws IOException {
             if (lstms.isEmpty()) {
                 Set<String> ops = new LinkedHashSet<>();
                 for (NodeProto n : graph.getNodeList()) ops.add(n.getOpType());
@@ -195,7 +195,7 @@ public final class OnnxImporter {
         }
 
         /** Why the LSTM nodes are not a chain of stacked layers, or null when they are. */
-        String notAStack() throws ModelFormatException {
+        String notAStack() throws IOException {
             NodeProto first = lstms.get(0);
             Attrs a0 = attrs(first, label(0));
             for (int k = 1; k < lstms.size(); k++) {
@@ -204,7 +204,7 @@ public final class OnnxImporter {
                         || Float.compare(a.clip, a0.clip) != 0) {
                     return "'" + label(k) + "' differs from '" + label(0) + "' in hidden_size, direction, layout or clip";
                 }
-                String from = traceToY(input(lstms.get(k), 0), a0, 0);
+                String from = traceToY(input(lstms.get(k), 0), a0);
                 String prevY = lstms.get(k - 1).getOutputCount() > 0 ? lstms.get(k - 1).getOutput(0) : "";
                 if (from == null || prevY.isEmpty() || !from.equals(prevY)) {
                     return "'" + label(k) + "' does not read the Y of '" + label(k - 1) + "' reshaped to [T, B, D·H]";
@@ -213,25 +213,56 @@ public final class OnnxImporter {
             return null;
         }
 
-        /** The value {@code v} is computed from, through the reshaping between stacked layers; null if not. */
-        String traceToY(String v, Attrs a, int depth) {
-            NodeProto n = producer.get(v);
-            if (n == null || depth > 8) return null;
-            if (isOp(n, "LSTM")) return v;
-            if (n.getInputCount() == 0) return null;
-            boolean ok = false;
-            if (isOp(n, "Identity")) ok = true;
-            else if (isOp(n, "Squeeze")) ok = !a.bidirectional;
-            else if (isOp(n, "Transpose")) {
-                for (AttributeProto at : n.getAttributeList()) {
-                    if (at.getName().equals("perm")) ok = at.getIntsList().equals(List.of(0L, 2L, 1L, 3L));
+        /**
+         * The LSTM output {@code v} is computed from through the reshaping between stacked layers (the layer below's
+         * {@code Y} to {@code [T, B, D·H]}, or {@code [B, T, D·H]} with layout 1), or null if it is not that.
+         */
+        String traceToY(String v, Attrs a) throws IOException {
+            int transposes = 0;
+            for (int depth = 0; depth < 8; depth++) {
+                NodeProto n = producer.get(v);
+                if (n == null) return null;
+                if (isOp(n, "LSTM")) {
+                    // Y is [T, D, B, H] (layout 0): with two directions it must be transposed to [T, B, D, H] first
+                    boolean ok = a.layout == Layout.TIME_MAJOR ? (a.bidirectional ? transposes == 1 : transposes <= 1)
+                            : transposes == 0;
+                    return ok ? v : null;
                 }
-                ok &= a.layout == Layout.TIME_MAJOR;
-            } else if (isOp(n, "Reshape") && n.getInputCount() >= 2) {
-                TensorProto shape = constants.get(n.getInput(1));
-                ok = shape != null && shape.getDimsCount() == 1 && shape.getDims(0) == 3;
+                if (n.getInputCount() == 0) return null;
+                boolean ok = false;
+                if (isOp(n, "Identity")) ok = true;
+                else if (isOp(n, "Squeeze")) ok = !a.bidirectional;
+                else if (isOp(n, "Transpose")) {
+                    for (AttributeProto at : n.getAttributeList()) {
+                        if (at.getName().equals("perm")) ok = at.getIntsList().equals(List.of(0L, 2L, 1L, 3L));
+                    }
+                    transposes++;
+                } else if (isOp(n, "Reshape") && n.getInputCount() >= 2) {
+                    long[] shape = shape(constants.get(n.getInput(1)));
+                    long last = a.hidden * (a.bidirectional ? 2L : 1L);
+                    ok = shape != null && shape.length == 3 && (shape[2] == -1 || shape[2] == last || a.hidden < 0);
+                }
+                if (!ok) return null;
+                v = n.getInput(0);
             }
-            return ok ? traceToY(n.getInput(0), a, depth + 1) : null;
+            return null;
+        }
+
+        /** The values of an int64 shape constant, or null when it is not one. */
+        long[] shape(TensorProto t) throws IOException {
+            if (t == null || t.getDataType() != 7 || t.getDimsCount() != 1 || t.getDims(0) > 8) return null;
+            int n = (int) t.getDims(0);
+            if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL && t.getRawData().isEmpty()) {
+                if (t.getInt64DataCount() != n) return null;
+                return t.getInt64DataList().stream().mapToLong(Long::longValue).toArray();
+            }
+            ByteBuffer b = t.getDataLocation() == TensorProto.DataLocation.EXTERNAL ? external(t, 8L * n)
+                    : t.getRawData().asReadOnlyByteBuffer();
+            if (b.remaining() != 8 * n) return null;
+            b.order(ByteOrder.LITTLE_ENDIAN);
+            long[] out = new long[n];
+            for (int i = 0; i < n; i++) out[i] = b.getLong();
+            return out;
         }
 
         static String input(NodeProto n, int i) {

@@ -42,7 +42,7 @@ import org.lstmk.models.onnx.OnnxProto.TensorProto;
 class OnnxImporterTest {
     /** f32 end to end against onnxruntime's f32 (the reference computes in double). */
     static final double TOLERANCE = 1e-5;
-    static final String[] NAMES = {"peep_clip", "bidi", "external", "f16", "torch2"};
+    static final String[] NAMES = {"peep_clip", "bidi", "external", "f16", "torch2", "torch_bi2"};
 
     @TempDir Path tmp;
 
@@ -358,5 +358,101 @@ class OnnxImporterTest {
         Files.write(q, broken.toByteArray());
         Files.copy(file("torch2.onnx.data"), tmp.resolve("torch2.onnx.data"));
         refused(q, "not one stack", "does not read the Y");
+    }
+
+    /** A bidirectional stack's Y must be transposed [T, D, B, H] → [T, B, D, H] before the reshape: without, no stack. */
+    @Test
+    void aBidirectionalChainNeedsItsTranspose() throws IOException {
+        assertEquals(2, OnnxImporter.load(file("torch_bi2.onnx")).config().layers());
+        ModelProto m = proto("torch_bi2");
+        ModelProto noTranspose = editGraph(m, g -> {
+            for (int i = 0; i < g.getNodeCount(); i++) {
+                NodeProto n = g.getNode(i);
+                if (n.getOpType().equals("Reshape") && g.getNodeList().stream().anyMatch(
+                        t -> t.getOpType().equals("Transpose") && t.getOutput(0).equals(n.getInput(0))
+                                && t.getInput(0).equals(g.getNode(0).getOutput(0)))) {
+                    g.setNode(i, n.toBuilder().setInput(0, g.getNode(0).getOutput(0)));
+                }
+            }
+            return g;
+        });
+        Files.copy(file("torch_bi2.onnx.data"), tmp.resolve("torch_bi2.onnx.data"));
+        refused(write("notranspose.onnx", noTranspose), "not one stack", "does not read the Y");
+    }
+
+    /** The same weights in every way the format stores them: typed fields, double, Constant nodes, float16 as int32. */
+    @Test
+    void everyStorageOfTheWeightsReadsTheSame() throws IOException {
+        ModelProto m = proto("peep_clip");
+        // float_data instead of raw_data; and as double_data
+        for (int type : new int[] {1, 11}) {
+            ModelProto typed = editGraph(m, g -> {
+                for (int i = 0; i < g.getInitializerCount(); i++) {
+                    TensorProto t = g.getInitializer(i);
+                    float[] v = new float[t.getRawData().size() / 4];
+                    t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+                    TensorProto.Builder b = t.toBuilder().clearRawData().setDataType(type);
+                    for (float f : v) {
+                        if (type == 1) b.addFloatData(f);
+                        else b.addDoubleData(f);
+                    }
+                    g.setInitializer(i, b);
+                }
+                return g;
+            });
+            LstmModel got = OnnxImporter.load(write("typed" + type + ".onnx", typed));
+            assertEquals(List.of(type == 1 ? "F32" : "F64"), got.info().dtypes());
+            assertTrue(error(got, "peep_clip", "reference") <= TOLERANCE, "data_type " + type);
+        }
+        // weights in Constant nodes instead of initializers
+        ModelProto constants = editGraph(m, g -> {
+            List<NodeProto> consts = new ArrayList<>();
+            for (TensorProto t : g.getInitializerList()) {
+                consts.add(NodeProto.newBuilder().setOpType("Constant").setName("const_" + t.getName())
+                        .addOutput(t.getName()).addAttribute(AttributeProto.newBuilder().setName("value")
+                                .setType(AttributeProto.AttributeType.TENSOR).setT(t)).build());
+            }
+            List<NodeProto> nodes = new ArrayList<>(consts);
+            nodes.addAll(g.getNodeList());
+            return g.clearInitializer().clearNode().addAllNode(nodes);
+        });
+        assertTrue(error(OnnxImporter.load(write("constants.onnx", constants)), "peep_clip", "reference") <= TOLERANCE);
+        // float16 in int32_data (the typed field of float16) instead of raw_data
+        ModelProto f16 = proto("f16");
+        ModelProto f16Typed = editGraph(f16, g -> {
+            for (int i = 0; i < g.getInitializerCount(); i++) {
+                TensorProto t = g.getInitializer(i);
+                ByteBuffer bb = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                TensorProto.Builder b = t.toBuilder().clearRawData();
+                while (bb.hasRemaining()) b.addInt32Data(bb.getShort() & 0xffff);
+                g.setInitializer(i, b);
+            }
+            return g;
+        });
+        LstmModel got = OnnxImporter.load(write("f16typed.onnx", f16Typed));
+        assertEquals(List.of("F16"), got.info().dtypes());
+        assertTrue(error(got, "f16", "reference") <= TOLERANCE);
+        // bfloat16: float32 weights with the low 16 bits zero are exactly bfloat16; read back as the same floats
+        ModelProto bf16 = editGraph(f16, g -> {
+            for (int i = 0; i < g.getInitializerCount(); i++) {
+                TensorProto t = g.getInitializer(i);
+                ByteBuffer in = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer out = ByteBuffer.allocate(in.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+                while (in.hasRemaining()) {
+                    out.putShort((short) (Float.floatToIntBits(Float.float16ToFloat(in.getShort())) >>> 16));
+                }
+                g.setInitializer(i, t.toBuilder().setDataType(16).setRawData(ByteString.copyFrom(out.flip())));
+            }
+            return g;
+        });
+        LstmModel bf = OnnxImporter.load(write("bf16.onnx", bf16));
+        LstmModel f = OnnxImporter.load(file("f16.onnx"));
+        assertEquals(List.of("BF16"), bf.info().dtypes());
+        float[] fw = f.weights().get(0, 0).wIh().toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+        float[] bw = bf.weights().get(0, 0).wIh().toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+        for (int i = 0; i < fw.length; i++) {
+            float truncated = Float.intBitsToFloat(Float.floatToIntBits(fw[i]) & 0xffff0000);
+            assertEquals(truncated, bw[i], "bfloat16 element " + i);
+        }
     }
 }
