@@ -487,7 +487,11 @@ public final class OnnxImporter {
                 }
             }
             int count = (int) n;
-            float[] out = new float[count];
+            if ((long) count * size > Integer.MAX_VALUE - 8) {
+                throw new ModelFormatException(file, name, "too large: dims " + dims(t) + " of " + dtype);
+            }
+            // the elements are allocated only once the data is known to be there (dims alone prove nothing)
+            float[] out;
             ByteBuffer bytes = null;
             if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
                 bytes = external(t, (long) count * size);
@@ -500,6 +504,7 @@ public final class OnnxImporter {
             }
             if (bytes != null) {
                 bytes.order(ByteOrder.LITTLE_ENDIAN);
+                out = new float[count];
                 for (int i = 0; i < count; i++) {
                     out[i] = switch (type) {
                         case 1 -> bytes.getFloat();
@@ -519,6 +524,7 @@ public final class OnnxImporter {
                     throw new ModelFormatException(file, name, field + " has " + have + " elements, dims " + dims(t)
                             + " need " + count + " (and raw_data is empty)");
                 }
+                out = new float[count];
                 for (int i = 0; i < count; i++) {
                     out[i] = switch (type) {
                         case 1 -> t.getFloatData(i);
