@@ -157,7 +157,7 @@ class OnnxImporterTest {
     }
 
     /** Swaps the rows of ONNX gates g0 and g1 in the raw float tensor {@code name} of shape [1, 4H(, cols)]. */
-    static ModelProto swapGates(ModelProto m, String name, int g0, int g1, int h) {
+    static ModelProto swapGates(ModelProto m, String name, int g0, int g1) {
         return editGraph(m, g -> {
             for (int i = 0; i < g.getInitializerCount(); i++) {
                 TensorProto t = g.getInitializer(i);
@@ -179,10 +179,9 @@ class OnnxImporterTest {
     /** The fixture tells the gates apart: the converter's gate order is the only one that matches onnxruntime. */
     @Test
     void aSwappedGateFails() throws IOException {
-        int h = info("peep_clip").get("hidden_size").getAsInt();
         for (int[] s : new int[][] {{0, 1}, {1, 2}, {2, 3}, {0, 3}, {1, 3}, {0, 2}}) {
             for (String tensor : List.of("W", "B")) {
-                ModelProto m = swapGates(proto("peep_clip"), tensor, s[0], s[1], h);
+                ModelProto m = swapGates(proto("peep_clip"), tensor, s[0], s[1]);
                 LstmModel swapped = OnnxImporter.load(write("swapped.onnx", m));
                 double err = error(swapped, "peep_clip", "reference");
                 assertTrue(err > 1e-2, "ONNX gates " + s[0] + "↔" + s[1] + " of " + tensor
@@ -453,6 +452,37 @@ class OnnxImporterTest {
         for (int i = 0; i < fw.length; i++) {
             float truncated = Float.intBitsToFloat(Float.floatToIntBits(fw[i]) & 0xffff0000);
             assertEquals(truncated, bw[i], "bfloat16 element " + i);
+        }
+    }
+
+    /** hidden_size may be left out (R gives it); sequence_lens and the initial state are the caller's, per call. */
+    @Test
+    void optionalInputsAndAttributes() throws IOException {
+        ModelProto m = proto("peep_clip");
+        ModelProto noHidden = editLstm(m, n -> {
+            for (int i = n.getAttributeCount() - 1; i >= 0; i--) {
+                if (n.getAttribute(i).getName().equals("hidden_size")) n.removeAttribute(i);
+            }
+            return n;
+        });
+        assertTrue(error(OnnxImporter.load(write("nohidden.onnx", noHidden)), "peep_clip", "reference") <= TOLERANCE);
+        // sequence_lens as a graph input: the lengths of each call, not part of the model
+        ModelProto lens = editLstm(m, n -> n.setInput(4, "lens"));
+        assertTrue(error(OnnxImporter.load(write("lens.onnx", lens)), "peep_clip", "reference") <= TOLERANCE);
+        ModelProto constLens = editGraph(lens, g -> g.addInitializer(TensorProto.newBuilder().setName("lens")
+                .setDataType(6).addDims(4).addAllInt32Data(List.of(6, 6, 6, 6))));
+        refused(write("constlens.onnx", constLens), "tensor 'lens'", "sequence_lens");
+        // a constant initial state must be zeros (torch.onnx.export writes zeros)
+        for (float v : new float[] {0f, 0.5f}) {
+            ModelProto h0 = editGraph(editLstm(m, n -> n.setInput(5, "h0")), g -> {
+                TensorProto.Builder t = TensorProto.newBuilder().setName("h0").setDataType(1).addDims(1).addDims(4)
+                        .addDims(5);
+                for (int i = 0; i < 20; i++) t.addFloatData(i == 7 ? v : 0f);
+                return g.addInitializer(t);
+            });
+            Path p = write("h0.onnx", h0);
+            if (v == 0) assertTrue(error(OnnxImporter.load(p), "peep_clip", "reference") <= TOLERANCE);
+            else refused(p, "tensor 'h0'", "initial_h", "must be zeros");
         }
     }
 }
