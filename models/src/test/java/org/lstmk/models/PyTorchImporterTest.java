@@ -54,7 +54,7 @@ class PyTorchImporterTest {
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> PyTorchImporter.load(f));
         assertTrue(e.getMessage().startsWith(f + ": no nn.LSTM in the file") && e.getMessage().contains("head.weight"),
                 e.getMessage());
-        e = assertThrows(ModelFormatException.class, () -> Models.load(tmp.resolve("model.onnx"), null));
+        e = assertThrows(ModelFormatException.class, () -> Models.load(tmp.resolve("model.bin"), null));
         assertTrue(e.getMessage().contains("unknown model format"), e.getMessage());
     }
 
