@@ -138,6 +138,7 @@ public final class OneDnnPeer implements Peer {
         final int fwdNargs;
         MemorySegment trainFwd, trainFwdArgs, bwd, bwdArgs;
         int trainFwdNargs, bwdNargs;
+        MemorySegment dsrcData;
 
         DnnlRunner(Api a, Problem p, int threads) throws Throwable {
             this.a = a;
@@ -302,7 +303,8 @@ public final class OneDnnPeer implements Peer {
             MemorySegment bwi = reordered(wiUser, wiUserMd, query(bpd, Q_WEIGHTS, 1));
             MemorySegment dsrcMd = query(bpd, Q_DIFF_SRC, 0), ddstMd = query(bpd, Q_DIFF_DST, 0);
             MemorySegment dwlMd = query(bpd, Q_DIFF_WEIGHTS, 0), dwiMd = query(bpd, Q_DIFF_WEIGHTS, 1);
-            MemorySegment dsrc = memory(dsrcMd, data(dsrcMd));
+            dsrcData = data(dsrcMd);
+            MemorySegment dsrc = memory(dsrcMd, dsrcData);
             MemorySegment ddstData = data(ddstMd);
             MemorySegment ddst = memory(ddstMd, ddstData);
             // dy in the layout the primitive asks for: reorder from tnc
@@ -326,6 +328,12 @@ public final class OneDnnPeer implements Peer {
             pds.add(rpd);
             exec(primitive(rpd), args(ARG_FROM, from, ARG_TO, to), 2);
             return to;
+        }
+
+        /** {@code dx}: diff_src_layer was asked for in {@code tnc}, as x. */
+        @Override
+        public float[] inputGradient() {
+            return dsrcData.asSlice(0, 4L * p.steps() * p.batch() * p.input()).toArray(JAVA_FLOAT);
         }
 
         @Override

@@ -56,6 +56,11 @@ public final class OursPeer implements Peer {
             }
 
             @Override
+            public float[] inputGradient() {
+                return dx.toArray(ValueLayout.JAVA_FLOAT);
+            }
+
+            @Override
             public float[] output() {
                 return y.toArray(ValueLayout.JAVA_FLOAT);
             }

@@ -32,6 +32,11 @@ public interface Peer {
             throw new UnsupportedOperationException("inference only");
         }
 
+        /** The input gradient {@code dx [T,B,I]} of the last {@link #train()}. */
+        default float[] inputGradient() throws Throwable {
+            throw new UnsupportedOperationException("inference only");
+        }
+
         /** The output of the last {@link #run()}, {@code [T,B,H]} time-major. */
         float[] output() throws Throwable;
 

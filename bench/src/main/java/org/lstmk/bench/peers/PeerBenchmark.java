@@ -18,7 +18,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Every way to run an LSTM on the JVM, side by side (issue 11 §3): the same single-layer problem ({@link Problem}:
  * seeded weights, {@code I = H}, time-major, zero initial state), the same thread count for every peer, each peer's
- * output checked against our reference before it is timed ({@link Peers#check}: a mismatch fails the setup). A
+ * output checked against our reference before it is timed ({@link Peers#check}: a mismatch fails the setup; for
+ * training also the input gradient, {@link Peers#checkTraining}). A
  * peer that cannot run here fails its setup with the reason (JMH reports it and goes on with the others).
  *
  * <p>{@link #inference} and {@link #training} are average time ({@code avgt}) for the batch shapes;
@@ -57,7 +58,7 @@ public class PeerBenchmark {
         Problem problem = Problem.of(shape, 7);
         runner = p.open(problem, threads);
         System.out.println("# check: " + Peers.check(peer, problem, runner));
-        if (mode.equals("training")) runner.train();
+        if (mode.equals("training")) System.out.println("# check: " + Peers.checkTraining(peer, problem, runner));
     }
 
     @TearDown(Level.Trial)

@@ -60,6 +60,22 @@ public final class Peers {
                 p.shape(), tr, e1, p.steps(), e2);
     }
 
+    /**
+     * After one {@link Peer.Runner#train()}: the input gradient {@code dx} against our {@code simd} backend's
+     * (forward training + backward, same {@code dy}); throws on a mismatch, returns a one-line summary.
+     */
+    public static String checkTraining(String peer, Problem p, Peer.Runner r) throws Throwable {
+        r.train();
+        float[] dx = r.inputGradient();
+        float[] ref;
+        try (Peer.Runner s = new OursPeer("simd").open(p, 0)) {
+            s.train();
+            ref = s.inputGradient();
+        }
+        double e = compare(peer, "simd's training dx", dx, ref, ref.length);
+        return String.format("%s %s training: max |err| of dx vs simd %.2e", peer, p.shape(), e);
+    }
+
     static float[] outputOf(String backend, Problem p) throws Throwable {
         try (Peer.Runner r = new OursPeer(backend).open(p, 0)) {
             r.run();
