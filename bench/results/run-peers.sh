@@ -2,10 +2,10 @@
 # The JMH comparison with every way to run an LSTM on the JVM (issue 11 §3), in one run, then its report.
 #   bench/results/run-peers.sh [OUT_DIR]      (default bench/results/<date>-peers)
 # Environment: THREADS (default 2: every peer pinned to it), QUICK=1 (smoke: 1 short iteration, no warm-up, no fork),
-#   PEERS (comma list, default all: simd,reference,onednn,onnxruntime,djl-pytorch,tensorflow), SKIP_BUILD=1,
+#   PEERS (comma list, default all: simd,reference,onednn,onnxruntime,djl-pytorch,tensorflow,dl4j), SKIP_BUILD=1,
 #   SHAPES_B1, SHAPES_BATCH, SHAPES_LARGE, SHAPES_TRAIN (comma lists of HxBxT replacing the defaults below).
 # What it does: installs Debian's libdnnl-dev if absent (the oneDNN peer; without it that peer is skipped with the
-# reason), builds with -Ppeers (the peers' Maven artifacts: ONNX Runtime, DJL + libtorch, TensorFlow Java; none of
+# reason), builds with -Ppeers (the peers' Maven artifacts: ONNX Runtime, DJL + libtorch, TensorFlow Java, DL4J; none of
 # them is in the default build), runs PeerBenchmark:
 #   inference, avgt:   512x1x100 128x1x1000 512x16x100 (all peers), 1024x64x50 (all but reference: ~1 min a call)
 #   training,  avgt:   512x16x100 (simd, reference, onednn: the peers with a training call here)
@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="${1:-$ROOT/bench/results/$(date -u +%F)-peers}"
 THREADS="${THREADS:-2}"
-PEERS="${PEERS:-simd,reference,onednn,onnxruntime,djl-pytorch,tensorflow}"
+PEERS="${PEERS:-simd,reference,onednn,onnxruntime,djl-pytorch,tensorflow,dl4j}"
 if [ -z "${JAVA_HOME:-}" ] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q '"2[5-9]'; then
   for c in /usr/lib/jvm/*25*; do [ -x "$c/bin/javac" ] && { export JAVA_HOME="$c"; break; }; done
 fi

@@ -32,7 +32,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class PeerBenchmark {
-    @Param({"simd", "reference", "onednn", "onnxruntime", "djl-pytorch", "tensorflow"})
+    @Param({"simd", "reference", "onednn", "onnxruntime", "djl-pytorch", "tensorflow", "dl4j"})
     public String peer;
 
     @Param({"512x16x100"})

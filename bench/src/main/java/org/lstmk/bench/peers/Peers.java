@@ -10,7 +10,7 @@ public final class Peers {
 
     /** Every peer, in report order. */
     public static final List<String> ALL = List.of("simd", "reference", "onednn", "onnxruntime", "djl-pytorch",
-            "tensorflow");
+            "tensorflow", "dl4j");
 
     public static Peer of(String name) {
         return switch (name) {
@@ -19,6 +19,7 @@ public final class Peers {
             case "onnxruntime" -> new OrtPeer();
             case "djl-pytorch" -> new DjlPeer();
             case "tensorflow" -> new TfPeer();
+            case "dl4j" -> new Dl4jPeer();
             default -> throw new IllegalArgumentException("unknown peer '" + name + "'; peers: " + ALL);
         };
     }

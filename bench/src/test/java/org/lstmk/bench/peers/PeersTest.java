@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class PeersTest {
     @ParameterizedTest
-    @ValueSource(strings = {"simd", "reference", "onednn", "onnxruntime", "djl-pytorch", "tensorflow"})
+    @ValueSource(strings = {"simd", "reference", "onednn", "onnxruntime", "djl-pytorch", "tensorflow", "dl4j"})
     void sameOutputAsTheReference(String name) throws Throwable {
         Peer peer = Peers.of(name);
         assumeTrue(peer.unavailable() == null, () -> name + ": " + peer.unavailable());
