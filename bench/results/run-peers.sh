@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The JMH comparison with every way to run an LSTM on the JVM (issue 11 §3), in one run, then its report.
 #   bench/results/run-peers.sh [OUT_DIR]      (default bench/results/<date>-peers)
-# Environment: THREADS (default 2: every peer pinned to it), QUICK=1 (smoke: 1 short iteration, no warm-up, no fork),
+# Environment: THREADS (default 2: every peer pinned to it), QUICK=1 (smoke: one 1 s warm-up and one 1 s iteration, no fork),
 #   PEERS (comma list, default all: simd,reference,onednn,onnxruntime,djl-pytorch,tensorflow,dl4j), SKIP_BUILD=1,
 #   SHAPES_B1, SHAPES_BATCH, SHAPES_LARGE, SHAPES_TRAIN (comma lists of HxBxT replacing the defaults below).
 # What it does: installs Debian's libdnnl-dev if absent (the oneDNN peer; without it that peer is skipped with the
@@ -31,7 +31,7 @@ fi
 T="$ROOT/bench/target"
 mkdir -p "$OUT"
 LOG="$OUT/run.log"; : > "$LOG"
-if [ "${QUICK:-0}" = 1 ]; then ITER=(-wi 0 -i 1 -r 1 -f 0); else ITER=(); fi
+if [ "${QUICK:-0}" = 1 ]; then ITER=(-wi 1 -w 1 -i 1 -r 1 -f 0); else ITER=(); fi
 # OpenMP peers (oneDNN, libtorch) read these; the others get THREADS through their own options (PeerBenchmark).
 export OMP_NUM_THREADS="$THREADS" OMP_WAIT_POLICY=passive
 without_ref="$(echo ",$PEERS," | sed 's/,reference,/,/g; s/^,//; s/,$//')"

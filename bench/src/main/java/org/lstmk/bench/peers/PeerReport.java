@@ -28,7 +28,7 @@ import org.jfree.data.category.DefaultCategoryDataset;
  * <p>Usage: {@code PeerReport OUT_DIR LOG RESULT.json...}
  */
 public final class PeerReport {
-    record Row(String method, String peer, String shape, String mode, double score, String unit,
+    record Row(String method, String peer, String shape, String mode, int threads, double score, String unit,
                Map<String, Double> pct) {}
 
     private PeerReport() {}
@@ -64,6 +64,7 @@ public final class PeerReport {
                 for (var q : m.getAsJsonObject("scorePercentiles").entrySet()) pct.put(q.getKey(), q.getValue().getAsDouble());
             rows.add(new Row(bench.substring(bench.lastIndexOf('.') + 1), p.get("peer").getAsString(),
                     p.get("shape").getAsString(), p.has("mode") ? p.get("mode").getAsString() : "inference",
+                    p.has("threads") ? p.get("threads").getAsInt() : 0,
                     m.get("score").getAsDouble(), m.get("scoreUnit").getAsString(), pct));
         }
         return rows;
@@ -103,6 +104,9 @@ public final class PeerReport {
         for (String p : Peers.ALL) if (rows.stream().anyMatch(r -> r.peer().equals(p))) peers.add(p);
         rows.forEach(r -> peers.add(r.peer()));
         StringBuilder sb = new StringBuilder();
+        sb.append("Single-layer LSTM, I = H, time-major, zero initial state, f32; threads per peer: ")
+                .append(rows.stream().map(r -> Integer.toString(r.threads())).distinct().toList())
+                .append(". FLOPs: 2·T·B·4H·(I+H) per inference call, 3× that per training call (forward + backward).\n\n");
         sb.append("### Throughput: GFLOP/s (ms per call), I = H, avgt\n\n| shape (H×B×T) | call |");
         for (String p : peers) sb.append(' ').append(p).append(" |");
         sb.append("\n|---|---|");
