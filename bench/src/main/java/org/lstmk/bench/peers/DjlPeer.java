@@ -26,7 +26,6 @@ public final class DjlPeer implements Peer {
 
     static synchronized Engine engine(int threads) {
         System.setProperty("ai.djl.offline", "true");
-        System.setProperty("offline", "true");
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
         System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
         System.setProperty("PYTORCH_FLAVOR", "cpu");
@@ -55,12 +54,10 @@ public final class DjlPeer implements Peer {
         NDList xs = new NDList(x);
         ParameterStore ps = new ParameterStore(m, false);
         return new Runner() {
-            float[] y;
-
             @Override
             public void run() {
                 try (NDList out = lstm.forward(ps, xs, false)) {
-                    y = null;
+                    // the output is freed with the list
                 }
             }
 

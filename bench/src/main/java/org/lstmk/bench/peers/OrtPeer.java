@@ -81,12 +81,10 @@ public final class OrtPeer implements Peer {
         OnnxTensor x = OnnxTensor.createTensor(env, xb, new long[] {p.steps(), p.batch(), p.input()});
         Map<String, OnnxTensor> in = Map.of("X", x);
         return new Runner() {
-            float[] y;
-
             @Override
             public void run() throws Throwable {
                 try (OrtSession.Result r = session.run(in)) {
-                    y = null;
+                    // the output is freed with the result
                 }
             }
 

@@ -176,6 +176,13 @@ public final class PeerReport {
             }
         JFreeChart d = ChartFactory.createBarChart("LSTM on the JVM: latency at B = 1 (ms per call, p50 and p99)",
                 "shape", "ms", l, PlotOrientation.VERTICAL, true, false, false);
+        // p99 can be 10× p50: a log axis keeps both readable
+        org.jfree.chart.axis.LogAxis log = new org.jfree.chart.axis.LogAxis("ms per call (log scale)");
+        log.setSmallestValue(1e-3);
+        log.setBase(10);
+        log.setNumberFormatOverride(new java.text.DecimalFormat("0.###"));
+        d.getCategoryPlot().setRangeAxis(log);
+        ((org.jfree.chart.renderer.category.BarRenderer) d.getCategoryPlot().getRenderer()).setBase(1e-3);
         ChartUtils.saveChartAsPNG(out.resolve("peers-latency.png").toFile(), d, 1100, 560);
     }
 }
