@@ -36,6 +36,9 @@ public final class OneDnnPeer implements Peer {
             ARG_DIFF_DST_LAYER = 145, ARG_FROM = 1, ARG_TO = 17;
     static final long MD_SIZE = 696, RNN_DESC_SIZE = 15344;
 
+    /** The library loaded: {@code -Dlstmk.peers.dnnl=...} (name or path), default Debian's {@code libdnnl.so.2}. */
+    static final String LIBRARY = System.getProperty("lstmk.peers.dnnl", "libdnnl.so.2");
+
     private static Api api;
     private static String why;
 
@@ -55,7 +58,7 @@ public final class OneDnnPeer implements Peer {
             try {
                 api = new Api();
             } catch (Throwable e) {
-                why = "oneDNN (libdnnl.so.2, Debian libdnnl2) not loadable: " + e.getMessage()
+                why = "oneDNN (" + LIBRARY + ", Debian libdnnl2) not loadable: " + e.getMessage()
                         + " (bench/results/run-peers.sh installs libdnnl-dev)";
             }
         }
@@ -70,7 +73,7 @@ public final class OneDnnPeer implements Peer {
 
         Api() {
             Linker l = Linker.nativeLinker();
-            SymbolLookup d = SymbolLookup.libraryLookup("libdnnl.so.2", Arena.global());
+            SymbolLookup d = SymbolLookup.libraryLookup(LIBRARY, Arena.global());
             SymbolLookup omp = SymbolLookup.libraryLookup("libgomp.so.1", Arena.global());
             var A = ADDRESS;
             version = l.downcallHandle(d.findOrThrow("dnnl_version"), FunctionDescriptor.of(A));
