@@ -21,18 +21,33 @@ final class Fixtures {
 
     static final String[] NAMES = {"lstm1", "bi2", "proj", "prefixed", "two_lstms", "nobias", "f16", "bf16"};
 
-    static Path dir() {
+    static Path dir() { return dir("pytorch"); }
+
+    static Path file(String name) { return dir().resolve(name); }
+
+    static JsonObject info(String name) throws IOException { return info("pytorch", name); }
+
+    /** The fixture folder of one tool: {@code pytorch}, {@code keras}, {@code onnx}. */
+    static Path dir(String tool) {
         try {
-            return Path.of(Fixtures.class.getResource("/fixtures/pytorch").toURI());
+            return Path.of(Fixtures.class.getResource("/fixtures/" + tool).toURI());
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    static Path file(String name) { return dir().resolve(name); }
+    /** What the tool's fixture script recorded about fixture {@code name} ({@code name.json}). */
+    static JsonObject info(String tool, String name) throws IOException {
+        return JsonParser.parseString(Files.readString(dir(tool).resolve(name + ".json"))).getAsJsonObject();
+    }
 
-    static JsonObject info(String name) throws IOException {
-        return JsonParser.parseString(Files.readString(file(name + ".json"))).getAsJsonObject();
+    /** Swaps rows {@code [r0, r0 + rows)} and {@code [r1, r1 + rows)} of a row-major matrix of {@code cols} columns. */
+    static void swapRows(float[] a, int r0, int r1, int rows, int cols) {
+        for (int i = 0; i < rows * cols; i++) {
+            float t = a[r0 * cols + i];
+            a[r0 * cols + i] = a[r1 * cols + i];
+            a[r1 * cols + i] = t;
+        }
     }
 
     /** The fixture's model, in its batch_first layout, picked by the prefix the script recorded. */

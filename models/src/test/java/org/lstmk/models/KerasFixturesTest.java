@@ -6,11 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,19 +38,11 @@ class KerasFixturesTest {
     static final String[] NAMES = {"lstm1", "stacked2", "bi2", "nobias"};
     static final String[] FILES = {".keras", ".weights.h5", ".h5"};
 
-    static Path dir() {
-        try {
-            return Path.of(KerasFixturesTest.class.getResource("/fixtures/keras").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
+    static Path dir() { return Fixtures.dir("keras"); }
 
     static Path file(String name) { return dir().resolve(name); }
 
-    static JsonObject info(String name) throws IOException {
-        return JsonParser.parseString(Files.readString(file(name + ".json"))).getAsJsonObject();
-    }
+    static JsonObject info(String name) throws IOException { return Fixtures.info("keras", name); }
 
     static Stream<Arguments> cases() {
         List<Arguments> a = new ArrayList<>();
@@ -136,9 +126,9 @@ class KerasFixturesTest {
             float[] wIh = w.wIh().toArray(ValueLayout.JAVA_FLOAT);
             float[] wHh = w.wHh().toArray(ValueLayout.JAVA_FLOAT);
             float[] bIh = w.bIh().toArray(ValueLayout.JAVA_FLOAT);
-            swapRows(wIh, swap[0] * h, swap[1] * h, h, c.inputSize());
-            swapRows(wHh, swap[0] * h, swap[1] * h, h, h);
-            swapRows(bIh, swap[0] * h, swap[1] * h, h, 1);
+            Fixtures.swapRows(wIh, swap[0] * h, swap[1] * h, h, c.inputSize());
+            Fixtures.swapRows(wHh, swap[0] * h, swap[1] * h, h, h);
+            Fixtures.swapRows(bIh, swap[0] * h, swap[1] * h, h, 1);
             LstmWeights bad = LstmWeights.builder(MemorySegment.ofArray(wIh), MemorySegment.ofArray(wHh))
                     .bias(MemorySegment.ofArray(bIh), w.bHh()).build();
             LstmModel swapped = new LstmModel(c, StackWeights.of(c, bad), m.info());
@@ -148,13 +138,6 @@ class KerasFixturesTest {
         }
     }
 
-    private static void swapRows(float[] a, int r0, int r1, int rows, int cols) {
-        for (int i = 0; i < rows * cols; i++) {
-            float t = a[r0 * cols + i];
-            a[r0 * cols + i] = a[r1 * cols + i];
-            a[r1 * cols + i] = t;
-        }
-    }
 
     static Stream<String> refused() throws IOException {
         try (Stream<Path> s = Files.list(dir())) {

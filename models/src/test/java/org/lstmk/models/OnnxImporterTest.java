@@ -5,10 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import com.google.protobuf.ByteString;
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -46,19 +44,11 @@ class OnnxImporterTest {
 
     @TempDir Path tmp;
 
-    static Path dir() {
-        try {
-            return Path.of(OnnxImporterTest.class.getResource("/fixtures/onnx").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
+    static Path dir() { return Fixtures.dir("onnx"); }
 
     static Path file(String name) { return dir().resolve(name); }
 
-    static JsonObject info(String name) throws IOException {
-        return JsonParser.parseString(Files.readString(file(name + ".json"))).getAsJsonObject();
-    }
+    static JsonObject info(String name) throws IOException { return Fixtures.info("onnx", name); }
 
     static Stream<Arguments> cases() {
         List<Arguments> a = new ArrayList<>();

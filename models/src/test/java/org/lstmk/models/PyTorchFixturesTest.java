@@ -100,8 +100,8 @@ class PyTorchFixturesTest {
             int h = c.hiddenSize(), in = c.inputSize();
             float[] wIh = w.wIh().toArray(ValueLayout.JAVA_FLOAT);
             float[] bIh = w.bIh().toArray(ValueLayout.JAVA_FLOAT);
-            swapRows(wIh, swap[0] * h, swap[1] * h, h, in);
-            swapRows(bIh, swap[0] * h, swap[1] * h, h, 1);
+            Fixtures.swapRows(wIh, swap[0] * h, swap[1] * h, h, in);
+            Fixtures.swapRows(bIh, swap[0] * h, swap[1] * h, h, 1);
             LstmWeights bad = LstmWeights.builder(MemorySegment.ofArray(wIh), w.wHh())
                     .bias(MemorySegment.ofArray(bIh), w.bHh()).build();
             LstmModel swapped = new LstmModel(c, StackWeights.of(c, bad), m.info());
@@ -113,13 +113,6 @@ class PyTorchFixturesTest {
         }
     }
 
-    private static void swapRows(float[] a, int r0, int r1, int rows, int cols) {
-        for (int i = 0; i < rows * cols; i++) {
-            float t = a[r0 * cols + i];
-            a[r0 * cols + i] = a[r1 * cols + i];
-            a[r1 * cols + i] = t;
-        }
-    }
 
     /** int32 lengths read the same as int64 ones. */
     @Test
