@@ -190,12 +190,8 @@ final class InferCommand {
             try {
                 for (int k = 1; k < lanes; k++) engines.add(Lstm.builder(cfg).backend(backend).build());
                 start = System.nanoTime();   // the forward calls only: not the engines' start or the packing
-                Lane[] run = new Lane[lanes];
-                for (int k = 0; k < lanes; k++) {
-                    run[k] = new Lane(engines.get(k), w, k, lanes, o.batchFirst(), x.data(), y, h, c, lengths, t, b,
-                            chunk, in, cfg, progress, start);
-                }
-                runLanes(run);
+                runLanes(engines, new Work(w, o.batchFirst(), x.data(), y, h, c, lengths, t, b, chunk, in, cfg,
+                        progress, start));
             } finally {
                 for (int k = 1; k < engines.size(); k++) engines.get(k).close();
             }
@@ -226,45 +222,47 @@ final class InferCommand {
         return 0;
     }
 
+    /** What every lane reads (the packed weights, the whole input) and writes (disjoint parts of y, h and c). */
+    private record Work(PackedWeights w, boolean batchFirst, float[] x, float[] y, float[] h, float[] c, int[] lengths,
+                        int t, int b, int chunk, int in, LstmConfig cfg, Progress progress, long start) {}
+
     /**
-     * One engine's share of the batches: chunks {@code lane, lane + lanes, ...} of {@code chunk} sequences, each
-     * gathered into the lane's own buffers and its results scattered into disjoint parts of y, h and c.
+     * Lane {@code lane} of {@code lanes}: chunks {@code lane, lane + lanes, ...} of {@code chunk} sequences on
+     * {@code lstm}, each gathered into the lane's own buffers and its results scattered into its parts of y, h and c.
      */
-    private record Lane(Lstm lstm, PackedWeights w, int lane, int lanes, boolean batchFirst, float[] x, float[] y,
-                        float[] h, float[] c, int[] lengths, int t, int b, int chunk, int in, LstmConfig cfg,
-                        Progress progress, long start) implements Runnable {
-        @Override
-        public void run() {
-            int yw = cfg.sequenceOutputSize(), sl = cfg.stateLayers(), hOut = cfg.outputSize(), hid = cfg.hiddenSize();
-            float[] xc = new float[t * chunk * in], yc = new float[t * chunk * yw];
-            float[] hc = new float[sl * chunk * hOut], cc = new float[sl * chunk * hid];
-            for (int b0 = lane * chunk; b0 < b; b0 += lanes * chunk) {
-                int n = Math.min(chunk, b - b0);
-                gather(x, xc, batchFirst, t, b, b0, n, in);
-                SequenceBatch seq = lengths == null ? SequenceBatch.of(t, n)
-                        : SequenceBatch.of(t, java.util.Arrays.copyOfRange(lengths, b0, b0 + n));
-                lstm.forward(w, seq, MemorySegment.ofArray(xc), null, MemorySegment.ofArray(yc), LstmState.of(hc, cc));
-                scatter(yc, y, batchFirst, t, b, b0, n, yw);
-                scatter(hc, h, false, sl, b, b0, n, hOut);
-                scatter(cc, c, false, sl, b, b0, n, hid);
-                progress.advance(n, System.nanoTime() - start);
-            }
+    private static void runLane(Work j, Lstm lstm, int lane, int lanes) {
+        LstmConfig cfg = j.cfg();
+        int t = j.t(), chunk = j.chunk();
+        int yw = cfg.sequenceOutputSize(), sl = cfg.stateLayers(), hOut = cfg.outputSize(), hid = cfg.hiddenSize();
+        float[] xc = new float[t * chunk * j.in()], yc = new float[t * chunk * yw];
+        float[] hc = new float[sl * chunk * hOut], cc = new float[sl * chunk * hid];
+        for (int b0 = lane * chunk; b0 < j.b(); b0 += lanes * chunk) {
+            int n = Math.min(chunk, j.b() - b0);
+            gather(j.x(), xc, j.batchFirst(), t, j.b(), b0, n, j.in());
+            SequenceBatch seq = j.lengths() == null ? SequenceBatch.of(t, n)
+                    : SequenceBatch.of(t, java.util.Arrays.copyOfRange(j.lengths(), b0, b0 + n));
+            lstm.forward(j.w(), seq, MemorySegment.ofArray(xc), null, MemorySegment.ofArray(yc), LstmState.of(hc, cc));
+            scatter(yc, j.y(), j.batchFirst(), t, j.b(), b0, n, yw);
+            scatter(hc, j.h(), false, sl, j.b(), b0, n, hOut);
+            scatter(cc, j.c(), false, sl, j.b(), b0, n, hid);
+            j.progress().advance(n, System.nanoTime() - j.start());
         }
     }
 
-    /** Runs the lanes, the first on this thread; rethrows the first failure after all have stopped. */
-    private static void runLanes(Lane[] lanes) {
-        if (lanes.length == 1) {
-            lanes[0].run();
+    /** One lane per engine, the first on this thread; rethrows the first failure after all have stopped. */
+    private static void runLanes(List<Lstm> engines, Work work) {
+        int lanes = engines.size();
+        if (lanes == 1) {
+            runLane(work, engines.getFirst(), 0, 1);
             return;
         }
         List<Thread> threads = new ArrayList<>();
         Throwable[] failure = new Throwable[1];
-        for (int k = 1; k < lanes.length; k++) {
-            Lane lane = lanes[k];
+        for (int k = 1; k < lanes; k++) {
+            int lane = k;
             threads.add(Thread.ofPlatform().name("lstmk-infer-lane-" + k).start(() -> {
                 try {
-                    lane.run();
+                    runLane(work, engines.get(lane), lane, lanes);
                 } catch (Throwable e) {
                     synchronized (failure) {
                         if (failure[0] == null) failure[0] = e;
@@ -273,7 +271,7 @@ final class InferCommand {
             }));
         }
         try {
-            lanes[0].run();
+            runLane(work, engines.getFirst(), 0, lanes);
         } catch (RuntimeException | Error e) {
             synchronized (failure) {
                 if (failure[0] == null) failure[0] = e; else failure[0].addSuppressed(e);

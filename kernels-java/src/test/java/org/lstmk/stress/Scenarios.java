@@ -21,7 +21,6 @@ import java.util.function.LongSupplier;
 import org.lstmk.api.GradientMode;
 import org.lstmk.api.Lstm;
 import org.lstmk.api.LstmConfig;
-import org.lstmk.api.LstmState;
 import org.lstmk.api.LstmWeights;
 import org.lstmk.api.PackedWeights;
 import org.lstmk.api.SequenceBatch;
@@ -319,8 +318,7 @@ public final class Scenarios {
                                    float[] x) {
         try (Lstm lstm = engine(backend, cfg, 0); PackedWeights w = lstm.pack(sw)) {
             float[] y = new float[seq.steps() * seq.batch() * cfg.sequenceOutputSize()];
-            LstmState last = null;
-            lstm.forward(w, seq, MemorySegment.ofArray(x), null, MemorySegment.ofArray(y), last);
+            lstm.forward(w, seq, MemorySegment.ofArray(x), null, MemorySegment.ofArray(y), null);
             return y;
         }
     }
