@@ -9,21 +9,22 @@ import org.lstmk.api.Layout;
 
 /**
  * One forward call (inference or training) as the program of each worker of a {@link WorkerTeam}. Worker
- * {@code p} owns a contiguous share of the unit blocks, hence of the W_ih and W_hh panels, which stay in its
- * core's caches from step to step:
+ * {@code p} is the <em>home</em> of a contiguous share of the unit blocks, hence of the W_ih and W_hh panels, which
+ * stay in its core's caches from step to step as long as it does its own work; but any thread may do any item of
+ * work, taken dynamically ({@link StepBoard}), so that a descheduled or slower thread does not hold the step back:
  * <ol>
- *   <li>copy its share of the rows of {@code x} into the time-major native copy {@code xn}, and its units of
- *       {@code h0, c0}; barrier (these copies run on the calling thread instead when the caller's segments are
- *       confined to it);</li>
- *   <li>the input projection for its own gate columns, {@code gates[rows][own] = xn · W_ih}, as GEMMs over chunks
- *       of steps ({@link #chunkSteps}) just before those steps run, so that it is still in L2 when read;</li>
- *   <li>per step and tile, {@code h_t·W_hh} ({@link MicroKernels#blocks}) and at once the cell on that tile
- *       (the layer's {@link Cell}: + projection + bias, activations, c and h); then a barrier so that
- *       everyone's {@code h_t} is complete before anyone reads it;</li>
+ *   <li>the caller copies {@code x} into the time-major native copy {@code xn}, and {@code h0, c0} into the state
+ *       rows, for every share ({@link #copyIn}), before the team starts;</li>
+ *   <li>the input projection of a group of blocks, {@code gates[rows][group] = xn · W_ih}, as GEMMs over chunks of
+ *       steps ({@link #chunkSteps}) by the item of that group at the chunk's first step, so that it is still in L2
+ *       when read;</li>
+ *   <li>per step, item by item (a group of blocks, all rows), {@code h_t·W_hh} ({@link MicroKernels#blocks}) and at
+ *       once the cell on each tile (the layer's {@link Cell}: + projection + bias, activations, c and h); a step's
+ *       items start once every item of the step before is done;</li>
  *   <li>with projection (LSTMP) the cell writes {@code m_t} into its own rows ({@code ms}), and the step has a
- *       phase of its own: a barrier (every unit of {@code m_t} is needed), then {@code h_t = m_t·W_hrᵀ} for the
- *       thread's share of the blocks of P columns ({@link #projectHidden}), before the step's closing barrier;</li>
- *   <li>copy its units of every {@code h_t}, and of {@code h_T, c_T}, out to the caller.</li>
+ *       phase of its own: once every unit of {@code m_t} is done, {@code h_t = m_t·W_hrᵀ} per home's share of the
+ *       blocks of P columns ({@link #projectHidden});</li>
+ *   <li>the caller copies every {@code h_t}, and {@code h_T, c_T}, out ({@link #copyOut}).</li>
  * </ol>
  * The projection is written over by the activations (training) or left as scratch (inference).
  *
@@ -53,6 +54,13 @@ final class ForwardPass implements WorkerTeam.Job {
     private final MemorySegment xn, gates, hs, cs, ms, tileBuffer;
     private final boolean save;
     private final int workers;
+    /** Per home thread: its unit blocks {@code [u0, u1)}, its column blocks of h {@code [v0, v1)}. */
+    private final int[] u0, u1, v0, v1;
+    /** Per home: whether its small steps start with the product over its own units (see {@link #splitting}). */
+    private final boolean[] split;
+    /** Per home and step: the end of the chunk of steps whose input projection is computed at it, or 0. */
+    private final int[][] chunkEnd;
+    private final StepBoard board;
 
     ForwardPass(SimdWeights w, Layout layout, Steps rows, MemorySegment x, MemorySegment h0,
                 MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT, MemorySegment xn,
@@ -78,32 +86,35 @@ final class ForwardPass implements WorkerTeam.Job {
         this.ms = ws.ms();
         this.save = save;
         this.workers = workers;
+        u0 = new int[workers];
+        u1 = new int[workers];
+        v0 = new int[workers];
+        v1 = new int[workers];
+        split = new boolean[workers];
+        chunkEnd = new int[workers][steps];
+        int maxBlocks = 1;
+        for (int p = 0; p < workers; p++) {
+            u0[p] = Tiles.share(shape.blocks(), workers, p);
+            u1[p] = Tiles.share(shape.blocks(), workers, p + 1);
+            v0[p] = Tiles.share(shape.outBlocks(), workers, p);
+            v1[p] = Tiles.share(shape.outBlocks(), workers, p + 1);
+            maxBlocks = Math.max(maxBlocks, u1[p] - u0[p]);
+            split[p] = workers > 1 && !shape.projection() && pendingTiles(batch, u1[p] - u0[p]) <= Tiles.MAX_PENDING;
+            int chunkRows = chunkSteps(u1[p] - u0[p]) * batch;
+            for (int t = 0; t < steps; t = chunkEnd[p][t]) chunkEnd[p][t] = rows.stepAfterRows(t, chunkRows);
+        }
+        board = new StepBoard(workers, maxBlocks);
     }
-
-    /** First and last own unit block, first unit, end of own padded units, end of own real units. */
-    private int u0(int p) { return Tiles.share(shape.blocks(), workers, p); }
-
-    private int u1(int p) { return Tiles.share(shape.blocks(), workers, p + 1); }
-
-    /** First and end own block of columns of h: the unit blocks without projection, a share of P's with it. */
-    private int v0(int p) { return Tiles.share(shape.outBlocks(), workers, p); }
-
-    private int v1(int p) { return Tiles.share(shape.outBlocks(), workers, p + 1); }
 
     @Override
     public void copyIn(int p) {
         int hid = shape.hid(), out = shape.out(), in = shape.in(), n = rows.rows();
-        int j0 = u0(p) * L, j1 = u1(p) * L, j1h = Math.min(j1, hid);
-        int k0 = v0(p) * L, k1 = v1(p) * L, k1h = Math.min(k1, out);
+        int j0 = u0[p] * L, j1 = u1[p] * L, j1h = Math.min(j1, hid);
+        int k0 = v0[p] * L, k1 = v1[p] * L, k1h = Math.min(k1, out);
         Copies.sequenceIn(x, layout, steps, batch, in, Tiles.share(n, workers, p), Tiles.share(n, workers, p + 1),
                 0, in, xn, 4L * in);
         Copies.stateIn(h0, batch, out, k0, k1h, k1, hs, 0, shape.outRowBytes());
         Copies.stateIn(c0, batch, hid, j0, j1h, j1, cs, 0, shape.stateRowBytes());
-    }
-
-    @Override
-    public void compute(int p, SpinBarrier barrier) {
-        recur(p, barrier, u0(p), u1(p), v0(p), v1(p), p * Tiles.THREAD_TILE_BYTES);
     }
 
     /**
@@ -120,8 +131,8 @@ final class ForwardPass implements WorkerTeam.Job {
     @Override
     public void copyOut(int p) {
         int hid = shape.hid(), out = shape.out(), n = rows.rows();
-        int j0 = u0(p) * L, j1h = Math.min(u1(p) * L, hid);
-        int k0 = v0(p) * L, k1h = Math.min(v1(p) * L, out);
+        int j0 = u0[p] * L, j1h = Math.min(u1[p] * L, hid);
+        int k0 = v0[p] * L, k1h = Math.min(v1[p] * L, out);
         long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes();
         if (y != null && !rows.packed()) {
             Copies.sequenceOut(hs, oRow, (long) batch * oRow, layout, steps, batch, out, 0, n, k0, k1h, y);
@@ -157,9 +168,91 @@ final class ForwardPass implements WorkerTeam.Job {
         }
     }
 
-    private void recur(int p, SpinBarrier barrier, int u0, int u1, int v0, int v1, long tileBase) {
-        long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes(), gRow = shape.gateRowBytes();
+    /**
+     * The time loop of thread {@code me}. Each step is a phase of the {@link StepBoard} whose items are groups of up
+     * to 4 unit blocks (all rows of the step); thread {@code p} is the home of the groups of its blocks
+     * {@code [u0[p], u1[p])}. A thread does its own groups (odd steps backwards: what the last step touched last is
+     * still in L2 and is needed first, rather than evicted just before it is needed), takes the others' unclaimed
+     * ones, then waits for the step's last ones. Small steps of a home are split in two to hide that wait: the home
+     * claims its groups of the next step and computes their product over its own units of h before waiting for the
+     * others' units ({@link #splitting}). With projection (LSTMP) each step has a second phase, the projection of
+     * the step's m onto h, one item per home. An item's arithmetic depends only on its home, never on the thread
+     * that does it, so the result is the same whoever computes what. Inference items only write values they do not
+     * read, so a waiting thread computes again an item whose claimer is late; training items write the activations
+     * over their input and are never computed twice.
+     */
+    @Override
+    public void compute(int me, SpinBarrier barrier) {
         boolean projection = shape.projection();
+        Worker th = new Worker(me, newStep());
+        int pending = 0; // bit k: own group k of the coming step is claimed and has its own-units part computed
+        for (int t = 0; t < steps; t++) {
+            int step = t, phase = projection ? 2 * t : t, n = items(me, t);
+            boolean backwards = (t & 1) == 1;
+            if (pending != 0) {
+                // the lines the others have just written cross over all at once, not one miss at a time in the kernel
+                int hid = shape.hid(), j0 = u0[me] * L, j1 = Math.min(u1[me] * L, hid), size = rows.size(t);
+                long aBase = (long) rows.offset(t) * shape.outRowBytes(), oRow = shape.outRowBytes();
+                th.s.sink += touch(hs, aBase, oRow, size, 0, j0) + touch(hs, aBase, oRow, size, j1, hid);
+            }
+            for (int k = 0; k < n; k++) {
+                int g = backwards ? n - 1 - k : k;
+                if ((pending >>> k & 1) != 0) {
+                    th.cellItem(me, g, t, k);
+                    board.finish(me, g, phase);
+                } else if (board.claim(me, g, phase)) {
+                    th.cellItem(me, g, t, -1);
+                    board.finish(me, g, phase);
+                }
+            }
+            pending = 0;
+            StepBoard.Item other = (h, g) -> th.cellItem(h, g, step, -1);
+            board.help(phase, h -> items(h, step), other, backwards, false, false, 0, barrier);
+            if (t + 1 < steps && splitting(me, t + 1) && ownDone(me, t, phase)) pending = th.startNext(t + 1);
+            board.help(phase, h -> items(h, step), other, backwards, true, !save, th.patience(), barrier);
+            if (projection) {
+                int next = phase + 1;
+                if (v1[me] > v0[me] && board.claim(me, 0, next)) {
+                    th.projectItem(me, t);
+                    board.finish(me, 0, next);
+                }
+                board.help(next, h -> v1[h] > v0[h] ? 1 : 0, (h, g) -> th.projectItem(h, step), false, true, true,
+                        th.patience(), barrier);
+            }
+        }
+    }
+
+    /** Groups of unit blocks per item at step {@code t}: as many as the register tile's accumulators allow. */
+    private int group(int t) {
+        int size = rows.size(t);
+        int widest = Tiles.size(size, Tiles.count(size, BLOCK_TILE_ROWS), 0);
+        return Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * widest)));
+    }
+
+    /** Items (groups) of home {@code h} at step {@code t}. */
+    private int items(int h, int t) {
+        int g = group(t);
+        return (u1[h] - u0[h] + g - 1) / g;
+    }
+
+    /**
+     * Whether home {@code h}'s items of step {@code t} compute the product over the home's own units of h apart
+     * from the rest (so that the home can start them before the others' units are ready): only for steps of at most
+     * {@link Tiles#MAX_PENDING} tiles, since each needs a tile kept until the end. Bigger steps hide the wait behind
+     * their length anyway; with projection the own units of m are not columns of h.
+     */
+    private boolean splitting(int h, int t) {
+        if (!split[h] || t == 0) return false;
+        return items(h, t) * Tiles.count(rows.size(t), BLOCK_TILE_ROWS) <= Tiles.MAX_PENDING;
+    }
+
+    /** Whether every item of home {@code h} in {@code phase} (step {@code t}) is done. */
+    private boolean ownDone(int h, int t, int phase) {
+        for (int g = items(h, t) - 1; g >= 0; g--) if (!board.done(h, g, phase)) return false;
+        return true;
+    }
+
+    private ForwardStep newStep() {
         ForwardStep s = new ForwardStep();
         s.hs = ms;
         s.gates = gates;
@@ -167,56 +260,85 @@ final class ForwardPass implements WorkerTeam.Job {
         s.bias = w.bias;
         s.tile = tileBuffer;
         s.tileRow = Tiles.TILE_ROW_BYTES;
-        s.partStride = Tiles.MAX_PENDING * Tiles.TILE_BYTES;
-        s.hRow = hRow;
-        s.gRow = gRow;
+        s.partStride = Tiles.SLOTS * Tiles.TILE_BYTES;
+        s.hRow = shape.stateRowBytes();
+        s.gRow = shape.gateRowBytes();
         s.save = save;
-        int hid = shape.hid(), out = shape.out(), j0 = u0 * L, j1 = Math.min(u1 * L, hid), n = rows.rows();
-        // Small steps are split in two to hide the barrier: the product over this thread's own units of h_t (ready
-        // as soon as its own cell has run) before waiting for the others, the rest after. It needs every tile of the
-        // step kept until the end, so only steps of at most MAX_PENDING tiles do it; bigger steps hide the barrier
-        // behind their length anyway. With projection the own units of m are not columns of h: nothing to start with.
-        // Whether the team meets in two halves (arrive, then wait at the next step) is decided once, from a step of
-        // all B rows (a packed step has no more tiles than that; were it to have, it would only wait).
-        boolean split = workers > 1 && !projection && pendingTiles(batch, u1 - u0) <= Tiles.MAX_PENDING;
-        int chunkRows = chunkSteps(u1 - u0) * batch, projected = 0;
-        for (int t = 0; t < steps; t++) {
-            if (t == projected) {
-                // between this thread's arrival at the last barrier and its wait: the projection also hides it
-                projected = rows.stepAfterRows(t, chunkRows);
-                project(u0, u1, rows.offset(t), rows.offset(projected));
+        return s;
+    }
+
+    /** What one thread needs to compute items of any home: its cell state and its share of the tile buffer. */
+    private final class Worker {
+        final int me;
+        final ForwardStep s;
+        final long tileBase;
+        /** The longest item this thread has computed, for how long it waits for another thread's. */
+        long longestNanos;
+
+        Worker(int me, ForwardStep s) {
+            this.me = me;
+            this.s = s;
+            this.tileBase = me * Tiles.THREAD_TILE_BYTES;
+        }
+
+        long patience() {
+            return Math.max(StepBoard.MIN_PATIENCE_NANOS, 4 * longestNanos);
+        }
+
+        /**
+         * Claims this thread's items of step {@code t} (it is their home) and computes their product over its own
+         * units, each tile in a slot of its own; returns the claimed ones as bits by position in the visiting order.
+         */
+        int startNext(int t) {
+            int n = items(me, t), phase = shape.projection() ? 2 * t : t;
+            int tiles = Tiles.count(rows.size(t), BLOCK_TILE_ROWS), j0 = u0[me] * L, j1 = Math.min(u1[me] * L, shape.hid());
+            int mask = 0;
+            for (int k = 0; k < n; k++) {
+                int g = (t & 1) == 1 ? n - 1 - k : k;
+                if (!board.claim(me, g, phase)) continue;
+                mask |= 1 << k;
+                int u = u0[me] + g * group(t), nb = Math.min(group(t), u1[me] - u);
+                projectChunk(me, t, u, nb);
+                long aBase = (long) rows.offset(t) * shape.outRowBytes();
+                int size = rows.size(t);
+                for (int i = 0, r = 0; i < tiles; i++) {
+                    int mr = Tiles.size(size, tiles, i);
+                    product(aBase, u, nb, r, mr, j0, j1, tileBase + (k * tiles + i) * Tiles.TILE_BYTES);
+                    r += mr;
+                }
             }
+            return mask;
+        }
+
+        /**
+         * Item {@code g} of home {@code h} at step {@code t}: group {@code g} of the home's blocks, all rows of the
+         * step. {@code pendingSlot} is the item's position in the home's visiting order when {@link #startNext} has
+         * already computed its own-units part, else −1 (the tiles then use the thread's spare slot).
+         */
+        void cellItem(int h, int g, int t, int pendingSlot) {
+            long t0 = System.nanoTime();
+            int hid = shape.hid(), out = shape.out(), n = rows.rows();
+            long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes(), gRow = shape.gateRowBytes();
+            int group = group(t), u = u0[h] + g * group, nb = Math.min(group, u1[h] - u);
+            if (pendingSlot < 0) projectChunk(h, t, u, nb);
+            boolean splitting = splitting(h, t), projection = shape.projection();
+            int j0 = u0[h] * L, j1 = Math.min(u1[h] * L, hid);
             // the step's rows: [0, live) go on to step t+1, [live, size) end here (see Steps)
-            int size = rows.size(t), live = rows.size(t + 1);
+            int size = rows.size(t), live = rows.size(t + 1), tiles = Tiles.count(size, BLOCK_TILE_ROWS);
             long stepRow = rows.offset(t);
             s.gBase = stepRow * gRow;
             s.cPrevBase = stepRow * hRow;
             long liveBase = (long) rows.liveRow(t) * hRow, endBase = (long) n * hRow;
             long mBase = (stepRow + batch) * hRow; // with projection: m of step t at the rows of y
             long aBase = stepRow * oRow;
-            int tiles = Tiles.count(size, BLOCK_TILE_ROWS);
-            int widest = Tiles.size(size, tiles, 0);
-            int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / (4 * widest)));
-            int groups = (u1 - u0 + group - 1) / group;
-            // Odd steps sweep the panels backwards: what the last step touched last is still in L2 and is
-            // needed first, rather than evicted just before it is needed (a cyclic sweep of a slice larger than
-            // L2 would miss on every line).
-            boolean backwards = (t & 1) == 1;
-            boolean splitting = split && t > 0 && groups * tiles <= Tiles.MAX_PENDING;
-            if (splitting) {
-                forEachTile(groups, size, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> product(aBase, u, nb,
-                        r, mr, j0, j1, tileBase + q * Tiles.TILE_BYTES));
-                barrier.awaitOthers(p);
-                s.sink += touch(hs, aBase, oRow, size, 0, j0) + touch(hs, aBase, oRow, size, j1, hid);
-            } else if (split && t > 0) {
-                barrier.awaitOthers(p);
-            }
-            forEachTile(groups, size, tiles, group, u0, u1, backwards, (q, u, nb, r, mr) -> {
-                long slot = tileBase + (splitting ? q * Tiles.TILE_BYTES : 0);
+            for (int i = 0, r = 0; i < tiles; r += Tiles.size(size, tiles, i), i++) {
+                int mr = Tiles.size(size, tiles, i);
+                long slot = tileBase + (pendingSlot >= 0 ? pendingSlot * tiles + i : Tiles.SPARE_SLOT) * Tiles.TILE_BYTES;
                 int parts = 1;
                 if (!splitting) {
                     product(aBase, u, nb, r, mr, 0, out, slot);
                 } else {
+                    if (pendingSlot < 0) product(aBase, u, nb, r, mr, j0, j1, slot);
                     if (j0 > 0) {
                         product(aBase, u, nb, r, mr, 0, j0, slot + s.partStride);
                         parts |= 2;
@@ -242,18 +364,26 @@ final class ForwardPass implements WorkerTeam.Job {
                     s.hNextBase = projection ? mBase : endBase;
                     cell.forwardTile(s, r + mr - ends, nb, ends * gRow + u * 4 * VB, ends * hRow + u * VB, u * 4 * VB);
                 }
-            });
-            if (projection) {
-                // every thread's m_{t+1} is needed for any column of h_{t+1}
-                barrier.await(p);
-                projectHidden(v0, v1, 0, live, mBase, (long) rows.liveRow(t) * oRow);
-                projectHidden(v0, v1, live, size, mBase, (long) n * oRow);
             }
-            if (t + 1 < steps) {
-                if (split) barrier.arrive(p);
-                else barrier.await(p);
-            }
+            longestNanos = Math.max(longestNanos, System.nanoTime() - t0);
         }
+
+        /** The projection phase's item of home {@code h} at step {@code t}: its column blocks of h, all rows. */
+        void projectItem(int h, int t) {
+            long t0 = System.nanoTime();
+            int size = rows.size(t), live = rows.size(t + 1);
+            long hRow = shape.stateRowBytes(), oRow = shape.outRowBytes();
+            long mBase = (rows.offset(t) + batch) * hRow;
+            projectHidden(v0[h], v1[h], 0, live, mBase, (long) rows.liveRow(t) * oRow);
+            projectHidden(v0[h], v1[h], live, size, mBase, (long) rows.rows() * oRow);
+            longestNanos = Math.max(longestNanos, System.nanoTime() - t0);
+        }
+    }
+
+    /** At the first step of a chunk of home {@code h}: the chunk's input projection for blocks {@code [u, u+nb)}. */
+    private void projectChunk(int h, int t, int u, int nb) {
+        int end = chunkEnd[h][t];
+        if (end > 0) project(u, u + nb, rows.offset(t), rows.offset(end));
     }
 
     /** Tiles of a step of {@code size} rows over {@code blocks} unit blocks. */
@@ -309,27 +439,5 @@ final class ForwardPass implements WorkerTeam.Job {
         long oRow = shape.outRowBytes();
         MicroKernels.blocks(mr, nb, hs, aBase + r * oRow + 4L * k0, oRow, 4, w.whh, w.whhPanel(u) + k0 * 4 * VB,
                 w.whhPanel(1) - w.whhPanel(0), 4 * VB, k1 - k0, tileBuffer, tile, Tiles.TILE_ROW_BYTES);
-    }
-
-    /** One tile of a step: sequence number, first block, blocks, first row, rows. */
-    @FunctionalInterface
-    private interface TileVisitor {
-        void visit(int q, int u, int nb, int r, int mr);
-    }
-
-    /** The step's tiles, panel group by panel group (backwards if asked), row tile by row tile within a group. */
-    private static void forEachTile(int groups, int size, int tiles, int group, int u0, int u1, boolean backwards,
-                                    TileVisitor v) {
-        int q = 0;
-        for (int gi = 0; gi < groups; gi++) {
-            int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
-            int nb = Math.min(group, u1 - u);
-            int r = 0;
-            for (int i = 0; i < tiles; i++) {
-                int mr = Tiles.size(size, tiles, i);
-                v.visit(q++, u, nb, r, mr);
-                r += mr;
-            }
-        }
     }
 }

@@ -95,8 +95,10 @@ public final class SimdBackend implements LstmBackend {
         GateLayout s = w.shape;
         MemorySegment xs = xn.atLeast(4L * steps.rows() * s.in());
         int n = workers(s, steps.rows());
+        // The caller copies in and out: the workers then never wait for each other at the start (a worker whose core
+        // is busy elsewhere joins late, or not at all; see StepBoard), only for the items of a step.
         team.run(n, new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.THREAD_TILE_BYTES),
-                ws, save, n), !Shareable.all(x, h0, c0, y, hT, cT));
+                ws, save, n), true);
     }
 
     @Override

@@ -15,10 +15,14 @@ final class Tiles {
     static final long TILE_BYTES = MAX_ROWS * TILE_ROW_BYTES;
     /** Tiles of one step a thread can keep while it waits for the others (see {@code ForwardPass}). */
     static final int MAX_PENDING = 4;
-    /** Partial products per pending tile: own units of h, units before them, units after them. */
+    /** The tile slot for work that is not pending: another thread's item, or a step that does not wait. */
+    static final int SPARE_SLOT = MAX_PENDING;
+    /** Tile slots per thread: the pending ones and the spare one. */
+    static final int SLOTS = MAX_PENDING + 1;
+    /** Partial products per slot: own units of h, units before them, units after them. */
     static final int PARTS = 3;
     /** Bytes of a thread's tile buffer. */
-    static final long THREAD_TILE_BYTES = PARTS * MAX_PENDING * TILE_BYTES;
+    static final long THREAD_TILE_BYTES = PARTS * SLOTS * TILE_BYTES;
 
     /** Number of tiles of at most {@code max} rows covering {@code n} rows. */
     static int count(int n, int max) {

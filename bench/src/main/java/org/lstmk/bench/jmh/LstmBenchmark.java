@@ -2,14 +2,6 @@ package org.lstmk.bench.jmh;
 
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
-import org.lstmk.api.GradientMode;
-import org.lstmk.api.Lstm;
-import org.lstmk.api.LstmConfig;
-import org.lstmk.api.LstmGradients;
-import org.lstmk.api.LstmState;
-import org.lstmk.api.PackedWeights;
-import org.lstmk.api.TrainingWorkspace;
-import org.lstmk.verify.RandomData;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -25,8 +17,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Whole-sequence LSTM through the public API on native, 64-byte aligned buffers, {@code I = H}, zero initial state
- * (as the oneDNN peer benchmark). {@code shape} is {@code HxBxT}. FLOPs: {@code 2·T·B·4H·(I+H)} for
+ * Whole-sequence LSTM through the public API on native, 64-byte aligned buffers ({@link LstmProblem}: {@code I = H},
+ * zero initial state, as the oneDNN peer benchmark). {@code shape} is {@code HxBxT}. {@code -p busyCores=1} runs it
+ * beside a process that keeps one core busy ({@link BusyLoad}). FLOPs: {@code 2·T·B·4H·(I+H)} for
  * {@link #inference}, three times that for {@link #training} (forward training + backward with weight gradients).
  *
  * <p>After every iteration the CPU time other processes used during it is printed ({@code bg=} cores, from
@@ -54,53 +47,27 @@ public class LstmBenchmark extends NativeBuffers {
     @Param({"1"})
     public double inputScale;
 
-    private Lstm lstm;
-    private PackedWeights weights;
-    private TrainingWorkspace workspace;
-    private int steps, batch;
-    private MemorySegment x, y, dy, dx;
-    private LstmState last, dInitial;
-    private LstmGradients grads;
+    private LstmProblem problem;
 
     @Setup(Level.Trial)
     public void setUp() {
-        String[] p = shape.split("x");
-        int hid = Integer.parseInt(p[0]);
-        batch = Integer.parseInt(p[1]);
-        steps = Integer.parseInt(p[2]);
-        LstmConfig cfg = LstmConfig.of(hid, hid);
-        RandomData rnd = new RandomData(7);
-        lstm = Lstm.builder(cfg).backend(backend).threads(threads).verify(false).build();
-        weights = lstm.pack(rnd.weights(cfg));
-        workspace = lstm.newWorkspace(steps, batch);
-        x = copy(rnd.uniform(steps * batch * hid, inputScale));
-        dy = copy(rnd.uniform(steps * batch * hid, 1));
-        y = floats((long) steps * batch * hid);
-        dx = floats((long) steps * batch * hid);
-        last = new LstmState(floats((long) batch * hid), floats((long) batch * hid));
-        dInitial = new LstmState(floats((long) batch * hid), floats((long) batch * hid));
-        int g = 4 * hid;
-        grads = LstmGradients.of(floats((long) g * hid), floats((long) g * hid), floats(g), floats(g));
+        problem = new LstmProblem(backend, shape, threads, inputScale);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        workspace.close();
-        weights.close();
-        lstm.close();
+        problem.close();
         closeBuffers();
     }
 
+    /** The whole sequence forward; {@code load} adds other processes' work beside it when asked. */
     @Benchmark
-    public MemorySegment inference() {
-        lstm.forward(weights, steps, batch, x, null, y, last);
-        return y;
+    public MemorySegment inference(BusyLoad load) {
+        return problem.inference();
     }
 
     @Benchmark
-    public MemorySegment training() {
-        lstm.forwardTraining(weights, steps, batch, x, null, y, last, workspace);
-        lstm.backward(weights, workspace, x, dy, null, dx, dInitial, grads, GradientMode.OVERWRITE);
-        return dx;
+    public MemorySegment training(BusyLoad load) {
+        return problem.training();
     }
 }

@@ -1,0 +1,124 @@
+package org.lstmk.simd;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Who does which work item of each phase of a team's time loop, without a barrier. Every phase (a step, or with
+ * projection each half of a step) is cut into items, each with a <em>home</em> thread that normally does it (so
+ * that its weight panels stay in that thread's caches). An item is taken by a compare-and-set of its claim, and
+ * marked done when finished; a thread that has finished its own items takes the others' unclaimed ones from the end
+ * their home reaches last, and a phase is complete when every item is done. A slow or descheduled thread therefore
+ * holds back at most the item it is inside, not its whole share, and where items may be computed twice (they only
+ * write values that do not depend on who computes them, over nothing they read), a waiting thread does that one too
+ * ({@link Redo}).
+ *
+ * <p>Claims and done marks are phase numbers + 1, only ever raised, so the board needs no reset between phases and a
+ * thread that wakes up late finds every item of the phases it missed claimed and done. Each home's marks lie in
+ * cache lines of their own: in the usual case each thread writes only its own lines.
+ */
+final class StepBoard {
+    private static final VarHandle MARK = MethodHandles.arrayElementVarHandle(long[].class);
+    /** Longs per 128 bytes: adjacent-line prefetching must not couple two homes. */
+    private static final int LINE = 16;
+    /** Spins with {@link Thread#onSpinWait} between looks at the clock while waiting. */
+    private static final int SPINS_PER_CHECK = 64;
+    /** Waiting longer than this without a redo, a thread yields its core at every look (more threads than cores). */
+    static final long YIELD_AFTER_NANOS = 50_000;
+    /** The least a waiting thread waits for an item before computing it again itself. */
+    static final long MIN_PATIENCE_NANOS = 30_000;
+
+    /** Computes item {@code item} of home {@code home} of the phase being waited for. */
+    @FunctionalInterface
+    interface Item {
+        void run(int home, int item);
+    }
+
+    /** Items of home {@code home} in the phase being waited for. */
+    @FunctionalInterface
+    interface Count {
+        int items(int home);
+    }
+
+    private final int homes, stride;
+    /** Per home: {@code stride/2} claim marks, then {@code stride/2} done marks, after a line of padding. */
+    private final long[] marks;
+
+    /** @param maxItems the most items any home has in any phase */
+    StepBoard(int homes, int maxItems) {
+        this.homes = homes;
+        int half = Math.max(1, (maxItems + LINE - 1) / LINE) * LINE;
+        this.stride = 2 * half;
+        this.marks = new long[LINE + homes * stride];
+    }
+
+    private int claimSlot(int home, int item) { return LINE + home * stride + item; }
+
+    private int doneSlot(int home, int item) { return LINE + home * stride + stride / 2 + item; }
+
+    /** Takes item {@code item} of {@code home} for {@code phase}; false if someone already has. */
+    boolean claim(int home, int item, int phase) {
+        return raise(claimSlot(home, item), phase + 1L);
+    }
+
+    /** Whether item {@code item} of {@code home} is claimed for {@code phase} (or later). */
+    boolean claimed(int home, int item, int phase) {
+        return (long) MARK.getVolatile(marks, claimSlot(home, item)) > phase;
+    }
+
+    /** Marks the item done for {@code phase}: everything written before is visible to whoever sees it done. */
+    void finish(int home, int item, int phase) {
+        raise(doneSlot(home, item), phase + 1L);
+    }
+
+    boolean done(int home, int item, int phase) {
+        return (long) MARK.getAcquire(marks, doneSlot(home, item)) > phase;
+    }
+
+    private boolean raise(int slot, long to) {
+        long v = (long) MARK.getVolatile(marks, slot);
+        while (v < to) {
+            long seen = (long) MARK.compareAndExchange(marks, slot, v, to);
+            if (seen == v) return true;
+            v = seen;
+        }
+        return false;
+    }
+
+    /**
+     * Helps with {@code phase} until every item of it is done: takes the items nobody has claimed yet (home by home,
+     * from the end their home reaches last: the first item when {@code homeGoesBackwards}, else the last), then waits
+     * for the claimed ones (unless {@code !wait}: then it returns once nothing is left to claim). With {@code redo},
+     * an item still not done after {@code patienceNanos} is computed again here (its claimer is descheduled or slow);
+     * without, the wait spins briefly and then yields the core at every look. A failure of the team
+     * ({@link SpinBarrier#failure()} of {@code failures}) ends the wait with {@link SpinBarrier.Aborted}.
+     */
+    void help(int phase, Count count, Item item, boolean homeGoesBackwards, boolean wait, boolean redo,
+              long patienceNanos, SpinBarrier failures) {
+        for (int h = 0; h < homes; h++) {
+            int n = count.items(h);
+            for (int k = 0; k < n; k++) {
+                int i = homeGoesBackwards ? k : n - 1 - k;
+                if (done(h, i, phase)) continue;
+                if (claim(h, i, phase)) {
+                    item.run(h, i);
+                    finish(h, i, phase);
+                    continue;
+                }
+                if (!wait) continue;
+                long start = System.nanoTime();
+                while (!done(h, i, phase)) {
+                    for (int s = 0; s < SPINS_PER_CHECK && !done(h, i, phase); s++) Thread.onSpinWait();
+                    if (failures.failure() != null) throw new SpinBarrier.Aborted();
+                    long waited = System.nanoTime() - start;
+                    if (redo && waited > patienceNanos) {
+                        item.run(h, i);
+                        finish(h, i, phase);
+                    } else if (waited > YIELD_AFTER_NANOS) {
+                        Thread.yield();
+                    }
+                }
+            }
+        }
+    }
+}
