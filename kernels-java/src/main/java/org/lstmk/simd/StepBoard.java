@@ -56,9 +56,17 @@ final class StepBoard {
 
     private int doneSlot(int home, int item) { return LINE + home * stride + stride / 2 + item; }
 
+    /** Tests only: runs in the claiming thread after every successful claim (to stall it inside its item). */
+    static volatile Runnable afterClaim;
+
     /** Takes item {@code item} of {@code home} for {@code phase}; false if someone already has. */
     boolean claim(int home, int item, int phase) {
-        return raise(claimSlot(home, item), phase + 1L);
+        boolean won = raise(claimSlot(home, item), phase + 1L);
+        if (won) {
+            Runnable hook = afterClaim;
+            if (hook != null) hook.run();
+        }
+        return won;
     }
 
     /** Whether item {@code item} of {@code home} is claimed for {@code phase} (or later). */

@@ -1,0 +1,121 @@
+package org.lstmk.simd;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.lstmk.spi.BackendOptions;
+
+/**
+ * The forward pass's work is taken dynamically ({@link StepBoard}): whichever thread computes an item, and however
+ * late a worker starts or stalls inside an item (its core taken by another process), every output of training
+ * forward, backward and inference is bit for bit the one of an undisturbed call on the same number of threads, and
+ * agrees with the reference. Stalls are made by {@link StepBoard#afterClaim}: a worker thread sleeps inside the item
+ * it has just claimed, so that the caller takes its other items, and in inference computes that one again.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class SimdDynamicWorkTest {
+    static List<PackedProblem> problems() {
+        List<PackedProblem> c = new ArrayList<>();
+        int[] uniform16 = new int[16];
+        Arrays.fill(uniform16, 9);
+        // B = 1 (small steps: the home's own-units product before the wait), B = 16, several blocks per thread,
+        // packed lengths, projection (a second phase per step), peepholes and clip
+        c.add(new PackedProblem("b1", 40, 100, 0, false, 0f, new int[] {30}, true, false, 1, false, 91));
+        c.add(new PackedProblem("b16", 24, 70, 0, false, 0f, uniform16, true, true, 1, false, 92));
+        c.add(new PackedProblem("packed", 40, 100, 0, true, 3f, PackedProblem.randomLengths(12, 16, 93), true, false,
+                100, false, 93));
+        c.add(new PackedProblem("projection", 40, 100, 40, false, 0f, PackedProblem.randomLengths(12, 5, 94), false,
+                true, 1, false, 94));
+        c.add(new PackedProblem("projection-b1", 16, 65, 20, true, 0f, new int[] {25}, true, false, 1, false, 95));
+        return c;
+    }
+
+    private ExecutorService pool;
+
+    @AfterEach
+    void tearDown() throws InterruptedException {
+        StepBoard.afterClaim = null;
+        if (pool != null) {
+            pool.shutdownNow();
+            assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
+        }
+    }
+
+    private PackedProblem.Outputs runOn(PackedProblem p, PackedProblem.Inputs in, BackendOptions options) {
+        try (SimdBackend backend = new SimdBackend(options)) {
+            return p.run(in, backend, p.batchSizes(), true);
+        }
+    }
+
+    private static void assertSameBits(PackedProblem p, PackedProblem.Outputs expected, PackedProblem.Outputs got) {
+        assertEquals(expected.values.keySet(), got.values.keySet());
+        for (String name : expected.values.keySet()) {
+            assertArrayEquals(expected.get(name), got.get(name), 0f, p + ": " + name + " differs from the undisturbed call");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("problems")
+    void workersThatStallInsideTheirItemsChangeNoBit(PackedProblem p) {
+        PackedProblem.Inputs in = p.inputs();
+        PackedProblem.Outputs undisturbed = runOn(p, in, new BackendOptions(2, null));
+        SimdPackedTest.assertAgrees(p, undisturbed, p.runReference(in));
+        AtomicInteger claims = new AtomicInteger();
+        pool = Executors.newFixedThreadPool(1, r -> new Thread(r, "stalling-worker"));
+        Thread caller = Thread.currentThread();
+        StepBoard.afterClaim = () -> {
+            if (Thread.currentThread() == caller) {
+                // the caller waits (inside its first items) until the worker has started and claimed one of its own
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+                while (claims.get() == 0 && System.nanoTime() < deadline) LockSupport.parkNanos(100_000);
+            } else if (claims.incrementAndGet() % 3 == 0) {
+                // the worker sleeps inside one item in three, long enough for the caller to give up waiting for it
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+            }
+        };
+        PackedProblem.Outputs stalled = runOn(p, in, new BackendOptions(2, pool));
+        assertTrue(claims.get() > 0, "the worker never claimed an item: nothing was tested");
+        assertSameBits(p, undisturbed, stalled);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("problems")
+    void aWorkerThatStartsLateChangesNoBit(PackedProblem p) {
+        PackedProblem.Inputs in = p.inputs();
+        PackedProblem.Outputs undisturbed = runOn(p, in, new BackendOptions(2, null));
+        // every worker starts 20 ms after it is asked to: the caller does the whole call alone
+        pool = Executors.newFixedThreadPool(1);
+        java.util.concurrent.Executor late = task -> pool.execute(() -> {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+            task.run();
+        });
+        assertSameBits(p, undisturbed, runOn(p, in, new BackendOptions(2, late)));
+    }
+
+    @Test
+    void theBoardsMarksOnlyRise() {
+        StepBoard b = new StepBoard(2, 3);
+        assertTrue(b.claim(1, 2, 5));
+        assertTrue(!b.claim(1, 2, 5), "claimed twice for one phase");
+        assertTrue(!b.claim(1, 2, 4), "claimed for an earlier phase after a later one");
+        assertTrue(b.claimed(1, 2, 5) && !b.claimed(1, 1, 5) && !b.claimed(0, 2, 5));
+        b.finish(1, 2, 5);
+        b.finish(1, 2, 3); // a late thread finishing an old phase must not lower the mark
+        assertTrue(b.done(1, 2, 5) && b.done(1, 2, 4) && !b.done(1, 2, 6));
+        assertTrue(b.claim(1, 2, 6));
+    }
+}
