@@ -5,6 +5,8 @@ import static org.lstmk.simd.SimdSpecies.MAX_ACCUMULATORS;
 import static org.lstmk.simd.SimdSpecies.VB;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import org.lstmk.api.Layout;
 
 /**
@@ -61,6 +63,9 @@ final class ForwardPass implements WorkerTeam.Job {
     /** Per home and step: the end of the chunk of steps whose input projection is computed at it, or 0. */
     private final int[][] chunkEnd;
     private final StepBoard board;
+    /** Per worker: 1 while it computes an item (see {@link #release}). */
+    private final long[] busy;
+    private volatile boolean over;
 
     ForwardPass(SimdWeights w, Layout layout, Steps rows, MemorySegment x, MemorySegment h0,
                 MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT, MemorySegment xn,
@@ -104,7 +109,12 @@ final class ForwardPass implements WorkerTeam.Job {
             for (int t = 0; t < steps; t = chunkEnd[p][t]) chunkEnd[p][t] = rows.stepAfterRows(t, chunkRows);
         }
         board = new StepBoard(workers, maxBlocks);
+        busy = new long[(workers + 1) * BUSY_STRIDE];
     }
+
+    /** The copies are cut like the work, by home, however many threads run the call. */
+    @Override
+    public int copyShares(int threads) { return workers; }
 
     @Override
     public void copyIn(int p) {
@@ -183,44 +193,104 @@ final class ForwardPass implements WorkerTeam.Job {
      */
     @Override
     public void compute(int me, SpinBarrier barrier) {
+        try {
+            loop(me, barrier);
+        } catch (Abandoned e) {
+            // the call is over: this worker came too late to touch anything of it
+        }
+    }
+
+    private void loop(int me, SpinBarrier barrier) {
         boolean projection = shape.projection();
         Worker th = new Worker(me, newStep());
         int pending = 0; // bit k: own group k of the coming step is claimed and has its own-units part computed
         for (int t = 0; t < steps; t++) {
             int step = t, phase = projection ? 2 * t : t, n = items(me, t);
             boolean backwards = (t & 1) == 1;
-            if (pending != 0) {
-                // the lines the others have just written cross over all at once, not one miss at a time in the kernel
-                int hid = shape.hid(), j0 = u0[me] * L, j1 = Math.min(u1[me] * L, hid), size = rows.size(t);
-                long aBase = (long) rows.offset(t) * shape.outRowBytes(), oRow = shape.outRowBytes();
-                th.s.sink += touch(hs, aBase, oRow, size, 0, j0) + touch(hs, aBase, oRow, size, j1, hid);
-            }
-            for (int k = 0; k < n; k++) {
-                int g = backwards ? n - 1 - k : k;
-                if ((pending >>> k & 1) != 0) {
-                    th.cellItem(me, g, t, k);
-                    board.finish(me, g, phase);
-                } else if (board.claim(me, g, phase)) {
-                    th.cellItem(me, g, t, -1);
-                    board.finish(me, g, phase);
+            StepBoard.Item other = (h, g) -> {
+                th.enter();
+                try {
+                    th.cellItem(h, g, step, -1);
+                } finally {
+                    th.leave();
                 }
+            };
+            th.enter();
+            try {
+                if (pending != 0) {
+                    // the lines the others have just written cross over all at once, not one miss at a time in the
+                    // kernel
+                    int hid = shape.hid(), j0 = u0[me] * L, j1 = Math.min(u1[me] * L, hid), size = rows.size(t);
+                    long aBase = (long) rows.offset(t) * shape.outRowBytes(), oRow = shape.outRowBytes();
+                    th.s.sink += touch(hs, aBase, oRow, size, 0, j0) + touch(hs, aBase, oRow, size, j1, hid);
+                }
+                for (int k = 0; k < n; k++) {
+                    int g = backwards ? n - 1 - k : k;
+                    if ((pending >>> k & 1) != 0) {
+                        th.cellItem(me, g, t, k);
+                        board.finish(me, g, phase);
+                    } else if (board.claim(me, g, phase, me)) {
+                        th.cellItem(me, g, t, -1);
+                        board.finish(me, g, phase);
+                    }
+                }
+                pending = 0;
+                board.help(me, phase, h -> items(h, step), (h, g) -> th.cellItem(h, g, step, -1), backwards, false,
+                        false, 0, barrier);
+                if (t + 1 < steps && splitting(me, t + 1) && ownDone(me, t, phase)) pending = th.startNext(t + 1);
+            } finally {
+                th.leave();
             }
-            pending = 0;
-            StepBoard.Item other = (h, g) -> th.cellItem(h, g, step, -1);
-            board.help(phase, h -> items(h, step), other, backwards, false, false, 0, barrier);
-            if (t + 1 < steps && splitting(me, t + 1) && ownDone(me, t, phase)) pending = th.startNext(t + 1);
-            board.help(phase, h -> items(h, step), other, backwards, true, !save, th.patience(), barrier);
+            board.help(me, phase, h -> items(h, step), other, backwards, true, !save, th.patience(), barrier);
             if (projection) {
                 int next = phase + 1;
-                if (v1[me] > v0[me] && board.claim(me, 0, next)) {
-                    th.projectItem(me, t);
+                StepBoard.Item project = (h, g) -> {
+                    th.enter();
+                    try {
+                        th.projectItem(h, step);
+                    } finally {
+                        th.leave();
+                    }
+                };
+                if (v1[me] > v0[me] && board.claim(me, 0, next, me)) {
+                    project.run(me, 0);
                     board.finish(me, 0, next);
                 }
-                board.help(next, h -> v1[h] > v0[h] ? 1 : 0, (h, g) -> th.projectItem(h, step), false, true, true,
-                        th.patience(), barrier);
+                board.help(me, next, h -> v1[h] > v0[h] ? 1 : 0, project, false, true, !save, th.patience(), barrier);
             }
         }
     }
+
+    /**
+     * Ends the call for the other workers: none of them touches the call's memory any more once this returns. A
+     * worker holds its {@link #busy} mark while it computes (only then does it touch memory); the call sets
+     * {@link #over} and then waits for the marks to drop, and a worker that raises its mark and then finds the call
+     * over lowers it and leaves ({@link Abandoned}). One of the two sees the other: both are volatile.
+     */
+    @Override
+    public boolean release() {
+        over = true;
+        for (int p = 1; p < workers; p++) {
+            int spins = 0;
+            while ((long) BUSY.getVolatile(busy, (p + 1) * BUSY_STRIDE) != 0) {
+                if (++spins < 1 << 10) Thread.onSpinWait();
+                else Thread.yield(); // its core is taken: let it finish its item
+            }
+        }
+        return true;
+    }
+
+    /** Whether a worker was found descheduled inside an item and left out of the rest of the call. */
+    boolean evictedAny() { return board.anyEvicted(); }
+
+    private static final VarHandle BUSY = MethodHandles.arrayElementVarHandle(long[].class);
+    /** Longs per worker's mark: 128 bytes, a line pair of its own. */
+    private static final int BUSY_STRIDE = 16;
+    /** Thrown in a worker that finds the call over. */
+    private static final class Abandoned extends RuntimeException {
+        Abandoned() { super("the call is over", null, false, false); }
+    }
+    private static final Abandoned ABANDONED = new Abandoned();
 
     /** Groups of unit blocks per item at step {@code t}: as many as the register tile's accumulators allow. */
     private int group(int t) {
@@ -281,6 +351,20 @@ final class ForwardPass implements WorkerTeam.Job {
             this.tileBase = me * Tiles.THREAD_TILE_BYTES;
         }
 
+        /** Marks this worker busy (it is about to touch the call's memory), or leaves if the call is over. */
+        void enter() {
+            if (me == 0) return; // the caller itself ends the call
+            BUSY.setVolatile(busy, (me + 1) * BUSY_STRIDE, 1L);
+            if (over || board.isEvicted(me)) {
+                BUSY.setVolatile(busy, (me + 1) * BUSY_STRIDE, 0L);
+                throw ABANDONED;
+            }
+        }
+
+        void leave() {
+            if (me != 0) BUSY.setRelease(busy, (me + 1) * BUSY_STRIDE, 0L);
+        }
+
         long patience() {
             return Math.max(StepBoard.MIN_PATIENCE_NANOS, 4 * longestNanos);
         }
@@ -295,7 +379,7 @@ final class ForwardPass implements WorkerTeam.Job {
             int mask = 0;
             for (int k = 0; k < n; k++) {
                 int g = (t & 1) == 1 ? n - 1 - k : k;
-                if (!board.claim(me, g, phase)) continue;
+                if (!board.claim(me, g, phase, me)) continue;
                 mask |= 1 << k;
                 int u = u0[me] + g * group(t), nb = Math.min(group(t), u1[me] - u);
                 projectChunk(me, t, u, nb);

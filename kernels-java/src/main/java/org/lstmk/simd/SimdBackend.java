@@ -28,6 +28,8 @@ public final class SimdBackend implements LstmBackend {
     static final long MIN_PARALLEL_WORK = 1L << 16;
 
     private final WorkerTeam team;
+    /** When inference leaves the workers out for a while (see {@link SoloBackoff}). */
+    final SoloBackoff solo = new SoloBackoff();
     private final NativeBuffer xn = new NativeBuffer(), dyn = new NativeBuffer(), dh = new NativeBuffer(),
             dc = new NativeBuffer(), dxn = new NativeBuffer(), dWihT = new NativeBuffer(), dWhhT = new NativeBuffer(),
             db = new NativeBuffer(), dpeep = new NativeBuffer(), dm = new NativeBuffer(), dWhr = new NativeBuffer(),
@@ -94,11 +96,16 @@ public final class SimdBackend implements LstmBackend {
                             boolean save) {
         GateLayout s = w.shape;
         MemorySegment xs = xn.atLeast(4L * steps.rows() * s.in());
-        int n = workers(s, steps.rows());
+        int homes = workers(s, steps.rows());
+        // The work is cut for `homes` threads whatever runs it, so that the result does not depend on how many did:
+        // inference on a machine whose other cores are busy runs it on the caller alone for a while (SoloBackoff).
+        int threads = homes > 1 && !save && solo.solo(System.nanoTime()) ? 1 : homes;
         // The caller copies in and out: the workers then never wait for each other at the start (a worker whose core
         // is busy elsewhere joins late, or not at all; see StepBoard), only for the items of a step.
-        team.run(n, new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs, tiles.atLeast(n * Tiles.THREAD_TILE_BYTES),
-                ws, save, n), true);
+        ForwardPass pass = new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs,
+                tiles.atLeast(homes * Tiles.THREAD_TILE_BYTES), ws, save, homes);
+        team.run(threads, pass, true);
+        if (threads > 1 && !save) solo.shared(pass.evictedAny(), System.nanoTime()); // training never evicts
     }
 
     @Override

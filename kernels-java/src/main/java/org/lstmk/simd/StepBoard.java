@@ -41,15 +41,23 @@ final class StepBoard {
     }
 
     private final int homes, stride;
-    /** Per home: {@code stride/2} claim marks, then {@code stride/2} done marks, after a line of padding. */
+    /**
+     * Per home: {@code stride/2} claim marks ({@code (phase + 1) << 8 | claimer}), then {@code stride/2} done marks
+     * ({@code phase + 1}), after a line of padding.
+     */
     private final long[] marks;
+    /** Per thread, a line apart: 1 once evicted ({@link #evict}). */
+    private final long[] evicted;
+    private volatile boolean anyEvicted;
 
-    /** @param maxItems the most items any home has in any phase */
+    /** @param maxItems the most items any home has in any phase; threads are the homes */
     StepBoard(int homes, int maxItems) {
+        if (homes > 256) throw new IllegalArgumentException("at most 256 threads, got " + homes);
         this.homes = homes;
         int half = Math.max(1, (maxItems + LINE - 1) / LINE) * LINE;
         this.stride = 2 * half;
         this.marks = new long[LINE + homes * stride];
+        this.evicted = new long[(homes + 1) * LINE];
     }
 
     private int claimSlot(int home, int item) { return LINE + home * stride + item; }
@@ -59,56 +67,83 @@ final class StepBoard {
     /** Tests only: runs in the claiming thread after every successful claim (to stall it inside its item). */
     static volatile Runnable afterClaim;
 
-    /** Takes item {@code item} of {@code home} for {@code phase}; false if someone already has. */
-    boolean claim(int home, int item, int phase) {
-        boolean won = raise(claimSlot(home, item), phase + 1L);
-        if (won) {
-            Runnable hook = afterClaim;
-            if (hook != null) hook.run();
+    /** Thread {@code by} takes item {@code item} of {@code home} for {@code phase}; false if someone already has. */
+    boolean claim(int home, int item, int phase, int by) {
+        int slot = claimSlot(home, item);
+        long to = (phase + 1L) << 8 | by;
+        long v = (long) MARK.getVolatile(marks, slot);
+        while (v >>> 8 <= phase) {
+            long seen = (long) MARK.compareAndExchange(marks, slot, v, to);
+            if (seen == v) {
+                Runnable hook = afterClaim;
+                if (hook != null) hook.run();
+                return true;
+            }
+            v = seen;
         }
-        return won;
+        return false;
     }
 
     /** Whether item {@code item} of {@code home} is claimed for {@code phase} (or later). */
     boolean claimed(int home, int item, int phase) {
-        return (long) MARK.getVolatile(marks, claimSlot(home, item)) > phase;
+        return (long) MARK.getVolatile(marks, claimSlot(home, item)) >>> 8 > phase;
+    }
+
+    /** The thread that last claimed item {@code item} of {@code home}. */
+    private int claimer(int home, int item) {
+        return (int) ((long) MARK.getVolatile(marks, claimSlot(home, item)) & 0xFF);
     }
 
     /** Marks the item done for {@code phase}: everything written before is visible to whoever sees it done. */
     void finish(int home, int item, int phase) {
-        raise(doneSlot(home, item), phase + 1L);
+        int slot = doneSlot(home, item);
+        long v = (long) MARK.getVolatile(marks, slot);
+        while (v <= phase) {
+            long seen = (long) MARK.compareAndExchange(marks, slot, v, phase + 1L);
+            if (seen == v) return;
+            v = seen;
+        }
     }
 
     boolean done(int home, int item, int phase) {
         return (long) MARK.getAcquire(marks, doneSlot(home, item)) > phase;
     }
 
-    private boolean raise(int slot, long to) {
-        long v = (long) MARK.getVolatile(marks, slot);
-        while (v < to) {
-            long seen = (long) MARK.compareAndExchange(marks, slot, v, to);
-            if (seen == v) return true;
-            v = seen;
-        }
-        return false;
+    /**
+     * Evicts thread {@code p} (never the caller, 0) from the rest of the call: it was found late inside an item
+     * (descheduled: its core is taken), so the others stop waiting for it. It must check {@link #isEvicted} before
+     * every item it starts, and leave.
+     */
+    void evict(int p) {
+        if (p == 0 || isEvicted(p)) return;
+        MARK.setVolatile(evicted, (p + 1) * LINE, 1L);
+        anyEvicted = true;
     }
 
+    boolean isEvicted(int p) {
+        return (long) MARK.getVolatile(evicted, (p + 1) * LINE) != 0;
+    }
+
+    /** Whether any thread was evicted during the call. */
+    boolean anyEvicted() { return anyEvicted; }
+
     /**
-     * Helps with {@code phase} until every item of it is done: takes the items nobody has claimed yet (home by home,
-     * from the end their home reaches last: the first item when {@code homeGoesBackwards}, else the last), then waits
-     * for the claimed ones (unless {@code !wait}: then it returns once nothing is left to claim). With {@code redo},
-     * an item still not done after {@code patienceNanos} is computed again here (its claimer is descheduled or slow);
-     * without, the wait spins briefly and then yields the core at every look. A failure of the team
-     * ({@link SpinBarrier#failure()} of {@code failures}) ends the wait with {@link SpinBarrier.Aborted}.
+     * Helps thread {@code me} with {@code phase} until every item of it is done: takes the items nobody has claimed
+     * yet (home by home, from the end their home reaches last: the first item when {@code homeGoesBackwards}, else
+     * the last), then waits for the claimed ones (unless {@code !wait}: then it returns once nothing is left to
+     * claim). With {@code redo}, an item still not done after {@code patienceNanos} (at once if its claimer was
+     * evicted) is computed again here, and its claimer evicted; without, the wait spins briefly and then yields the
+     * core at every look. A failure of the team ({@link SpinBarrier#failure()} of {@code failures}) ends the wait
+     * with {@link SpinBarrier.Aborted}.
      */
-    void help(int phase, Count count, Item item, boolean homeGoesBackwards, boolean wait, boolean redo,
+    void help(int me, int phase, Count count, Item item, boolean homeGoesBackwards, boolean wait, boolean redo,
               long patienceNanos, SpinBarrier failures) {
         for (int h = 0; h < homes; h++) {
             int n = count.items(h);
             for (int k = 0; k < n; k++) {
                 int i = homeGoesBackwards ? k : n - 1 - k;
                 if (done(h, i, phase)) continue;
-                if (claim(h, i, phase)) {
+                if (claim(h, i, phase, me)) {
                     item.run(h, i);
                     finish(h, i, phase);
                     continue;
@@ -119,7 +154,9 @@ final class StepBoard {
                     for (int s = 0; s < SPINS_PER_CHECK && !done(h, i, phase); s++) Thread.onSpinWait();
                     if (failures.failure() != null) throw new SpinBarrier.Aborted();
                     long waited = System.nanoTime() - start;
-                    if (redo && waited > patienceNanos) {
+                    int claimer = claimer(h, i);
+                    if (redo && claimer != me && (waited > patienceNanos || isEvicted(claimer))) {
+                        evict(claimer);
                         item.run(h, i);
                         finish(h, i, phase);
                     } else if (waited > YIELD_AFTER_NANOS) {

@@ -9,12 +9,14 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.BooleanSupplier;
 
 /**
  * Runs one kernel call on {@code n} threads: the caller is worker 0, workers 1..n−1 are tasks on the caller's
  * {@link Executor} (from {@code BackendOptions}) or on daemon threads owned by this team. Workers synchronise with
  * a {@link SpinBarrier}. The first exception of any worker is rethrown in the caller after every worker has
- * stopped; a worker that the executor does not start within {@link #START_TIMEOUT_NANOS} fails the call rather than
+ * stopped (a job that can tell that its workers will touch nothing more lets the call end without waiting for them
+ * to stop: {@link Job#release}); a worker that the executor does not start within {@link #START_TIMEOUT_NANOS} fails the call rather than
  * hanging it (and is cancelled, so that it cannot run later on buffers that are no longer its own).
  */
 final class WorkerTeam implements AutoCloseable {
@@ -36,6 +38,17 @@ final class WorkerTeam implements AutoCloseable {
 
         /** Share {@code worker} of moving the results out to the caller; after that worker's {@link #compute}. */
         default void copyOut(int worker) {}
+
+        /** How many shares {@link #copyIn} and {@link #copyOut} have when the call runs on {@code workers}. */
+        default int copyShares(int workers) { return workers; }
+
+        /**
+         * Called on the caller once its own {@link #compute} has returned normally: returns true if the other workers
+         * can no longer touch the call's memory (they may still be running, but only to find nothing left to do), so
+         * that the call need not wait for them to end; false to wait for them (the default). A worker whose core is
+         * taken by another process may take milliseconds to notice that the call is over.
+         */
+        default boolean release() { return false; }
     }
 
     /**
@@ -44,16 +57,17 @@ final class WorkerTeam implements AutoCloseable {
      */
     void run(int n, Job job, boolean callerIo) {
         if (callerIo || n == 1) {
-            for (int w = 0; w < n; w++) job.copyIn(w);
-            runBodies(n, job::compute);
-            for (int w = 0; w < n; w++) job.copyOut(w);
+            int shares = job.copyShares(n);
+            for (int w = 0; w < shares; w++) job.copyIn(w);
+            runBodies(n, job::compute, job::release);
+            for (int w = 0; w < shares; w++) job.copyOut(w);
         } else {
             runBodies(n, (w, barrier) -> {
                 job.copyIn(w);
                 barrier.await(w);
                 job.compute(w, barrier);
                 job.copyOut(w);
-            });
+            }, () -> false);
         }
     }
 
@@ -91,7 +105,7 @@ final class WorkerTeam implements AutoCloseable {
 
     /** Runs {@code job} on {@code n <= threads()} workers and returns when all have finished. */
     void run(int n, Job job) {
-        runBodies(n, job::compute);
+        runBodies(n, job::compute, job::release);
     }
 
     /** The body of one worker. */
@@ -100,7 +114,7 @@ final class WorkerTeam implements AutoCloseable {
         void run(int worker, SpinBarrier barrier);
     }
 
-    private void runBodies(int n, Body job) {
+    private void runBodies(int n, Body job, BooleanSupplier release) {
         if (n < 1 || n > threads) throw new IllegalArgumentException("workers must be in [1, " + threads + "], got " + n);
         SpinBarrier barrier = new SpinBarrier(n);
         if (n == 1) {
@@ -150,6 +164,12 @@ final class WorkerTeam implements AutoCloseable {
                 } catch (Throwable t) {
                     barrier.fail(t);
                 }
+            }
+            if (barrier.failure() == null && release.getAsBoolean() && barrier.failure() == null) {
+                // the workers can touch nothing more: one not started yet need not start at all (a worker that
+                // failed meanwhile is waited for, and its failure rethrown, as always)
+                for (int w = 1; w < n; w++) state.compareAndSet(w, PENDING, CANCELLED);
+                return;
             }
             awaitWorkers(state, n);
         } finally {

@@ -106,16 +106,59 @@ class SimdDynamicWorkTest {
         assertSameBits(p, undisturbed, runOn(p, in, new BackendOptions(2, late)));
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("problems")
+    void inferenceOnTheCallerAloneChangesNoBit(PackedProblem p) {
+        PackedProblem.Inputs in = p.inputs();
+        AtomicInteger tasks = new AtomicInteger();
+        pool = Executors.newFixedThreadPool(1);
+        java.util.concurrent.Executor counting = task -> {
+            tasks.incrementAndGet();
+            pool.execute(task);
+        };
+        PackedProblem.Outputs undisturbed;
+        try (SimdBackend backend = new SimdBackend(new BackendOptions(2, counting))) {
+            undisturbed = p.run(in, backend, p.batchSizes(), true);
+        }
+        int shared = tasks.getAndSet(0);
+        try (SimdBackend backend = new SimdBackend(new BackendOptions(2, counting))) {
+            // as after workers were evicted again and again: inference leaves them out for the next second
+            for (int i = 0; i < 8; i++) backend.solo.shared(true, System.nanoTime());
+            assertSameBits(p, undisturbed, p.run(in, backend, p.batchSizes(), true));
+        }
+        assertEquals(shared - 1, tasks.get(), "the inference call should have started no worker");
+    }
+
     @Test
     void theBoardsMarksOnlyRise() {
         StepBoard b = new StepBoard(2, 3);
-        assertTrue(b.claim(1, 2, 5));
-        assertTrue(!b.claim(1, 2, 5), "claimed twice for one phase");
-        assertTrue(!b.claim(1, 2, 4), "claimed for an earlier phase after a later one");
+        assertTrue(b.claim(1, 2, 5, 1));
+        assertTrue(!b.claim(1, 2, 5, 0), "claimed twice for one phase");
+        assertTrue(!b.claim(1, 2, 4, 0), "claimed for an earlier phase after a later one");
         assertTrue(b.claimed(1, 2, 5) && !b.claimed(1, 1, 5) && !b.claimed(0, 2, 5));
         b.finish(1, 2, 5);
         b.finish(1, 2, 3); // a late thread finishing an old phase must not lower the mark
         assertTrue(b.done(1, 2, 5) && b.done(1, 2, 4) && !b.done(1, 2, 6));
-        assertTrue(b.claim(1, 2, 6));
+        assertTrue(b.claim(1, 2, 6, 0));
+        b.evict(0); // the caller is never evicted: it ends the call
+        assertTrue(!b.isEvicted(0) && !b.anyEvicted());
+        b.evict(1);
+        assertTrue(b.isEvicted(1) && b.anyEvicted());
+    }
+
+    @Test
+    void soloBackoffDoublesWhileWorkersAreEvictedAndEndsAtTheFirstCleanCall() {
+        SoloBackoff b = new SoloBackoff();
+        long now = 1_000;
+        assertTrue(!b.solo(now));
+        b.shared(true, now);
+        assertTrue(b.solo(now + SoloBackoff.MIN_NANOS - 1) && !b.solo(now + SoloBackoff.MIN_NANOS));
+        now += SoloBackoff.MIN_NANOS;
+        b.shared(true, now);
+        assertTrue(b.solo(now + 2 * SoloBackoff.MIN_NANOS - 1) && !b.solo(now + 2 * SoloBackoff.MIN_NANOS));
+        for (int i = 0; i < 40; i++) b.shared(true, now);
+        assertTrue(b.solo(now + SoloBackoff.MAX_NANOS - 1) && !b.solo(now + SoloBackoff.MAX_NANOS));
+        b.shared(false, now);
+        assertTrue(!b.solo(now + 1));
     }
 }
