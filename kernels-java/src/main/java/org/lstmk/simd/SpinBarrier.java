@@ -7,7 +7,8 @@ import java.lang.invoke.VarHandle;
  * The per-step barrier of a team of {@code n} threads: each thread publishes how many barriers it has reached in
  * its own cache line (release) and spins until every other thread has reached as many (acquire). One cache-line
  * transfer per thread and barrier, no parking: cheap enough for a barrier every timestep at B = 1. A thread that
- * has spun for long yields, so that more threads than cores still make progress.
+ * has waited for {@link StepBoard#YIELD_AFTER_NANOS} yields its core at every look, so that more threads than cores
+ * still make progress.
  *
  * <p>A failure anywhere ({@link #fail}) releases every waiter with {@link Aborted}, so an exception in one worker
  * never leaves the others spinning.
@@ -17,7 +18,8 @@ final class SpinBarrier {
     private static final VarHandle FAILURE;
     /** Longs per thread: 128 bytes, so that adjacent-line prefetching does not couple two threads' slots. */
     private static final int STRIDE = 16;
-    private static final int SPINS_BEFORE_YIELD = 1 << 14;
+    /** Spins between looks at the clock. */
+    private static final int SPINS_PER_CHECK = 64;
 
     static {
         try {
@@ -68,15 +70,15 @@ final class SpinBarrier {
         for (int other = 0; other < parties; other++) {
             if (other == me) continue;
             int slot = (other + 1) * STRIDE;
-            int spins = 0;
+            long start = 0;
             while ((long) SLOT.getAcquire(arrived, slot) < round) {
                 if (failure != null) throw new Aborted();
-                if (++spins < SPINS_BEFORE_YIELD) {
+                for (int s = 0; s < SPINS_PER_CHECK && (long) SLOT.getAcquire(arrived, slot) < round; s++) {
                     Thread.onSpinWait();
-                } else {
-                    spins = 0;
-                    Thread.yield();
                 }
+                long now = System.nanoTime();
+                if (start == 0) start = now;
+                else if (now - start > StepBoard.YIELD_AFTER_NANOS) Thread.yield(); // its core is taken: give it ours
             }
         }
     }
