@@ -75,9 +75,8 @@ final class MicroKernels {
         FloatVector c0_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0);
             ap += aStep;
             bp += bStep;
         }
@@ -89,10 +88,9 @@ final class MicroKernels {
         FloatVector c0_0 = zero, c0_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1);
             ap += aStep;
             bp += bStep;
         }
@@ -104,11 +102,10 @@ final class MicroKernels {
         FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2);
             ap += aStep;
             bp += bStep;
         }
@@ -120,12 +117,11 @@ final class MicroKernels {
         FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER); c0_3 = b3.fma(x0, c0_3);
             ap += aStep;
             bp += bStep;
         }
@@ -138,10 +134,9 @@ final class MicroKernels {
         FloatVector c1_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0);
             ap += aStep;
             bp += bStep;
         }
@@ -155,11 +150,10 @@ final class MicroKernels {
         FloatVector c1_0 = zero, c1_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1);
             ap += aStep;
             bp += bStep;
         }
@@ -173,12 +167,11 @@ final class MicroKernels {
         FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2);
             ap += aStep;
             bp += bStep;
         }
@@ -192,13 +185,12 @@ final class MicroKernels {
         FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3);
             ap += aStep;
             bp += bStep;
         }
@@ -213,11 +205,10 @@ final class MicroKernels {
         FloatVector c2_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0);
             ap += aStep;
             bp += bStep;
         }
@@ -233,12 +224,11 @@ final class MicroKernels {
         FloatVector c2_0 = zero, c2_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1);
             ap += aStep;
             bp += bStep;
         }
@@ -254,13 +244,12 @@ final class MicroKernels {
         FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2);
             ap += aStep;
             bp += bStep;
         }
@@ -276,14 +265,13 @@ final class MicroKernels {
         FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3);
             ap += aStep;
             bp += bStep;
         }
@@ -300,12 +288,11 @@ final class MicroKernels {
         FloatVector c3_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0);
             ap += aStep;
             bp += bStep;
         }
@@ -323,13 +310,12 @@ final class MicroKernels {
         FloatVector c3_0 = zero, c3_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1);
             ap += aStep;
             bp += bStep;
         }
@@ -347,14 +333,13 @@ final class MicroKernels {
         FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2);
             ap += aStep;
             bp += bStep;
         }
@@ -372,15 +357,14 @@ final class MicroKernels {
         FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero, c3_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3); c3_3 = b3.fma(x3, c3_3);
             ap += aStep;
             bp += bStep;
         }
@@ -399,13 +383,12 @@ final class MicroKernels {
         FloatVector c4_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0);
             ap += aStep;
             bp += bStep;
         }
@@ -425,14 +408,13 @@ final class MicroKernels {
         FloatVector c4_0 = zero, c4_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1); c4_1 = b1.fma(x4, c4_1);
             ap += aStep;
             bp += bStep;
         }
@@ -452,15 +434,14 @@ final class MicroKernels {
         FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1); c4_1 = b1.fma(x4, c4_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2); c4_2 = b2.fma(x4, c4_2);
             ap += aStep;
             bp += bStep;
         }
@@ -480,16 +461,15 @@ final class MicroKernels {
         FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero, c4_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1); c4_1 = b1.fma(x4, c4_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2); c4_2 = b2.fma(x4, c4_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3); c3_3 = b3.fma(x3, c3_3); c4_3 = b3.fma(x4, c4_3);
             ap += aStep;
             bp += bStep;
         }
@@ -510,14 +490,13 @@ final class MicroKernels {
         FloatVector c5_0 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector x5 = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0); c5_0 = b0.fma(x5, c5_0);
             ap += aStep;
             bp += bStep;
         }
@@ -539,15 +518,14 @@ final class MicroKernels {
         FloatVector c5_0 = zero, c5_1 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector x5 = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0); c5_0 = b0.fma(x5, c5_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1); c4_1 = b1.fma(x4, c4_1); c5_1 = b1.fma(x5, c5_1);
             ap += aStep;
             bp += bStep;
         }
@@ -569,16 +547,15 @@ final class MicroKernels {
         FloatVector c5_0 = zero, c5_1 = zero, c5_2 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector x5 = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0); c5_0 = b0.fma(x5, c5_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1); c4_1 = b1.fma(x4, c4_1); c5_1 = b1.fma(x5, c5_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2); c4_2 = b2.fma(x4, c4_2); c5_2 = b2.fma(x5, c5_2);
             ap += aStep;
             bp += bStep;
         }
@@ -600,17 +577,16 @@ final class MicroKernels {
         FloatVector c5_0 = zero, c5_1 = zero, c5_2 = zero, c5_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2); c5_3 = b3.fma(x, c5_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector x5 = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0); c5_0 = b0.fma(x5, c5_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1); c4_1 = b1.fma(x4, c4_1); c5_1 = b1.fma(x5, c5_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2); c4_2 = b2.fma(x4, c4_2); c5_2 = b2.fma(x5, c5_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3); c3_3 = b3.fma(x3, c3_3); c4_3 = b3.fma(x4, c4_3); c5_3 = b3.fma(x5, c5_3);
             ap += aStep;
             bp += bStep;
         }
@@ -627,12 +603,11 @@ final class MicroKernels {
         FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3);
             ap += aStep;
             bp += bStep;
         }
@@ -644,16 +619,15 @@ final class MicroKernels {
         FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
-            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
-            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_4 = b4.fma(x0, c0_4);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER); c0_5 = b5.fma(x0, c0_5);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER); c0_6 = b6.fma(x0, c0_6);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER); c0_7 = b7.fma(x0, c0_7);
             ap += aStep;
             bp += bStep;
         }
@@ -665,20 +639,19 @@ final class MicroKernels {
         FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero, c0_8 = zero, c0_9 = zero, c0_10 = zero, c0_11 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
-            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
-            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
-            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER);
-            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER);
-            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_4 = b4.fma(x0, c0_4);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER); c0_5 = b5.fma(x0, c0_5);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER); c0_6 = b6.fma(x0, c0_6);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER); c0_7 = b7.fma(x0, c0_7);
+            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_8 = b8.fma(x0, c0_8);
+            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER); c0_9 = b9.fma(x0, c0_9);
+            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER); c0_10 = b10.fma(x0, c0_10);
+            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER); c0_11 = b11.fma(x0, c0_11);
             ap += aStep;
             bp += bStep;
         }
@@ -690,24 +663,23 @@ final class MicroKernels {
         FloatVector c0_0 = zero, c0_1 = zero, c0_2 = zero, c0_3 = zero, c0_4 = zero, c0_5 = zero, c0_6 = zero, c0_7 = zero, c0_8 = zero, c0_9 = zero, c0_10 = zero, c0_11 = zero, c0_12 = zero, c0_13 = zero, c0_14 = zero, c0_15 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
-            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
-            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
-            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER);
-            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER);
-            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER);
-            FloatVector b12 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER);
-            FloatVector b13 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + VB, ORDER);
-            FloatVector b14 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + 2 * VB, ORDER);
-            FloatVector b15 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11); c0_12 = b12.fma(x, c0_12); c0_13 = b13.fma(x, c0_13); c0_14 = b14.fma(x, c0_14); c0_15 = b15.fma(x, c0_15);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_4 = b4.fma(x0, c0_4);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER); c0_5 = b5.fma(x0, c0_5);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER); c0_6 = b6.fma(x0, c0_6);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER); c0_7 = b7.fma(x0, c0_7);
+            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_8 = b8.fma(x0, c0_8);
+            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER); c0_9 = b9.fma(x0, c0_9);
+            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER); c0_10 = b10.fma(x0, c0_10);
+            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER); c0_11 = b11.fma(x0, c0_11);
+            FloatVector b12 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec, ORDER); c0_12 = b12.fma(x0, c0_12);
+            FloatVector b13 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + VB, ORDER); c0_13 = b13.fma(x0, c0_13);
+            FloatVector b14 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + 2 * VB, ORDER); c0_14 = b14.fma(x0, c0_14);
+            FloatVector b15 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * bVec + 3 * VB, ORDER); c0_15 = b15.fma(x0, c0_15);
             ap += aStep;
             bp += bStep;
         }
@@ -720,13 +692,12 @@ final class MicroKernels {
         FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3);
             ap += aStep;
             bp += bStep;
         }
@@ -740,17 +711,16 @@ final class MicroKernels {
         FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero, c1_4 = zero, c1_5 = zero, c1_6 = zero, c1_7 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
-            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
-            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_4 = b4.fma(x0, c0_4); c1_4 = b4.fma(x1, c1_4);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER); c0_5 = b5.fma(x0, c0_5); c1_5 = b5.fma(x1, c1_5);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER); c0_6 = b6.fma(x0, c0_6); c1_6 = b6.fma(x1, c1_6);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER); c0_7 = b7.fma(x0, c0_7); c1_7 = b7.fma(x1, c1_7);
             ap += aStep;
             bp += bStep;
         }
@@ -764,21 +734,20 @@ final class MicroKernels {
         FloatVector c1_0 = zero, c1_1 = zero, c1_2 = zero, c1_3 = zero, c1_4 = zero, c1_5 = zero, c1_6 = zero, c1_7 = zero, c1_8 = zero, c1_9 = zero, c1_10 = zero, c1_11 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
-            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
-            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
-            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER);
-            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER);
-            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER);
-            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7); c0_8 = b8.fma(x, c0_8); c0_9 = b9.fma(x, c0_9); c0_10 = b10.fma(x, c0_10); c0_11 = b11.fma(x, c0_11);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7); c1_8 = b8.fma(x, c1_8); c1_9 = b9.fma(x, c1_9); c1_10 = b10.fma(x, c1_10); c1_11 = b11.fma(x, c1_11);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_4 = b4.fma(x0, c0_4); c1_4 = b4.fma(x1, c1_4);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER); c0_5 = b5.fma(x0, c0_5); c1_5 = b5.fma(x1, c1_5);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER); c0_6 = b6.fma(x0, c0_6); c1_6 = b6.fma(x1, c1_6);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER); c0_7 = b7.fma(x0, c0_7); c1_7 = b7.fma(x1, c1_7);
+            FloatVector b8 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec, ORDER); c0_8 = b8.fma(x0, c0_8); c1_8 = b8.fma(x1, c1_8);
+            FloatVector b9 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + VB, ORDER); c0_9 = b9.fma(x0, c0_9); c1_9 = b9.fma(x1, c1_9);
+            FloatVector b10 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 2 * VB, ORDER); c0_10 = b10.fma(x0, c0_10); c1_10 = b10.fma(x1, c1_10);
+            FloatVector b11 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * bVec + 3 * VB, ORDER); c0_11 = b11.fma(x0, c0_11); c1_11 = b11.fma(x1, c1_11);
             ap += aStep;
             bp += bStep;
         }
@@ -793,14 +762,13 @@ final class MicroKernels {
         FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3);
             ap += aStep;
             bp += bStep;
         }
@@ -816,18 +784,17 @@ final class MicroKernels {
         FloatVector c2_0 = zero, c2_1 = zero, c2_2 = zero, c2_3 = zero, c2_4 = zero, c2_5 = zero, c2_6 = zero, c2_7 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER);
-            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER);
-            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER);
-            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3); c0_4 = b4.fma(x, c0_4); c0_5 = b5.fma(x, c0_5); c0_6 = b6.fma(x, c0_6); c0_7 = b7.fma(x, c0_7);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3); c1_4 = b4.fma(x, c1_4); c1_5 = b5.fma(x, c1_5); c1_6 = b6.fma(x, c1_6); c1_7 = b7.fma(x, c1_7);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3); c2_4 = b4.fma(x, c2_4); c2_5 = b5.fma(x, c2_5); c2_6 = b6.fma(x, c2_6); c2_7 = b7.fma(x, c2_7);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3);
+            FloatVector b4 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec, ORDER); c0_4 = b4.fma(x0, c0_4); c1_4 = b4.fma(x1, c1_4); c2_4 = b4.fma(x2, c2_4);
+            FloatVector b5 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + VB, ORDER); c0_5 = b5.fma(x0, c0_5); c1_5 = b5.fma(x1, c1_5); c2_5 = b5.fma(x2, c2_5);
+            FloatVector b6 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 2 * VB, ORDER); c0_6 = b6.fma(x0, c0_6); c1_6 = b6.fma(x1, c1_6); c2_6 = b6.fma(x2, c2_6);
+            FloatVector b7 = FloatVector.fromMemorySegment(FLOAT, b, bp + bVec + 3 * VB, ORDER); c0_7 = b7.fma(x0, c0_7); c1_7 = b7.fma(x1, c1_7); c2_7 = b7.fma(x2, c2_7);
             ap += aStep;
             bp += bStep;
         }
@@ -844,15 +811,14 @@ final class MicroKernels {
         FloatVector c3_0 = zero, c3_1 = zero, c3_2 = zero, c3_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3); c3_3 = b3.fma(x3, c3_3);
             ap += aStep;
             bp += bStep;
         }
@@ -871,16 +837,15 @@ final class MicroKernels {
         FloatVector c4_0 = zero, c4_1 = zero, c4_2 = zero, c4_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1); c4_1 = b1.fma(x4, c4_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2); c4_2 = b2.fma(x4, c4_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3); c3_3 = b3.fma(x3, c3_3); c4_3 = b3.fma(x4, c4_3);
             ap += aStep;
             bp += bStep;
         }
@@ -901,17 +866,16 @@ final class MicroKernels {
         FloatVector c5_0 = zero, c5_1 = zero, c5_2 = zero, c5_3 = zero;
         long ap = aOff, bp = bOff;
         for (int kk = 0; kk < k; kk++) {
-            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER);
-            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER);
-            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER);
-            FloatVector x;
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap)); c0_0 = b0.fma(x, c0_0); c0_1 = b1.fma(x, c0_1); c0_2 = b2.fma(x, c0_2); c0_3 = b3.fma(x, c0_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow)); c1_0 = b0.fma(x, c1_0); c1_1 = b1.fma(x, c1_1); c1_2 = b2.fma(x, c1_2); c1_3 = b3.fma(x, c1_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow)); c2_0 = b0.fma(x, c2_0); c2_1 = b1.fma(x, c2_1); c2_2 = b2.fma(x, c2_2); c2_3 = b3.fma(x, c2_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow)); c3_0 = b0.fma(x, c3_0); c3_1 = b1.fma(x, c3_1); c3_2 = b2.fma(x, c3_2); c3_3 = b3.fma(x, c3_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow)); c4_0 = b0.fma(x, c4_0); c4_1 = b1.fma(x, c4_1); c4_2 = b2.fma(x, c4_2); c4_3 = b3.fma(x, c4_3);
-            x = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow)); c5_0 = b0.fma(x, c5_0); c5_1 = b1.fma(x, c5_1); c5_2 = b2.fma(x, c5_2); c5_3 = b3.fma(x, c5_3);
+            FloatVector x0 = FloatVector.broadcast(FLOAT, a.get(F, ap));
+            FloatVector x1 = FloatVector.broadcast(FLOAT, a.get(F, ap + aRow));
+            FloatVector x2 = FloatVector.broadcast(FLOAT, a.get(F, ap + 2 * aRow));
+            FloatVector x3 = FloatVector.broadcast(FLOAT, a.get(F, ap + 3 * aRow));
+            FloatVector x4 = FloatVector.broadcast(FLOAT, a.get(F, ap + 4 * aRow));
+            FloatVector x5 = FloatVector.broadcast(FLOAT, a.get(F, ap + 5 * aRow));
+            FloatVector b0 = FloatVector.fromMemorySegment(FLOAT, b, bp, ORDER); c0_0 = b0.fma(x0, c0_0); c1_0 = b0.fma(x1, c1_0); c2_0 = b0.fma(x2, c2_0); c3_0 = b0.fma(x3, c3_0); c4_0 = b0.fma(x4, c4_0); c5_0 = b0.fma(x5, c5_0);
+            FloatVector b1 = FloatVector.fromMemorySegment(FLOAT, b, bp + VB, ORDER); c0_1 = b1.fma(x0, c0_1); c1_1 = b1.fma(x1, c1_1); c2_1 = b1.fma(x2, c2_1); c3_1 = b1.fma(x3, c3_1); c4_1 = b1.fma(x4, c4_1); c5_1 = b1.fma(x5, c5_1);
+            FloatVector b2 = FloatVector.fromMemorySegment(FLOAT, b, bp + 2 * VB, ORDER); c0_2 = b2.fma(x0, c0_2); c1_2 = b2.fma(x1, c1_2); c2_2 = b2.fma(x2, c2_2); c3_2 = b2.fma(x3, c3_2); c4_2 = b2.fma(x4, c4_2); c5_2 = b2.fma(x5, c5_2);
+            FloatVector b3 = FloatVector.fromMemorySegment(FLOAT, b, bp + 3 * VB, ORDER); c0_3 = b3.fma(x0, c0_3); c1_3 = b3.fma(x1, c1_3); c2_3 = b3.fma(x2, c2_3); c3_3 = b3.fma(x3, c3_3); c4_3 = b3.fma(x4, c4_3); c5_3 = b3.fma(x5, c5_3);
             ap += aStep;
             bp += bStep;
         }

@@ -133,15 +133,18 @@ public final class MicroKernelGenerator {
         }
         o.append("        long ap = aOff, bp = bOff;\n");
         o.append("        for (int kk = 0; kk < k; kk++) {\n");
+        // the broadcasts first, then one B vector at a time through all rows: mr + 1 + mr·nv live vectors, which
+        // fits the 16 registers of AVX2 with a 3 × 4 tile (B vectors loaded together first would need 17 and spill)
+        for (int m = 0; m < mr; m++) {
+            o.append("            FloatVector x").append(m).append(" = FloatVector.broadcast(FLOAT, a.get(F, ap")
+                    .append(plus(m, "aRow")).append("));\n");
+        }
         for (int n = 0; n < nv; n++) {
             o.append("            FloatVector b").append(n).append(" = FloatVector.fromMemorySegment(FLOAT, b, bp")
-                    .append(vecOff(n, grouped)).append(", ORDER);\n");
-        }
-        o.append("            FloatVector x;\n");
-        for (int m = 0; m < mr; m++) {
-            o.append("            x = FloatVector.broadcast(FLOAT, a.get(F, ap").append(plus(m, "aRow")).append("));");
-            for (int n = 0; n < nv; n++) {
-                o.append(' ').append(acc(m, n)).append(" = b").append(n).append(".fma(x, ").append(acc(m, n)).append(");");
+                    .append(vecOff(n, grouped)).append(", ORDER);");
+            for (int m = 0; m < mr; m++) {
+                o.append(' ').append(acc(m, n)).append(" = b").append(n).append(".fma(x").append(m).append(", ")
+                        .append(acc(m, n)).append(");");
             }
             o.append('\n');
         }
