@@ -22,8 +22,9 @@ line = re.compile(r"^(loaded )?(threads=1 )?isa=(\S+) onednn (\S+)\s+H=\s*(\d+) 
                   r"min/med/max =\s*([\d.]+)\s+([\d.]+)")
 for l in (out / "onednn.txt").read_text().splitlines():
     m = line.match(l)
-    if m:
-        onednn.append((bool(m[1]), int(m[8]), m[3], m[4], int(m[5]), int(m[6]), int(m[7]), float(m[10])))
+    if m and m[4] in ("inference", "train"):  # "train" is forward + backward; train-fwd/-bwd are its halves
+        mode = "training" if m[4] == "train" else m[4]
+        onednn.append((bool(m[1]), int(m[8]), m[3], mode, int(m[5]), int(m[6]), int(m[7]), float(m[10])))
 
 
 def shape_key(s):

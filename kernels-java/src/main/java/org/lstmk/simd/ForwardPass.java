@@ -63,7 +63,7 @@ final class ForwardPass implements WorkerTeam.Job {
     /** Per home and step: the end of the chunk of steps whose input projection is computed at it, or 0. */
     private final int[][] chunkEnd;
     private final StepBoard board;
-    /** Per worker: 1 while it computes an item (see {@link #release}). */
+    /** Per worker: 1 while it computes an item (see {@link #release}); next to it, the items it computed. */
     private final long[] busy;
     private volatile boolean over;
 
@@ -256,7 +256,8 @@ final class ForwardPass implements WorkerTeam.Job {
                     project.run(me, 0);
                     board.finish(me, 0, next);
                 }
-                board.help(me, next, h -> v1[h] > v0[h] ? 1 : 0, project, false, true, !save, th.patience(), barrier);
+                board.help(me, next, h -> v1[h] > v0[h] ? 1 : 0, project, false, true, !save, th.patience(),
+                        barrier);
             }
         }
     }
@@ -282,6 +283,15 @@ final class ForwardPass implements WorkerTeam.Job {
 
     /** Whether a worker was found descheduled inside an item and left out of the rest of the call. */
     boolean evictedAny() { return board.anyEvicted(); }
+
+    /**
+     * Whether some worker did nothing for the call (called after {@link #release}): it started after the caller had
+     * done everything, which on a machine with idle cores takes microseconds, so its core was busy with other work.
+     */
+    boolean idleWorker() {
+        for (int p = 1; p < workers; p++) if ((long) BUSY.getOpaque(busy, (p + 1) * BUSY_STRIDE + 1) == 0) return true;
+        return false;
+    }
 
     private static final VarHandle BUSY = MethodHandles.arrayElementVarHandle(long[].class);
     /** Longs per worker's mark: 128 bytes, a line pair of its own. */
@@ -344,6 +354,8 @@ final class ForwardPass implements WorkerTeam.Job {
         final long tileBase;
         /** The longest item this thread has computed, for how long it waits for another thread's. */
         long longestNanos;
+        /** Items this thread has computed, also published next to its {@link #busy} mark. */
+        long items;
 
         Worker(int me, ForwardStep s) {
             this.me = me;
@@ -450,6 +462,7 @@ final class ForwardPass implements WorkerTeam.Job {
                 }
             }
             longestNanos = Math.max(longestNanos, System.nanoTime() - t0);
+            BUSY.setOpaque(busy, (me + 1) * BUSY_STRIDE + 1, ++items);
         }
 
         /** The projection phase's item of home {@code h} at step {@code t}: its column blocks of h, all rows. */
@@ -461,6 +474,7 @@ final class ForwardPass implements WorkerTeam.Job {
             projectHidden(v0[h], v1[h], 0, live, mBase, (long) rows.liveRow(t) * oRow);
             projectHidden(v0[h], v1[h], live, size, mBase, (long) rows.rows() * oRow);
             longestNanos = Math.max(longestNanos, System.nanoTime() - t0);
+            BUSY.setOpaque(busy, (me + 1) * BUSY_STRIDE + 1, ++items);
         }
     }
 

@@ -105,7 +105,11 @@ public final class SimdBackend implements LstmBackend {
         ForwardPass pass = new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs,
                 tiles.atLeast(homes * Tiles.THREAD_TILE_BYTES), ws, save, homes);
         team.run(threads, pass, true);
-        if (threads > 1 && !save) solo.shared(pass.evictedAny(), System.nanoTime()); // training never evicts
+        // training never evicts; a worker that did nothing (started after the caller had done all) is as good as
+        // evicted
+        if (threads > 1 && !save) {
+            solo.shared(pass.evictedAny() || pass.idleWorker(), System.nanoTime());
+        }
     }
 
     @Override

@@ -25,8 +25,12 @@ final class StepBoard {
     private static final int SPINS_PER_CHECK = 64;
     /** Waiting longer than this without a redo, a thread yields its core at every look (more threads than cores). */
     static final long YIELD_AFTER_NANOS = 50_000;
-    /** The least a waiting thread waits for an item before computing it again itself. */
-    static final long MIN_PATIENCE_NANOS = 30_000;
+    /**
+     * The least a waiting thread waits for an item before computing it again itself (and evicting its claimer):
+     * longer than the hiccups of a quiet machine (an interrupt, the hypervisor), shorter than the time slice of
+     * another process (0.75–3 ms) that a descheduled thread waits out.
+     */
+    static final long MIN_PATIENCE_NANOS = 200_000;
 
     /** Computes item {@code item} of home {@code home} of the phase being waited for. */
     @FunctionalInterface

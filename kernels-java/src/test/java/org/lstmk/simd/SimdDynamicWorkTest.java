@@ -147,10 +147,12 @@ class SimdDynamicWorkTest {
     }
 
     @Test
-    void soloBackoffDoublesWhileWorkersAreEvictedAndEndsAtTheFirstCleanCall() {
+    void soloBackoffStartsAfterTwoTroubledCallsDoublesAndHalvesAfterACleanOne() {
         SoloBackoff b = new SoloBackoff();
         long now = 1_000;
         assertTrue(!b.solo(now));
+        b.shared(true, now);
+        assertTrue(!b.solo(now + 1), "one troubled call alone changes nothing");
         b.shared(true, now);
         assertTrue(b.solo(now + SoloBackoff.MIN_NANOS - 1) && !b.solo(now + SoloBackoff.MIN_NANOS));
         now += SoloBackoff.MIN_NANOS;
@@ -159,6 +161,14 @@ class SimdDynamicWorkTest {
         for (int i = 0; i < 40; i++) b.shared(true, now);
         assertTrue(b.solo(now + SoloBackoff.MAX_NANOS - 1) && !b.solo(now + SoloBackoff.MAX_NANOS));
         b.shared(false, now);
-        assertTrue(!b.solo(now + 1));
+        assertTrue(!b.solo(now + 1), "a clean call ends the period");
+        b.shared(true, now);
+        b.shared(true, now);
+        assertTrue(b.solo(now + SoloBackoff.MAX_NANOS - 1), "the next period starts from half of the last");
+        for (int i = 0; i < 40; i++) b.shared(false, now);
+        b.shared(true, now);
+        assertTrue(!b.solo(now + 1), "after clean calls, one troubled call alone changes nothing again");
+        b.shared(true, now);
+        assertTrue(b.solo(now + SoloBackoff.MIN_NANOS - 1) && !b.solo(now + SoloBackoff.MIN_NANOS));
     }
 }
