@@ -98,17 +98,21 @@ public final class SimdBackend implements LstmBackend {
         MemorySegment xs = xn.atLeast(4L * steps.rows() * s.in());
         int homes = workers(s, steps.rows());
         // The work is cut for `homes` threads whatever runs it, so that the result does not depend on how many did:
-        // inference on a machine whose other cores are busy runs it on the caller alone for a while (SoloBackoff).
-        int threads = homes > 1 && !save && solo.solo(System.nanoTime()) ? 1 : homes;
-        // The caller copies in and out: the workers then never wait for each other at the start (a worker whose core
-        // is busy elsewhere joins late, or not at all; see StepBoard), only for the items of a step.
-        ForwardPass pass = new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs,
-                tiles.atLeast(homes * Tiles.THREAD_TILE_BYTES), ws, save, homes);
-        team.run(threads, pass, true);
-        // training never evicts; a worker that did nothing (started after the caller had done all) is as good as
-        // evicted
-        if (threads > 1 && !save) {
-            solo.shared(pass.evictedAny() || pass.idleWorker(), System.nanoTime());
+        // fewer run it while other calls of this JVM hold the processors (CallCount), and inference on a machine
+        // whose other cores are busy runs it on the caller alone for a while (SoloBackoff).
+        int threads = CallCount.enter(homes);
+        try {
+            if (threads > 1 && !save && solo.solo(System.nanoTime())) threads = 1;
+            // The caller copies in and out: the workers then never wait for each other at the start (a worker whose
+            // core is busy elsewhere joins late, or not at all; see StepBoard), only for the items of a step.
+            ForwardPass pass = new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs,
+                    tiles.atLeast(homes * Tiles.THREAD_TILE_BYTES), ws, save, homes);
+            team.run(threads, pass, true);
+            // training never evicts; a worker that did nothing (started after the caller had done all) is as good
+            // as evicted
+            if (threads > 1 && !save) solo.shared(pass.evictedAny() || pass.idleWorker(), System.nanoTime());
+        } finally {
+            CallCount.leave();
         }
     }
 
