@@ -4,12 +4,14 @@
 # each, alternating ours and oneDNN's; (2) under load: one core kept busy by a shell loop (JMH -p busyCores=1, the
 # same loop beside oneDNN), and eight engines on the machine's cores (EnginesBenchmark).
 # Usage: bench/results/run-cpu.sh [out-dir]     (from the repository root, on a quiet machine; ~12 minutes on 2 cores)
+#        LOAD_ONLY=1 bench/results/run-cpu.sh [out-dir]: part (2) alone (~4 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-bench/results/$(date -u +%Y-%m-%d)-cpu}"
 mkdir -p "$out"
 ./lstmk build >/dev/null
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+touch "$out/onednn.txt"
 jmh() { "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
   -jar bench/target/lstmk.jar bench "$@"; }
 peer="${LSTMK_PEERS:-../shared/peers}/onednn/run.sh"
@@ -19,7 +21,7 @@ threads=2
 shapes="512x1x100 128x1x1000 512x16x100 1024x64x50"
 onednn() { # mode H B T -> one line
   bash "$peer" "$1" "$2" "$3" "$4" "$threads" | grep '^onednn' | sed "s/^/isa=$isa /"; }
-for isa in native avx2; do
+for isa in $([ -n "${LOAD_ONLY:-}" ] || echo native avx2); do
   if [ "$isa" = avx2 ]; then jvm=(-jvmArgsAppend -XX:UseAVX=2); export ONEDNN_MAX_CPU_ISA=AVX2
   else jvm=(); unset ONEDNN_MAX_CPU_ISA; fi
   for pass in 1 2; do
