@@ -281,8 +281,8 @@ final class ForwardPass implements WorkerTeam.Job {
         return true;
     }
 
-    /** Whether a worker was found descheduled inside an item and left out of the rest of the call. */
-    boolean evictedAny() { return board.anyEvicted(); }
+    /** Whether a worker was found descheduled inside an item (see {@link StepBoard#troubled}). */
+    boolean troubled() { return board.troubled(); }
 
     /**
      * Whether some worker did nothing for the call (called after {@link #release}): it started after the caller had

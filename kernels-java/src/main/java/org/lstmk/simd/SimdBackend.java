@@ -28,7 +28,7 @@ public final class SimdBackend implements LstmBackend {
     static final long MIN_PARALLEL_WORK = 1L << 16;
 
     private final WorkerTeam team;
-    /** When inference leaves the workers out for a while (see {@link SoloBackoff}). */
+    /** When calls leave the workers out for a while (see {@link SoloBackoff}). */
     final SoloBackoff solo = new SoloBackoff();
     private final NativeBuffer xn = new NativeBuffer(), dyn = new NativeBuffer(), dh = new NativeBuffer(),
             dc = new NativeBuffer(), dxn = new NativeBuffer(), dWihT = new NativeBuffer(), dWhhT = new NativeBuffer(),
@@ -102,15 +102,14 @@ public final class SimdBackend implements LstmBackend {
         // whose other cores are busy runs it on the caller alone for a while (SoloBackoff).
         int threads = CallCount.enter(homes);
         try {
-            if (threads > 1 && !save && solo.solo(System.nanoTime())) threads = 1;
+            if (threads > 1 && solo.solo(System.nanoTime())) threads = 1;
             // The caller copies in and out: the workers then never wait for each other at the start (a worker whose
             // core is busy elsewhere joins late, or not at all; see StepBoard), only for the items of a step.
             ForwardPass pass = new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs,
                     tiles.atLeast(homes * Tiles.THREAD_TILE_BYTES), ws, save, homes);
             team.run(threads, pass, true);
-            // training never evicts; a worker that did nothing (started after the caller had done all) is as good
-            // as evicted
-            if (threads > 1 && !save) solo.shared(pass.evictedAny() || pass.idleWorker(), System.nanoTime());
+            // a worker that did nothing (it started after the caller had done all) was as good as descheduled
+            if (threads > 1) solo.shared(pass.troubled() || pass.idleWorker(), System.nanoTime());
         } finally {
             CallCount.leave();
         }
@@ -126,10 +125,23 @@ public final class SimdBackend implements LstmBackend {
     }
 
     private void runBackward(SimdWeights w, SimdWorkspace ws, Steps steps, BackwardPass.Io io) {
+        // Backward's result does not depend on its thread count (each column block of every product is one
+        // thread's, in the same order whoever it is): it runs on what CallCount and SoloBackoff leave it. (It does
+        // not report trouble itself: a step of a static split waits at its barrier for a slower half as long as for
+        // a descheduled one; the forward calls tell them apart.)
+        int n = CallCount.enter(workers(w.shape, steps.rows()));
+        try {
+            if (n > 1 && solo.solo(System.nanoTime())) n = 1;
+            runBackward(w, ws, steps, io, n);
+        } finally {
+            CallCount.leave();
+        }
+    }
+
+    private void runBackward(SimdWeights w, SimdWorkspace ws, Steps steps, BackwardPass.Io io, int n) {
         GateLayout s = w.shape;
         long rows = steps.rows();
         int batch = steps.batch;
-        int n = workers(s, steps.rows());
         BackwardPass.Scratch scratch = new BackwardPass.Scratch(
                 xn.atLeast(4L * rows * s.in()),
                 dyn.atLeast(rows * s.outRowBytes()),

@@ -52,7 +52,7 @@ final class StepBoard {
     private final long[] marks;
     /** Per thread, a line apart: 1 once evicted ({@link #evict}). */
     private final long[] evicted;
-    private volatile boolean anyEvicted;
+    private volatile boolean anyEvicted, stalled;
 
     /** @param maxItems the most items any home has in any phase; threads are the homes */
     StepBoard(int homes, int maxItems) {
@@ -132,6 +132,12 @@ final class StepBoard {
     boolean anyEvicted() { return anyEvicted; }
 
     /**
+     * Whether the call met a thread descheduled inside an item: one was evicted, or (where items are not computed
+     * twice) waited for longer than the patience.
+     */
+    boolean troubled() { return anyEvicted || stalled; }
+
+    /**
      * Helps thread {@code me} with {@code phase} until every item of it is done: takes the items nobody has claimed
      * yet (home by home, from the end their home reaches last: the first item when {@code homeGoesBackwards}, else
      * the last), then waits for the claimed ones (unless {@code !wait}: then it returns once nothing is left to
@@ -163,6 +169,8 @@ final class StepBoard {
                         evict(claimer);
                         item.run(h, i);
                         finish(h, i, phase);
+                    } else if (waited > patienceNanos && !stalled) {
+                        stalled = true; // the claimer is descheduled, and cannot be replaced
                     } else if (waited > YIELD_AFTER_NANOS) {
                         Thread.yield();
                     }

@@ -23,7 +23,8 @@ import org.lstmk.spi.BackendOptions;
  * The forward pass's work is taken dynamically ({@link StepBoard}): whichever thread computes an item, and however
  * late a worker starts or stalls inside an item (its core taken by another process), every output of training
  * forward, backward and inference is bit for bit the one of an undisturbed call on the same number of threads, and
- * agrees with the reference. Stalls are made by {@link StepBoard#afterClaim}: a worker thread sleeps inside the item
+ * agrees with the reference; and backward, whose result does not depend on its thread count, gives the same bits on
+ * one thread. Stalls are made by {@link StepBoard#afterClaim}: a worker thread sleeps inside the item
  * it has just claimed, so that the caller takes its other items, and in inference computes that one again.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -112,7 +113,7 @@ class SimdDynamicWorkTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("problems")
-    void inferenceOnTheCallerAloneChangesNoBit(PackedProblem p) {
+    void callsOnTheCallerAloneChangeNoBit(PackedProblem p) {
         PackedProblem.Inputs in = p.inputs();
         AtomicInteger tasks = new AtomicInteger();
         pool = Executors.newFixedThreadPool(1);
@@ -126,14 +127,14 @@ class SimdDynamicWorkTest {
         }
         int shared = tasks.getAndSet(0);
         try (SimdBackend backend = new SimdBackend(new BackendOptions(2, counting))) {
-            // as after workers were evicted again and again: inference leaves them out for the next second
+            // as after workers were descheduled again and again: calls leave them out for the next second (the
+            // training forward runs its two homes' items on the caller, backward runs on one thread)
             for (int i = 0; i < 8; i++) backend.solo.shared(true, System.nanoTime());
             assertSameBits(p, undisturbed, p.run(in, backend, p.batchSizes(), true));
         }
+        assertEquals(0, tasks.get(), "the calls should have started no worker");
         if (Runtime.getRuntime().availableProcessors() >= 2) {
-            assertEquals(shared - 1, tasks.get(), "the inference call should have started no worker");
-        } else {
-            assertEquals(0, shared + tasks.get(), "one processor: no call may start a worker (CallCount)");
+            assertTrue(shared >= 1, "the undisturbed calls should have started workers: nothing was compared");
         }
     }
 
