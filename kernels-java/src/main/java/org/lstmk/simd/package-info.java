@@ -24,7 +24,9 @@
  * back. An item's arithmetic depends on its home only, so the result does not depend on who did what. Small steps
  * compute the product over the home's own units of h before waiting for the step before to complete, which hides
  * the wait. Odd steps sweep the panels backwards so that a slice larger than L2 is half reused. (Backward still
- * splits its work statically and meets at a spin barrier per step.)
+ * splits its work statically and meets at a spin barrier per step; its result does not depend on its thread count.)
+ * How many threads run a call is decided per call: {@code CallCount} shares the processors among the calls in
+ * flight in the JVM, {@code SoloBackoff} leaves the workers out for a while after calls met descheduled ones.
  *
  * <h2>Cell features</h2>
  * The gate epilogue is a {@code Cell} chosen once per packed layer: the plain one ({@code CellKernels}) or
