@@ -4,9 +4,10 @@ package org.lstmk.simd;
  * How long an engine's calls run on the caller alone after its workers were found descheduled inside their work
  * ({@link StepBoard#troubled}: a core taken by other work, e.g. more engines than cores, or another process).
  * Sharing a step with such a worker only costs (its items are waited for, then in inference computed twice), so
- * after {@link #STRIKES} such calls in a row the next calls leave it out for a period that doubles while every call that tries to share again loses a worker the same way
- * ({@link #MIN_NANOS} up to {@link #MAX_NANOS}). A call that shares without eviction ends the period, and halves the
- * next one. On a quiet machine a worker is hardly ever evicted, and then only a few calls run alone.
+ * after {@link #STRIKES} such calls in a row the next calls leave it out for a period that doubles while every call
+ * that tries to share again meets the same ({@link #MIN_NANOS} up to {@link #MAX_NANOS}). A call that shares without
+ * trouble ends the period, and halves the next one. On a quiet machine this is rare, and then only a few calls run
+ * alone (on this project's noisy 2-vCPU VM: about 2% of B = 1 inference calls, where the host preempts a vCPU).
  */
 final class SoloBackoff {
     static final long MIN_NANOS = 10_000_000L;
