@@ -6,15 +6,18 @@ package org.lstmk.simd;
  * Sharing a step with such a worker only costs (its items are waited for, then in inference computed twice), so
  * after {@link #STRIKES} such calls in a row the next calls leave it out for a period that doubles while every call
  * that tries to share again meets the same ({@link #MIN_NANOS} up to {@link #MAX_NANOS}). A call that shares without
- * trouble ends the period, and halves the next one. On a quiet machine this is rare, and then only a few calls run
- * alone (on this project's noisy 2-vCPU VM: about 2% of B = 1 inference calls, where the host preempts a vCPU).
+ * trouble ends the period, and halves the next one.
  */
 final class SoloBackoff {
     static final long MIN_NANOS = 10_000_000L;
     static final long MAX_NANOS = 1_000_000_000L;
 
-    /** Troubled calls in a row before the first period: a quiet machine's rare hiccup alone changes nothing. */
-    static final int STRIKES = 2;
+    /**
+     * Troubled calls in a row before the first period: a quiet machine's hiccups (on this project's 2-vCPU VM the
+     * host preempts a vCPU for over 200 µs in a few percent of B = 1 calls) change nothing; a busy core troubles
+     * every call.
+     */
+    static final int STRIKES = 3;
 
     private long until, period;
     private int strikes;

@@ -172,12 +172,14 @@ class SimdDynamicWorkTest {
     }
 
     @Test
-    void soloBackoffStartsAfterTwoTroubledCallsDoublesAndHalvesAfterACleanOne() {
+    void soloBackoffStartsAfterStrikesInARowDoublesAndHalvesAfterACleanCall() {
         SoloBackoff b = new SoloBackoff();
         long now = 1_000;
         assertTrue(!b.solo(now));
-        b.shared(true, now);
-        assertTrue(!b.solo(now + 1), "one troubled call alone changes nothing");
+        for (int i = 1; i < SoloBackoff.STRIKES; i++) {
+            b.shared(true, now);
+            assertTrue(!b.solo(now + 1), i + " troubled call(s) in a row change nothing");
+        }
         b.shared(true, now);
         assertTrue(b.solo(now + SoloBackoff.MIN_NANOS - 1) && !b.solo(now + SoloBackoff.MIN_NANOS));
         now += SoloBackoff.MIN_NANOS;
@@ -187,12 +189,14 @@ class SimdDynamicWorkTest {
         assertTrue(b.solo(now + SoloBackoff.MAX_NANOS - 1) && !b.solo(now + SoloBackoff.MAX_NANOS));
         b.shared(false, now);
         assertTrue(!b.solo(now + 1), "a clean call ends the period");
-        b.shared(true, now);
-        b.shared(true, now);
+        for (int i = 0; i < SoloBackoff.STRIKES; i++) b.shared(true, now);
         assertTrue(b.solo(now + SoloBackoff.MAX_NANOS - 1), "the next period starts from half of the last");
         for (int i = 0; i < 40; i++) b.shared(false, now);
-        b.shared(true, now);
-        assertTrue(!b.solo(now + 1), "after clean calls, one troubled call alone changes nothing again");
+        for (int i = 1; i < SoloBackoff.STRIKES; i++) b.shared(true, now);
+        assertTrue(!b.solo(now + 1), "after clean calls, troubled calls short of the strikes change nothing again");
+        b.shared(false, now);
+        for (int i = 1; i < SoloBackoff.STRIKES; i++) b.shared(true, now);
+        assertTrue(!b.solo(now + 1), "a clean call in between starts the count again");
         b.shared(true, now);
         assertTrue(b.solo(now + SoloBackoff.MIN_NANOS - 1) && !b.solo(now + SoloBackoff.MIN_NANOS));
     }
