@@ -285,11 +285,12 @@ final class ForwardPass implements WorkerTeam.Job {
     boolean troubled() { return board.troubled(); }
 
     /**
-     * Whether some worker did nothing for the call (called after {@link #release}): it started after the caller had
-     * done everything, which on a machine with idle cores takes microseconds, so its core was busy with other work.
+     * Whether one of the {@code threads} that ran the call did nothing (called after {@link #release}): it started
+     * after the caller had done everything, which on a machine with idle cores takes microseconds, so its core was
+     * busy with other work.
      */
-    boolean idleWorker() {
-        for (int p = 1; p < workers; p++) if ((long) BUSY.getOpaque(busy, (p + 1) * BUSY_STRIDE + 1) == 0) return true;
+    boolean idleWorker(int threads) {
+        for (int p = 1; p < threads; p++) if ((long) BUSY.getOpaque(busy, (p + 1) * BUSY_STRIDE + 1) == 0) return true;
         return false;
     }
 

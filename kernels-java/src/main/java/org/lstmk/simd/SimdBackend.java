@@ -109,7 +109,7 @@ public final class SimdBackend implements LstmBackend {
                     tiles.atLeast(homes * Tiles.THREAD_TILE_BYTES), ws, save, homes);
             team.run(threads, pass, true);
             // a worker that did nothing (it started after the caller had done all) was as good as descheduled
-            if (threads > 1) solo.shared(pass.troubled() || pass.idleWorker(), System.nanoTime());
+            if (threads > 1) solo.shared(pass.troubled() || pass.idleWorker(threads), System.nanoTime());
         } finally {
             CallCount.leave();
         }

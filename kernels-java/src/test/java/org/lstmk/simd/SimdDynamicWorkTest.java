@@ -138,6 +138,20 @@ class SimdDynamicWorkTest {
         }
     }
 
+    /** More threads asked for than the processors can run: the work is cut for all of them, the same bits solo. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("problems")
+    void moreThreadsThanProcessorsChangeNoBit(PackedProblem p) {
+        PackedProblem.Inputs in = p.inputs();
+        int threads = 2 * Runtime.getRuntime().availableProcessors();
+        PackedProblem.Outputs shared = runOn(p, in, new BackendOptions(threads, null));
+        SimdPackedTest.assertAgrees(p, shared, p.runReference(in));
+        try (SimdBackend backend = new SimdBackend(new BackendOptions(threads, null))) {
+            for (int i = 0; i < 8; i++) backend.solo.shared(true, System.nanoTime());
+            assertSameBits(p, shared, p.run(in, backend, p.batchSizes(), true));
+        }
+    }
+
     @Test
     void callsInFlightShareTheProcessors() {
         int processors = Runtime.getRuntime().availableProcessors();
