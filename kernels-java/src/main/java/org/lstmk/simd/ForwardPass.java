@@ -203,18 +203,28 @@ final class ForwardPass implements WorkerTeam.Job {
     private void loop(int me, SpinBarrier barrier) {
         boolean projection = shape.projection();
         Worker th = new Worker(me, newStep());
+        // made once, reading the step from th.step: nothing is allocated per step
+        StepBoard.Count cellItems = h -> items(h, th.step), projectItems = h -> v1[h] > v0[h] ? 1 : 0;
+        StepBoard.Item other = (h, g) -> th.cellItem(h, g, th.step, -1), otherInside = (h, g) -> {
+            th.enter();
+            try {
+                th.cellItem(h, g, th.step, -1);
+            } finally {
+                th.leave();
+            }
+        }, project = (h, g) -> {
+            th.enter();
+            try {
+                th.projectItem(h, th.step);
+            } finally {
+                th.leave();
+            }
+        };
         int pending = 0; // bit k: own group k of the coming step is claimed and has its own-units part computed
         for (int t = 0; t < steps; t++) {
-            int step = t, phase = projection ? 2 * t : t, n = items(me, t);
+            th.step = t;
+            int phase = projection ? 2 * t : t, n = items(me, t);
             boolean backwards = (t & 1) == 1;
-            StepBoard.Item other = (h, g) -> {
-                th.enter();
-                try {
-                    th.cellItem(h, g, step, -1);
-                } finally {
-                    th.leave();
-                }
-            };
             th.enter();
             try {
                 if (pending != 0) {
@@ -235,29 +245,19 @@ final class ForwardPass implements WorkerTeam.Job {
                     }
                 }
                 pending = 0;
-                board.help(me, phase, h -> items(h, step), (h, g) -> th.cellItem(h, g, step, -1), backwards, false,
-                        false, 0, barrier);
+                board.help(me, phase, cellItems, other, backwards, false, false, 0, barrier);
                 if (t + 1 < steps && splitting(me, t + 1) && ownDone(me, t, phase)) pending = th.startNext(t + 1);
             } finally {
                 th.leave();
             }
-            board.help(me, phase, h -> items(h, step), other, backwards, true, !save, th.patience(), barrier);
+            board.help(me, phase, cellItems, otherInside, backwards, true, !save, th.patience(), barrier);
             if (projection) {
                 int next = phase + 1;
-                StepBoard.Item project = (h, g) -> {
-                    th.enter();
-                    try {
-                        th.projectItem(h, step);
-                    } finally {
-                        th.leave();
-                    }
-                };
                 if (v1[me] > v0[me] && board.claim(me, 0, next, me)) {
                     project.run(me, 0);
                     board.finish(me, 0, next);
                 }
-                board.help(me, next, h -> v1[h] > v0[h] ? 1 : 0, project, false, true, !save, th.patience(),
-                        barrier);
+                board.help(me, next, projectItems, project, false, true, !save, th.patience(), barrier);
             }
         }
     }
@@ -357,6 +357,8 @@ final class ForwardPass implements WorkerTeam.Job {
         long longestNanos;
         /** Items this thread has computed, also published next to its {@link #busy} mark. */
         long items;
+        /** The step of the time loop this thread is at. */
+        int step;
 
         Worker(int me, ForwardStep s) {
             this.me = me;

@@ -98,11 +98,10 @@ public final class SimdBackend implements LstmBackend {
         MemorySegment xs = xn.atLeast(4L * steps.rows() * s.in());
         int homes = workers(s, steps.rows());
         // The work is cut for `homes` threads whatever runs it, so that the result does not depend on how many did:
-        // fewer run it while other calls of this JVM hold the processors (CallCount), and inference on a machine
-        // whose other cores are busy runs it on the caller alone for a while (SoloBackoff).
-        int threads = CallCount.enter(homes);
+        // fewer run it while other calls of this JVM hold the processors (CallCount), and an engine whose workers
+        // keep being descheduled runs it on the caller alone for a while (SoloBackoff).
+        int threads = enterCall(homes);
         try {
-            if (threads > 1 && solo.solo(System.nanoTime())) threads = 1;
             // The caller copies in and out: the workers then never wait for each other at the start (a worker whose
             // core is busy elsewhere joins late, or not at all; see StepBoard), only for the items of a step.
             ForwardPass pass = new ForwardPass(w, layout, steps, x, h0, c0, y, hT, cT, xs,
@@ -129,13 +128,21 @@ public final class SimdBackend implements LstmBackend {
         // thread's, in the same order whoever it is): it runs on what CallCount and SoloBackoff leave it. (It does
         // not report trouble itself: a step of a static split waits at its barrier for a slower half as long as for
         // a descheduled one; the forward calls tell them apart.)
-        int n = CallCount.enter(workers(w.shape, steps.rows()));
+        int n = enterCall(workers(w.shape, steps.rows()));
         try {
-            if (n > 1 && solo.solo(System.nanoTime())) n = 1;
             runBackward(w, ws, steps, io, n);
         } finally {
             CallCount.leave();
         }
+    }
+
+    /**
+     * Counts a call in ({@link CallCount}; pair with {@link CallCount#leave}) and returns the threads it runs on, out
+     * of {@code wanted}: its share of the processors, or 1 while {@link SoloBackoff} leaves the workers out.
+     */
+    private int enterCall(int wanted) {
+        int threads = CallCount.enter(wanted);
+        return threads > 1 && solo.solo(System.nanoTime()) ? 1 : threads;
     }
 
     private void runBackward(SimdWeights w, SimdWorkspace ws, Steps steps, BackwardPass.Io io, int n) {

@@ -11,7 +11,7 @@ import java.lang.invoke.VarHandle;
  * their home reaches last, and a phase is complete when every item is done. A slow or descheduled thread therefore
  * holds back at most the item it is inside, not its whole share, and where items may be computed twice (they only
  * write values that do not depend on who computes them, over nothing they read), a waiting thread does that one too
- * ({@link Redo}).
+ * ({@link #help} with {@code redo}).
  *
  * <p>Claims and done marks are phase numbers + 1, only ever raised, so the board needs no reset between phases and a
  * thread that wakes up late finds every item of the phases it missed claimed and done. Each home's marks lie in

@@ -16,8 +16,9 @@ import java.util.function.BooleanSupplier;
  * {@link Executor} (from {@code BackendOptions}) or on daemon threads owned by this team. Workers synchronise with
  * a {@link SpinBarrier}. The first exception of any worker is rethrown in the caller after every worker has
  * stopped (a job that can tell that its workers will touch nothing more lets the call end without waiting for them
- * to stop: {@link Job#release}); a worker that the executor does not start within {@link #START_TIMEOUT_NANOS} fails the call rather than
- * hanging it (and is cancelled, so that it cannot run later on buffers that are no longer its own).
+ * to stop: {@link Job#release}); a worker that the executor does not start within {@link #START_TIMEOUT_NANOS}
+ * fails the call rather than hanging it (and is cancelled, so that it cannot run later on buffers that are no longer
+ * its own).
  */
 final class WorkerTeam implements AutoCloseable {
     /** How long a worker may wait in the executor's queue before the call fails. */
@@ -165,9 +166,10 @@ final class WorkerTeam implements AutoCloseable {
                     barrier.fail(t);
                 }
             }
-            if (barrier.failure() == null && release.getAsBoolean() && barrier.failure() == null) {
-                // the workers can touch nothing more: one not started yet need not start at all (a worker that
-                // failed meanwhile is waited for, and its failure rethrown, as always)
+            boolean released = barrier.failure() == null && release.getAsBoolean();
+            // a worker that failed while the job released them is waited for, and its failure rethrown, as always
+            if (released && barrier.failure() == null) {
+                // the workers can touch nothing more: one not started yet need not start at all
                 for (int w = 1; w < n; w++) state.compareAndSet(w, PENDING, CANCELLED);
                 return;
             }

@@ -107,7 +107,7 @@ class NpyTest {
         byte[] good = Files.readAllBytes(Fixtures.file("lstm1.x.npy"));
         expect("float64", "astype", file(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", new byte[16]));
         expect("truncated", "needs", Arrays.copyOf(good, good.length - 3));
-        expect("bytes after the data", null, concat(good, new byte[4]));
+        expect("bytes after the data", null, Arrays.copyOf(good, good.length + 4));
         expect("not a .npy file", null, "hello world, not numpy".getBytes(StandardCharsets.US_ASCII));
         expect("not a .npy file", null, new byte[] {1, 2});
         expect("truncated", "header", Arrays.copyOf(good, 40));
@@ -172,12 +172,6 @@ class NpyTest {
         while (b.position() < total - 1) b.put((byte) ' ');
         b.put((byte) '\n').put(data);
         return b.array();
-    }
-
-    private static byte[] concat(byte[] a, byte[] b) {
-        byte[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
     }
 
     private static byte[] withVersion(byte[] a, int major) {

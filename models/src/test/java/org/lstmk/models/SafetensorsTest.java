@@ -118,7 +118,7 @@ class SafetensorsTest {
         expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]), "'a'", "gap");
         expect(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[8]),
                 "4 bytes after the last tensor's data", null);
-        expect(concat(good, new byte[3]), "3 bytes after the last tensor's data", null);
+        expect(Arrays.copyOf(good, good.length + 3), "3 bytes after the last tensor's data", null);
         expect(raw("{\"a\":{\"dtype\":1,\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[8]), "'a'", "dtype");
         expect(raw("{\"__metadata__\":{\"k\":1}}", new byte[0]), "__metadata__", "string");
         expect(raw("{} x", new byte[0]), "not a safetensors file: data after the header's JSON object", null);
@@ -155,12 +155,6 @@ class SafetensorsTest {
         b.putLong(0);
         for (double d : v) b.putDouble(d);
         return b.array();
-    }
-
-    private static byte[] concat(byte[] a, byte[] b) {
-        byte[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
     }
 
     private static byte[] withLength(byte[] a, long n) {
