@@ -16,14 +16,16 @@ import org.lstmk.api.LstmConfig;
  */
 interface Cell {
     /**
-     * The forward cell on {@code rows × blocks} unit blocks of the tile at {@code s.tileBase}.
+     * The forward cell on {@code rows × blocks} unit blocks of the tile at {@code s.tileBase}, which holds their
+     * pre-activations (input projection, bias and {@code h·W_hh}: {@link ForwardStep}), rows {@code s.tileRow} apart.
      *
-     * @param gOff    byte offset of the tile's first block in the step's gate rows (input projection, activations)
+     * @param gOff    byte offset of the tile's first block in the step's gate rows (where training saves the
+     *                activations)
      * @param hc      byte offset of the tile's first units in a state row buffer (relative to the step bases)
-     * @param biasOff byte offset of the tile's first block in an interleaved {@code [4Hp]} per-unit vector (bias,
-     *                peepholes)
+     * @param unitOff byte offset of the tile's first block in an interleaved {@code [4Hp]} per-unit vector
+     *                (peepholes)
      */
-    void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff);
+    void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long unitOff);
 
     /**
      * The backward cell on {@code rows × blocks} unit blocks whose incoming gradient is in {@code s.dh}; writes

@@ -11,15 +11,16 @@ import jdk.incubator.vector.FloatVector;
 
 /**
  * The plain LSTM cell ({@link Cell}: no peepholes, no clip; {@link FeatureCell} has those) on the tile a
- * micro-kernel has just computed: forward from the pre-activations of each unit block, backward from the incoming
+ * micro-kernel has just computed: forward from the pre-activations of each unit block ({@link PlainForwardCell},
+ * generated: every activation of a unit block written out in one loop body), backward from the incoming
  * {@code dh}. The equations are those of {@code ReferenceLstm}.
  *
- * <p>The cell runs as a few short passes over the tile, each a loop with at most one activation function, reading
+ * <p>Backward runs as a few short passes over the tile, each a loop with at most one activation function, reading
  * and writing the tile where it lies (in L1). No vector crosses a method boundary, not even through a one-line load
  * helper of ours: C2 inlines only a couple of Vector API activation bodies into one compiled method before its
  * inlining budget (NodeCountInliningCutoff) runs out, and a vector passed to or returned from a method that was not
- * inlined is boxed on every call (JFR showed it). Passes over memory keep every compiled method within budget
- * whatever the JIT decides; the Vector API's own methods are force-inlined and never hit the budget.
+ * inlined is boxed on every call (JFR showed it). The Vector API's own methods are force-inlined and never hit the
+ * budget, so code written out in full (generated) is safe too.
  */
 final class CellKernels implements Cell {
     private CellKernels() {}
@@ -30,66 +31,15 @@ final class CellKernels implements Cell {
     private static final FloatVector ONE = FloatVector.broadcast(FLOAT, 1f);
 
     /**
-     * The forward cell on {@code rows × blocks} unit blocks: pre-activation = the kernel's {@code h·W_hh} in the
-     * tile (plus the second partial product when the step was split) + the input projection at {@code gOff}
-     * (relative to the step's gate rows) + the bias at {@code biasOff};
-     * {@code i,f,o = σ}, {@code g = tanh}, {@code c = f·c_prev + i·g}, {@code h = o·tanh(c)}.
-     *
-     * @param hc byte offset of the tile's first units in a state row buffer (relative to the step bases)
-     */
-    @Override
-    public void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
-        activateGates(s, rows, blocks, gOff, biasOff);
-        cellAndHidden(s, rows, blocks, gOff, hc);
-    }
-
-    /** Pre-activations (tile parts + projection + bias) through σ (i, f, o) or tanh (g), into the tile. */
-    private static void activateGates(ForwardStep s, int rows, int blocks, long gOff, long biasOff) {
-        MemorySegment gates = s.gates, tile = s.tile, bias = s.bias;
-        int n = 4 * blocks;
-        for (int r = 0; r < rows; r++) {
-            long g = s.gBase + gOff + r * s.gRow, t = s.tileBase + r * s.tileRow;
-            for (int v = 0; v < n; v++) {
-                long o = v * VB;
-                FloatVector a = fromMemorySegment(FLOAT, gates, g + o, ORDER)
-                        .add(fromMemorySegment(FLOAT, bias, biasOff + o, ORDER));
-                for (int part = 0, bits = s.parts; bits != 0; part++, bits >>>= 1) {
-                    if ((bits & 1) != 0) a = a.add(fromMemorySegment(FLOAT, tile, t + part * s.partStride + o, ORDER));
-                }
-                a.intoMemorySegment(tile, t + o, ORDER);
-            }
-            Activations.activate(tile, t, VB, tile, t, VB, n, 3, 2, null, 0, 0);
-        }
-    }
-
-    /**
-     * {@code c = f·c_prev + i·g} into {@code c[t+1]} (flushed to zero below the smallest normal float: a forget
-     * gate under 1 would otherwise decay c into subnormals over long sequences), {@code h = o·tanh(c)} into
+     * The forward cell on {@code rows × blocks} unit blocks of pre-activations: {@code i,f,o = σ}, {@code g = tanh},
+     * {@code c = f·c_prev + i·g} into {@code c[t+1]} (flushed to zero below the smallest normal float: a forget gate
+     * under 1 would otherwise decay c into subnormals over long sequences), {@code h = o·tanh(c)} into
      * {@code h[t+1]}; when training, the activations into the gate rows.
      */
-    private static void cellAndHidden(ForwardStep s, int rows, int blocks, long gOff, long hc) {
-        MemorySegment tile = s.tile, cs = s.cs, hs = s.hs, gates = s.gates;
-        for (int r = 0; r < rows; r++) {
-            long t = s.tileBase + r * s.tileRow, g = s.gBase + gOff + r * s.gRow, h = hc + r * s.hRow;
-            for (int j = 0; j < blocks; j++) {
-                long tj = t + j * 4 * VB, hj = h + j * VB;
-                FloatVector i = fromMemorySegment(FLOAT, tile, tj, ORDER);
-                FloatVector f = fromMemorySegment(FLOAT, tile, tj + VB, ORDER);
-                FloatVector gg = fromMemorySegment(FLOAT, tile, tj + 2 * VB, ORDER);
-                f.fma(fromMemorySegment(FLOAT, cs, s.cPrevBase + hj, ORDER), i.mul(gg))
-                        .intoMemorySegment(cs, s.cNextBase + hj, ORDER);
-                if (s.save) {
-                    long gj = g + j * 4 * VB;
-                    i.intoMemorySegment(gates, gj, ORDER);
-                    f.intoMemorySegment(gates, gj + VB, ORDER);
-                    gg.intoMemorySegment(gates, gj + 2 * VB, ORDER);
-                    fromMemorySegment(FLOAT, tile, tj + 3 * VB, ORDER).intoMemorySegment(gates, gj + 3 * VB, ORDER);
-                }
-            }
-            Activations.flushSubnormals(cs, s.cNextBase + h, blocks);
-            Activations.activate(cs, s.cNextBase + h, VB, hs, s.hNextBase + h, VB, blocks, 0, 0, tile, t + 3 * VB,
-                    4 * VB);
-        }
+    @Override
+    public void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long unitOff) {
+        PlainForwardCell.forward(s.tile, s.tileBase, s.tileRow, rows, blocks, s.cs, s.cPrevBase + hc,
+                s.cNextBase + hc, s.hs, s.hNextBase + hc, s.hRow, s.gates, s.gBase + gOff, s.gRow, s.save);
     }
 
     /**

@@ -29,8 +29,8 @@ import org.lstmk.reference.ReferenceLstm;
  * blend as allocating fallbacks in these kernels): for {@code clip > 0}, {@code a >= clip} is
  * {@code bits(clip) <= bits(a) <= bits(+∞)} as signed integers, so NaN is never clamped (NaN in, NaN out).
  *
- * <p>Forward works on the tile in place, as the plain cell does: the pre-activations replace the partial product,
- * the activations replace the pre-activations (with peepholes, i, f, g of every block in one pass, o in a second one
+ * <p>Forward works on the tile of pre-activations in place: the peephole terms are added to them, the activations
+ * replace them (with peepholes, i, f, g of every block in one pass, o in a second one
  * once {@code a_o += P_o·c_t} is in).
  *
  * <p>The peephole gradients are not accumulated here: {@link BackwardPass} sums them after the time loop from the
@@ -63,35 +63,27 @@ final class FeatureCell implements Cell {
     }
 
     @Override
-    public void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
-        preActivations(s, rows, blocks, gOff, hc, biasOff);
+    public void forwardTile(ForwardStep s, int rows, int blocks, long gOff, long hc, long unitOff) {
+        if (peepholes) peepholesIn(s, rows, blocks, hc, unitOff);
         activateGates(s, rows, blocks);
-        cellAndHidden(s, rows, blocks, gOff, hc, biasOff);
+        cellAndHidden(s, rows, blocks, gOff, hc, unitOff);
     }
 
     /**
-     * {@code a} = input projection + bias + the tile's partial products (+ {@code P_i·c_{t−1}}, {@code P_f·c_{t−1}})
-     * in place in the tile; {@code a_o} is completed by {@link #cellAndHidden} when there are peepholes.
+     * {@code a_i += P_i·c_{t−1}}, {@code a_f += P_f·c_{t−1}} in place in the tile of pre-activations; {@code a_o}
+     * is completed by {@link #cellAndHidden} once {@code c_t} is known.
      */
-    private void preActivations(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
-        MemorySegment gates = s.gates, tile = s.tile, bias = s.bias, cs = s.cs, pw = peep;
-        boolean peeps = peepholes;
-        int n = 4 * blocks;
+    private void peepholesIn(ForwardStep s, int rows, int blocks, long hc, long unitOff) {
+        MemorySegment tile = s.tile, cs = s.cs, pw = peep;
         for (int r = 0; r < rows; r++) {
-            long g = s.gBase + gOff + r * s.gRow, t = s.tileBase + r * s.tileRow;
-            long cPrev = s.cPrevBase + hc + r * s.hRow;
-            for (int v = 0; v < n; v++) {
-                long o = v * VB;
-                FloatVector a = fromMemorySegment(FLOAT, gates, g + o, ORDER)
-                        .add(fromMemorySegment(FLOAT, bias, biasOff + o, ORDER));
-                for (int part = 0, bits = s.parts; bits != 0; part++, bits >>>= 1) {
-                    if ((bits & 1) != 0) a = a.add(fromMemorySegment(FLOAT, tile, t + part * s.partStride + o, ORDER));
+            long t = s.tileBase + r * s.tileRow, cPrev = s.cPrevBase + hc + r * s.hRow;
+            for (int j = 0; j < blocks; j++) {
+                FloatVector c = fromMemorySegment(FLOAT, cs, cPrev + j * VB, ORDER);
+                for (int q = 0; q < 2; q++) { // i and f see c_{t−1}
+                    long o = (4L * j + q) * VB;
+                    fromMemorySegment(FLOAT, pw, unitOff + o, ORDER).fma(c, fromMemorySegment(FLOAT, tile, t + o, ORDER))
+                            .intoMemorySegment(tile, t + o, ORDER);
                 }
-                if (peeps && (v & 3) < 2) { // i and f see c_{t−1}
-                    a = fromMemorySegment(FLOAT, pw, biasOff + o, ORDER)
-                            .fma(fromMemorySegment(FLOAT, cs, cPrev + (v >> 2) * VB, ORDER), a);
-                }
-                a.intoMemorySegment(tile, t + o, ORDER);
             }
         }
     }
@@ -111,7 +103,7 @@ final class FeatureCell implements Cell {
      * {@code c = f·c_prev + i·g} into {@code c[t+1]} (flushed as in the plain cell); with peepholes
      * {@code o = σ(clip(a_o + P_o·c))}; when training the activations into the gate rows; {@code h = o·tanh(c)}.
      */
-    private void cellAndHidden(ForwardStep s, int rows, int blocks, long gOff, long hc, long biasOff) {
+    private void cellAndHidden(ForwardStep s, int rows, int blocks, long gOff, long hc, long unitOff) {
         MemorySegment tile = s.tile, cs = s.cs, pw = peep;
         for (int r = 0; r < rows; r++) {
             long t = s.tileBase + r * s.tileRow, h = hc + r * s.hRow;
@@ -127,7 +119,7 @@ final class FeatureCell implements Cell {
             if (peepholes) {
                 for (int j = 0; j < blocks; j++) {
                     long ao = t + j * 4 * VB + 3 * VB;
-                    fromMemorySegment(FLOAT, pw, biasOff + j * 4 * VB + 3 * VB, ORDER)
+                    fromMemorySegment(FLOAT, pw, unitOff + j * 4 * VB + 3 * VB, ORDER)
                             .fma(fromMemorySegment(FLOAT, cs, s.cNextBase + h + j * VB, ORDER),
                                     fromMemorySegment(FLOAT, tile, ao, ORDER))
                             .intoMemorySegment(tile, ao, ORDER);

@@ -158,7 +158,7 @@ final class ForwardPass implements WorkerTeam.Job {
         Copies.stateOut(cs, (long) n * hRow, hRow, batch, hid, j0, j1h, cT);
     }
 
-    /** {@code gates[r][own blocks] = xn[r]·W_ih} for rows {@code [r0, r1)} (the bias is added by the cell). */
+    /** {@code gates[r][blocks u0..u1) = xn[r]·W_ih + b} for rows {@code [r0, r1)}. */
     private void project(int u0, int u1, int r0, int r1) {
         int in = shape.in();
         long gRow = shape.gateRowBytes(), aRow = 4L * in;
@@ -172,6 +172,7 @@ final class ForwardPass implements WorkerTeam.Job {
                     int mr = Tiles.size(n, tiles, i);
                     MicroKernels.gemm(mr, 4, xn, r * aRow, aRow, 4, w.wih, w.wihPanel(u), VB, 4 * VB, in,
                             gates, r * gRow + col, gRow);
+                    TileSums.add(gates, r * gRow + col, gRow, mr, 4, w.bias, col, 0);
                     r += mr;
                 }
             }
@@ -338,10 +339,7 @@ final class ForwardPass implements WorkerTeam.Job {
         s.hs = ms;
         s.gates = gates;
         s.cs = cs;
-        s.bias = w.bias;
         s.tile = tileBuffer;
-        s.tileRow = Tiles.TILE_ROW_BYTES;
-        s.partStride = Tiles.SLOTS * Tiles.TILE_BYTES;
         s.hRow = shape.stateRowBytes();
         s.gRow = shape.gateRowBytes();
         s.save = save;
@@ -430,24 +428,28 @@ final class ForwardPass implements WorkerTeam.Job {
             long liveBase = (long) rows.liveRow(t) * hRow, endBase = (long) n * hRow;
             long mBase = (stepRow + batch) * hRow; // with projection: m of step t at the rows of y
             long aBase = stepRow * oRow;
+            // the tile: compact rows of nb unit blocks, the pre-activations = h·W_hh + input projection (with the
+            // bias), in one fixed order for the home: when split, its own units, the projection, the units before
+            // them, those after
+            long tileRow = nb * 4 * VB;
+            s.tileRow = tileRow;
             for (int i = 0, r = 0; i < tiles; r += Tiles.size(size, tiles, i), i++) {
                 int mr = Tiles.size(size, tiles, i);
                 long slot = tileBase + (pendingSlot >= 0 ? pendingSlot * tiles + i : Tiles.SPARE_SLOT) * Tiles.TILE_BYTES;
-                int parts = 1;
-                if (!splitting) {
-                    product(aBase, u, nb, r, mr, 0, out, slot);
-                } else {
-                    if (pendingSlot < 0) product(aBase, u, nb, r, mr, j0, j1, slot);
+                if (!splitting) product(aBase, u, nb, r, mr, 0, out, slot);
+                else if (pendingSlot < 0) product(aBase, u, nb, r, mr, j0, j1, slot);
+                TileSums.add(tileBuffer, slot, tileRow, mr, 4 * nb, gates, s.gBase + r * gRow + u * 4 * VB, gRow);
+                if (splitting) {
+                    long part = tileBase + Tiles.PART_SLOT * Tiles.TILE_BYTES;
                     if (j0 > 0) {
-                        product(aBase, u, nb, r, mr, 0, j0, slot + s.partStride);
-                        parts |= 2;
+                        product(aBase, u, nb, r, mr, 0, j0, part);
+                        TileSums.add(tileBuffer, slot, tileRow, mr, 4 * nb, tileBuffer, part, tileRow);
                     }
                     if (j1 < hid) {
-                        product(aBase, u, nb, r, mr, j1, hid, slot + 2 * s.partStride);
-                        parts |= 4;
+                        product(aBase, u, nb, r, mr, j1, hid, part);
+                        TileSums.add(tileBuffer, slot, tileRow, mr, 4 * nb, tileBuffer, part, tileRow);
                     }
                 }
-                s.parts = parts;
                 // the cell writes c and h of the tile's rows that go on, then of those that end here, where each
                 // belongs; a uniform step's tiles are all of one kind
                 int ends = Math.max(r, Math.min(live, r + mr));
@@ -535,10 +537,13 @@ final class ForwardPass implements WorkerTeam.Job {
         for (int r = r0; r < r1; r++) Activations.flushSubnormals(hs, hBase + r * oRow + v0 * VB, v1 - v0);
     }
 
-    /** {@code tile = h_t[rows r..r+mr)[k0..k1) · W_hh[k0..k1)[blocks u..u+nb)}. */
+    /**
+     * {@code tile = h_t[rows r..r+mr)[k0..k1) · W_hh[k0..k1)[blocks u..u+nb)}, the tile's rows compact
+     * ({@code nb} unit blocks).
+     */
     private void product(long aBase, int u, int nb, int r, int mr, int k0, int k1, long tile) {
         long oRow = shape.outRowBytes();
         MicroKernels.blocks(mr, nb, hs, aBase + r * oRow + 4L * k0, oRow, 4, w.whh, w.whhPanel(u) + k0 * 4 * VB,
-                w.whhPanel(1) - w.whhPanel(0), 4 * VB, k1 - k0, tileBuffer, tile, Tiles.TILE_ROW_BYTES);
+                w.whhPanel(1) - w.whhPanel(0), 4 * VB, k1 - k0, tileBuffer, tile, nb * 4 * VB);
     }
 }

@@ -4,22 +4,16 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Where one thread's forward recurrent step reads and writes: per step and tile, {@link MicroKernels#blocks}
- * computes {@code h[t]·W_hh} into {@link #tile}, and {@link CellKernels#forwardTile} adds the input projection
- * {@code gates[t]} and the bias, applies the cell and writes {@code c[t+1]}, {@code h[t+1]} (and, when training, the
+ * computes {@code gates[t] + h[t]·W_hh} (the input projection there has the bias in it) into {@link #tile}, and the
+ * layer's {@link Cell} applies the cell to it and writes {@code c[t+1]}, {@code h[t+1]} (and, when training, the
  * activations over {@code gates[t]}). Mutable, one per thread, reused across steps: only the step bases change.
  */
 final class ForwardStep {
     /** {@code hs}: where the cell writes its output m (h itself without projection; see {@code ForwardPass}). */
-    MemorySegment hs, gates, cs, bias;
-    /** This thread's tile: up to 6 rows of {@link #tileRow} bytes. */
+    MemorySegment hs, gates, cs;
+    /** This thread's tiles: up to 6 compact rows of {@link #tileRow} bytes (the item's unit blocks). */
     MemorySegment tile;
     long tileBase, tileRow;
-    /**
-     * Which partial products of {@code h·W_hh} the tile at {@link #tileBase} has, bit {@code i} for the one at
-     * {@code tileBase + i·partStride} (1: one product over all of h).
-     */
-    int parts = 1;
-    long partStride;
     /** Bytes per cell-sized state row ({@code Hp} floats: c and m) and per gate row ({@code 4Hp} floats). */
     long hRow, gRow;
     /** Byte offset of step t's gate rows; of {@code c[t]}, {@code c[t+1]}, {@code h[t+1]} rows. */

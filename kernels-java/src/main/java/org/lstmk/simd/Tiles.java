@@ -17,12 +17,12 @@ final class Tiles {
     static final int MAX_PENDING = 4;
     /** The tile slot for work that is not pending: another thread's item, or a step that does not wait. */
     static final int SPARE_SLOT = MAX_PENDING;
-    /** Tile slots per thread: the pending ones and the spare one. */
-    static final int SLOTS = MAX_PENDING + 1;
-    /** Partial products per slot: own units of h, units before them, units after them. */
-    static final int PARTS = 3;
+    /** The tile slot where a further partial product of a split step is computed before it is added. */
+    static final int PART_SLOT = MAX_PENDING + 1;
+    /** Tile slots per thread: the pending ones, the spare one and the part one. */
+    static final int SLOTS = MAX_PENDING + 2;
     /** Bytes of a thread's tile buffer. */
-    static final long THREAD_TILE_BYTES = PARTS * SLOTS * TILE_BYTES;
+    static final long THREAD_TILE_BYTES = SLOTS * TILE_BYTES;
 
     /** Number of tiles of at most {@code max} rows covering {@code n} rows. */
     static int count(int n, int max) {
