@@ -17,12 +17,12 @@ import org.lstmk.api.Layout;
  * <ol>
  *   <li>the caller copies {@code x} into the time-major native copy {@code xn}, and {@code h0, c0} into the state
  *       rows, for every share ({@link #copyIn}), before the team starts;</li>
- *   <li>the input projection of a group of blocks, {@code gates[rows][group] = xn · W_ih}, as GEMMs over chunks of
- *       steps ({@link #chunkSteps}) by the item of that group at the chunk's first step, so that it is still in L2
+ *   <li>the input projection of a group of blocks, {@code gates[rows][group] = xn · W_ih + b}, as GEMMs over chunks
+ *       of steps ({@link #chunkSteps}) by the item of that group at the chunk's first step, so that it is still in L2
  *       when read;</li>
- *   <li>per step, item by item (a group of blocks, all rows), {@code h_t·W_hh} ({@link MicroKernels#blocks}) and at
- *       once the cell on each tile (the layer's {@link Cell}: + projection + bias, activations, c and h); a step's
- *       items start once every item of the step before is done;</li>
+ *   <li>per step, item by item (a group of blocks, all rows), {@code h_t·W_hh} ({@link MicroKernels#blocks}) + the
+ *       step's projection ({@link TileSums}) into a compact tile, and at once the cell on it (the layer's
+ *       {@link Cell}: activations, c and h); a step's items start once every item of the step before is done;</li>
  *   <li>with projection (LSTMP) the cell writes {@code m_t} into its own rows ({@code ms}), and the step has a
  *       phase of its own: once every unit of {@code m_t} is done, {@code h_t = m_t·W_hrᵀ} per home's share of the
  *       blocks of P columns ({@link #projectHidden});</li>
