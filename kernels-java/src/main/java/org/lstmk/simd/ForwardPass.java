@@ -17,11 +17,11 @@ import org.lstmk.api.Layout;
  * <ol>
  *   <li>the caller copies {@code x} into the time-major native copy {@code xn}, and {@code h0, c0} into the state
  *       rows, for every share ({@link #copyIn}), before the team starts;</li>
- *   <li>the input projection of a group of blocks, {@code gates[rows][group] = xn · W_ih + b}, as GEMMs over chunks
+ *   <li>the input projection of a group of blocks, {@code gates[rows][group] = xn · W_ih}, as GEMMs over chunks
  *       of steps ({@link #chunkSteps}) by the item of that group at the chunk's first step, so that it is still in L2
  *       when read;</li>
  *   <li>per step, item by item (a group of blocks, all rows), {@code h_t·W_hh} ({@link MicroKernels#blocks}) + the
- *       step's projection ({@link TileSums}) into a compact tile, and at once the cell on it (the layer's
+ *       step's projection and the bias ({@link TileSums}) into a compact tile, and at once the cell on it (the layer's
  *       {@link Cell}: activations, c and h); a step's items start once every item of the step before is done;</li>
  *   <li>with projection (LSTMP) the cell writes {@code m_t} into its own rows ({@code ms}), and the step has a
  *       phase of its own: once every unit of {@code m_t} is done, {@code h_t = m_t·W_hrᵀ} per home's share of the
@@ -158,7 +158,15 @@ final class ForwardPass implements WorkerTeam.Job {
         Copies.stateOut(cs, (long) n * hRow, hRow, batch, hid, j0, j1h, cT);
     }
 
-    /** {@code gates[r][blocks u0..u1) = xn[r]·W_ih + b} for rows {@code [r0, r1)}. */
+    /** Tests only: runs after each tile of the input projection is written. */
+    static volatile Runnable inProjection;
+
+    /**
+     * {@code gates[r][blocks u0..u1) = xn[r]·W_ih} for rows {@code [r0, r1)}. The gate rows are only written, never
+     * read and written back (the bias is added with the projection onto the tile: {@link TileSums#addBoth}), since an
+     * inference item, and with it its chunk of the projection, may be computed again by another thread while the
+     * first one still writes.
+     */
     private void project(int u0, int u1, int r0, int r1) {
         int in = shape.in();
         long gRow = shape.gateRowBytes(), aRow = 4L * in;
@@ -172,7 +180,8 @@ final class ForwardPass implements WorkerTeam.Job {
                     int mr = Tiles.size(n, tiles, i);
                     MicroKernels.gemm(mr, 4, xn, r * aRow, aRow, 4, w.wih, w.wihPanel(u), VB, 4 * VB, in,
                             gates, r * gRow + col, gRow);
-                    TileSums.add(gates, r * gRow + col, gRow, mr, 4, w.bias, col, 0);
+                    Runnable hook = inProjection;
+                    if (hook != null) hook.run();
                     r += mr;
                 }
             }
@@ -428,8 +437,8 @@ final class ForwardPass implements WorkerTeam.Job {
             long liveBase = (long) rows.liveRow(t) * hRow, endBase = (long) n * hRow;
             long mBase = (stepRow + batch) * hRow; // with projection: m of step t at the rows of y
             long aBase = stepRow * oRow;
-            // the tile: compact rows of nb unit blocks, the pre-activations = h·W_hh + input projection (with the
-            // bias), in one fixed order for the home: when split, its own units, the projection, the units before
+            // the tile: compact rows of nb unit blocks, the pre-activations = (input projection + bias) + h·W_hh, in
+            // one fixed order for the home: when split, its own units, the projection and bias, the units before
             // them, those after
             long tileRow = nb * 4 * VB;
             s.tileRow = tileRow;
@@ -438,7 +447,8 @@ final class ForwardPass implements WorkerTeam.Job {
                 long slot = tileBase + (pendingSlot >= 0 ? pendingSlot * tiles + i : Tiles.SPARE_SLOT) * Tiles.TILE_BYTES;
                 if (!splitting) product(aBase, u, nb, r, mr, 0, out, slot);
                 else if (pendingSlot < 0) product(aBase, u, nb, r, mr, j0, j1, slot);
-                TileSums.add(tileBuffer, slot, tileRow, mr, 4 * nb, gates, s.gBase + r * gRow + u * 4 * VB, gRow);
+                TileSums.addBoth(tileBuffer, slot, tileRow, mr, 4 * nb, gates, s.gBase + r * gRow + u * 4 * VB, gRow,
+                        w.bias, u * 4 * VB, 0);
                 if (splitting) {
                     long part = tileBase + Tiles.PART_SLOT * Tiles.TILE_BYTES;
                     if (j0 > 0) {

@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Where one thread's forward recurrent step reads and writes: per step and tile, {@link MicroKernels#blocks}
- * computes {@code gates[t] + h[t]·W_hh} (the input projection there has the bias in it) into {@link #tile}, and the
+ * computes {@code h[t]·W_hh} into {@link #tile}, the input projection {@code gates[t]} and the bias are added to it, and the
  * layer's {@link Cell} applies the cell to it and writes {@code c[t+1]}, {@code h[t+1]} (and, when training, the
  * activations over {@code gates[t]}). Mutable, one per thread, reused across steps: only the step bases change.
  */

@@ -50,6 +50,7 @@ class SimdDynamicWorkTest {
     @AfterEach
     void tearDown() throws InterruptedException {
         StepBoard.afterClaim = null;
+        ForwardPass.inProjection = null;
         if (pool != null) {
             pool.shutdownNow();
             assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
@@ -95,6 +96,34 @@ class SimdDynamicWorkTest {
             assertEquals(0, claims.get(), "one processor: the calls must run on the caller alone (CallCount)");
         }
         assertSameBits(p, undisturbed, stalled);
+    }
+
+    /**
+     * A worker that stalls between computing a tile of an input projection chunk and writing it to the gate rows,
+     * while the caller computes the same item again (projection included) and goes on with the steps that read it:
+     * the late write must leave exactly what the caller wrote (the projection adds the bias on its way to the gate
+     * rows; added in place there, the late write added it twice).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("problems")
+    void aWorkerThatStallsInsideAProjectionChangesNoBit(PackedProblem p) {
+        PackedProblem.Inputs in = p.inputs();
+        PackedProblem.Outputs undisturbed = runOn(p, in, new BackendOptions(2, null));
+        AtomicInteger stalls = new AtomicInteger();
+        pool = Executors.newFixedThreadPool(1, r -> new Thread(r, "stalling-worker"));
+        Thread caller = Thread.currentThread();
+        ForwardPass.inProjection = () -> {
+            if (Thread.currentThread() != caller && stalls.incrementAndGet() % 3 == 1) {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
+            }
+        };
+        // the worker may start after the caller has taken every projection: a few calls until it has stalled in one
+        for (int call = 0; call < 5 && (call == 0 || stalls.get() == 0); call++) {
+            assertSameBits(p, undisturbed, runOn(p, in, new BackendOptions(2, pool)));
+        }
+        if (Runtime.getRuntime().availableProcessors() >= 2) {
+            assertTrue(stalls.get() > 0, "the worker never computed a projection tile: nothing was tested");
+        }
     }
 
     @ParameterizedTest(name = "{0}")
