@@ -466,6 +466,21 @@ final class BackwardPass implements WorkerTeam.Job {
     }
 
     /**
+     * Whether the weight gradient's tiles use the {@code blocks} kernel (B's four vectors at constant offsets) rather
+     * than {@code gemm} (at a variable vector stride): with 16 vector registers (12 accumulators) the constant
+     * offsets leave C2 the general registers it needs (training 512×16×100 one thread, -XX:UseAVX=2: 358–398 against
+     * 484–494 ms), with 32 the gemm kernel was the faster (235–238 against 255–258 ms).
+     */
+    private static final boolean GRADIENT_BLOCKS = MAX_ACCUMULATORS < 24;
+
+    /** {@code C = A·panel} for one unit block of the panel: see {@link #GRADIENT_BLOCKS}. */
+    private static void gradientKernel(int mr, MemorySegment a, long aOff, long aStep, MemorySegment panel,
+                                       long panelBase, int kc, MemorySegment c, long cOff, long cRow) {
+        if (GRADIENT_BLOCKS) MicroKernels.blocks(mr, 1, a, aOff, 4, aStep, panel, panelBase, 0, 4 * VB, kc, c, cOff, cRow);
+        else MicroKernels.gemm(mr, 4, a, aOff, 4, aStep, panel, panelBase, VB, 4 * VB, kc, c, cOff, cRow);
+    }
+
+    /**
      * {@code C[mr rows][4 vectors] (+)= Aᵀ·panel} for one chunk of rows: A element (m, k) at
      * {@code aOff + 4m + k·aStep}; the first chunk overwrites C, later ones go through this thread's tile and are
      * added.
@@ -473,12 +488,11 @@ final class BackwardPass implements WorkerTeam.Job {
     private void gradientTile(boolean first, int mr, MemorySegment a, long aOff, long aStep, MemorySegment panel,
                               long panelBase, int kc, MemorySegment c, long cOff, long cRow, long tileBase) {
         if (first) {
-            MicroKernels.gemm(mr, 4, a, aOff, 4, aStep, panel, panelBase, VB, 4 * VB, kc, c, cOff, cRow);
+            gradientKernel(mr, a, aOff, aStep, panel, panelBase, kc, c, cOff, cRow);
             return;
         }
         MemorySegment tile = sc.tiles();
-        MicroKernels.gemm(mr, 4, a, aOff, 4, aStep, panel, panelBase, VB, 4 * VB, kc, tile, tileBase,
-                Tiles.TILE_ROW_BYTES);
+        gradientKernel(mr, a, aOff, aStep, panel, panelBase, kc, tile, tileBase, Tiles.TILE_ROW_BYTES);
         for (int m = 0; m < mr; m++) {
             for (int n = 0; n < 4; n++) {
                 long o = cOff + m * cRow + n * VB;
