@@ -60,9 +60,13 @@ for isa in ("native", "avx2"):
 print("## Under load: one core kept busy by a shell loop (ms per call)\n")
 print("| mode | H×B×T | SIMD 1 thread | SIMD 2 threads | 2 ÷ 1 | oneDNN 1 thread | oneDNN 2 threads |")
 print("|---|---|---|---|---|---|---|")
-loaded = {}
-for bench, params, score, err, unit in jmh("simd-loaded.json"):
-    loaded[(bench, params["shape"], int(params["threads"]))] = (score, err)
+def by_threads(name):
+    """(benchmark, shape, threads) -> (score, error) of one JMH result file."""
+    return {(bench, params["shape"], int(params["threads"])): (score, err)
+            for bench, params, score, err, unit in jmh(name)}
+
+
+loaded = by_threads("simd-loaded.json")
 for bench, s in sorted({(k[0], k[1]) for k in loaded}):
     h, b, t = shape_key(s)
     one, two = loaded.get((bench, s, 1)), loaded.get((bench, s, 2))
@@ -73,9 +77,7 @@ print()
 print("## Eight engines on the machine's cores: calls per second of all eight together\n")
 print("| H×B×T | threads per call = 1 | threads per call = 2 | 2 ÷ 1 |")
 print("|---|---|---|---|")
-eng = {}
-for bench, params, score, err, unit in jmh("simd-engines.json"):
-    eng[(params["shape"], int(params["threads"]))] = (score, err)
-for s in sorted({k[0] for k in eng}, key=shape_key):
-    one, two = eng[(s, 1)], eng[(s, 2)]
+eng = by_threads("simd-engines.json")
+for bench, s in sorted({(k[0], k[1]) for k in eng}, key=lambda k: shape_key(k[1])):
+    one, two = eng[(bench, s, 1)], eng[(bench, s, 2)]
     print(f"| {s.replace('x', '×')} | {one[0]:.1f} (±{one[1]:.1f}) | {two[0]:.1f} (±{two[1]:.1f}) | **{two[0] / one[0]:.2f}** |")

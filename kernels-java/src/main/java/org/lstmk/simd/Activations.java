@@ -44,21 +44,22 @@ import jdk.incubator.vector.VectorOperators;
 final class Activations {
     private Activations() {}
 
-    private static final float LOG2E = 1.44269504088896341f;
-    private static final float LN2_HI = 0.693359375f;       // few mantissa bits: n·LN2_HI is exact
-    private static final float LN2_LO = -2.12194440e-4f;    // ln 2 − LN2_HI
-    private static final float ROUNDER = 12582912f;         // 1.5·2^23: adding it rounds to an integer in the low bits
-    private static final float Q0 = 0.49999985098838806f;   // q(r) ≈ (e^r − 1 − r)/r²
-    private static final float Q1 = 0.1666650027036667f;
-    private static final float Q2 = 0.04166986420750618f;
-    private static final float Q3 = 0.008370991796255112f;
-    private static final float Q4 = 0.0013744165189564228f;
-    private static final FloatVector MINUS_LN2_HI = FloatVector.broadcast(FLOAT, -LN2_HI);
-    private static final FloatVector VQ2 = FloatVector.broadcast(FLOAT, Q2);
-    private static final FloatVector VQ1 = FloatVector.broadcast(FLOAT, Q1);
-    private static final FloatVector VQ0 = FloatVector.broadcast(FLOAT, Q0);
+    // the exponential's constants; the generated PlainForwardCell uses them too
+    static final float LOG2E = 1.44269504088896341f;
+    static final float LN2_HI = 0.693359375f;       // few mantissa bits: n·LN2_HI is exact
+    static final float LN2_LO = -2.12194440e-4f;    // ln 2 − LN2_HI
+    static final float ROUNDER = 12582912f;         // 1.5·2^23: adding it rounds to an integer in the low bits
+    static final float Q0 = 0.49999985098838806f;   // q(r) ≈ (e^r − 1 − r)/r²
+    static final float Q1 = 0.1666650027036667f;
+    static final float Q2 = 0.04166986420750618f;
+    static final float Q3 = 0.008370991796255112f;
+    static final float Q4 = 0.0013744165189564228f;
+    static final FloatVector MINUS_LN2_HI = FloatVector.broadcast(FLOAT, -LN2_HI);
+    static final FloatVector VQ2 = FloatVector.broadcast(FLOAT, Q2);
+    static final FloatVector VQ1 = FloatVector.broadcast(FLOAT, Q1);
+    static final FloatVector VQ0 = FloatVector.broadcast(FLOAT, Q0);
     private static final VectorSpecies<Integer> INT = FLOAT.vectorShape().withLanes(int.class);
-    private static final int EXPONENT = 0x7F800000;
+    static final int EXPONENT = 0x7F800000;
     static final float SIGMOID_CLAMP = 88f;
     static final float TANH_CLAMP = 9f;
 

@@ -2,6 +2,16 @@
 // change the generator and run its main; GeneratedKernelsTest checks that this file is current.
 package org.lstmk.simd;
 
+import static org.lstmk.simd.Activations.EXPONENT;
+import static org.lstmk.simd.Activations.LN2_LO;
+import static org.lstmk.simd.Activations.LOG2E;
+import static org.lstmk.simd.Activations.MINUS_LN2_HI;
+import static org.lstmk.simd.Activations.Q3;
+import static org.lstmk.simd.Activations.Q4;
+import static org.lstmk.simd.Activations.ROUNDER;
+import static org.lstmk.simd.Activations.VQ0;
+import static org.lstmk.simd.Activations.VQ1;
+import static org.lstmk.simd.Activations.VQ2;
 import static org.lstmk.simd.SimdSpecies.FLOAT;
 import static org.lstmk.simd.SimdSpecies.ORDER;
 import static org.lstmk.simd.SimdSpecies.VB;
@@ -13,24 +23,15 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * The plain LSTM cell (no peepholes, no clip) on a compact tile of pre-activations, every activation written
- * out in the loop body (see {@code CellKernelGenerator}); the arithmetic of {@code Activations.activate}.
+ * out in the loop body (see {@code CellKernelGenerator}); the arithmetic and constants of
+ * {@code Activations.activate}.
  */
 final class PlainForwardCell {
     private PlainForwardCell() {}
 
-    private static final float LOG2E = 1.44269504088896341f;
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final float ROUNDER = 12582912f;
-    private static final float Q3 = 0.008370991796255112f;
-    private static final float Q4 = 0.0013744165189564228f;
     private static final float SIGMOID_Z = Activations.SIGMOID_CLAMP;
     private static final float TANH_Z = 2 * Activations.TANH_CLAMP;
-    private static final FloatVector MINUS_LN2_HI = FloatVector.broadcast(FLOAT, -0.693359375f);
-    private static final FloatVector VQ2 = FloatVector.broadcast(FLOAT, 0.04166986420750618f);
-    private static final FloatVector VQ1 = FloatVector.broadcast(FLOAT, 0.1666650027036667f);
-    private static final FloatVector VQ0 = FloatVector.broadcast(FLOAT, 0.49999985098838806f);
     private static final FloatVector ONE = FloatVector.broadcast(FLOAT, 1f);
-    private static final int EXPONENT = 0x7F800000;
 
     /**
      * The cell on {@code rows × blocks} unit blocks: the tile holds the pre-activations i, f, g, o of block
