@@ -20,7 +20,7 @@ import org.lstmk.api.LstmGradients;
  *   <li>copy its units of {@code dy} (and {@code dh_T, dc_T}) and its share of the rows of {@code x} in;</li>
  *   <li>the last step's cell backward from {@code dy + dh_T} alone; then for each earlier step a barrier (all of
  *       {@code da_t} is needed) per tile {@code dh = da_t·W_hhᵀ} for its own hidden columns
- *       ({@link MicroKernels#gemm}) and at once the cell backward of step {@code t−1} on that tile
+ *       ({@link #transposedTile}) and at once the cell backward of step {@code t−1} on that tile
  *       (the layer's {@link Cell}), which writes {@code da_{t−1}};</li>
  *   <li>after a last barrier: {@code dh_0 = da_0·W_hhᵀ} and {@code dc_0} for its units; the weight gradients of its
  *       own gate columns as GEMMs over all {@code T·B} rows ({@code dW_ihᵀ = xnᵀ·da}, {@code dW_hhᵀ = hᵀ·da},
@@ -175,40 +175,66 @@ final class BackwardPass implements WorkerTeam.Job {
      */
     private void recur(int p, SpinBarrier barrier, BackwardStep s, int u0, int u1) {
         long hRow = shape.stateRowBytes(), gRow = shape.gateRowBytes();
-        long wPanel = w.transposedPanel();
         int k = shape.gates();
+        int g0 = u0 / 4, g1 = (u1 + 3) / 4;
         for (int t = steps - 1; t >= 0; t--) {
             if (t < steps - 1) barrier.await(p); // all of da_{t+1}
             atStep(s, t);
             int size = rows.size(t), live = rows.size(t + 1);
             long aBase = (long) rows.offset(t + 1) * gRow;
             long liveBase = (long) rows.liveRow(t) * hRow, endBase = (long) rows.rows() * hRow;
-            int liveTiles = Tiles.count(live, VECTOR_TILE_ROWS), endTiles = Tiles.count(size - live, VECTOR_TILE_ROWS);
             int widest = Math.max(Tiles.widest(live, VECTOR_TILE_ROWS), Tiles.widest(size - live, VECTOR_TILE_ROWS));
             int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
             boolean backwards = t < steps - 1 && ((t + 1) & 1) == 1; // as in ForwardPass: reuse what is still in L2
-            int groups = (u1 - u0 + group - 1) / group;
-            for (int gi = 0; gi < groups; gi++) {
-                int u = u0 + (backwards ? groups - 1 - gi : gi) * group;
-                int nv = Math.min(group, u1 - u);
-                long panel = u * wPanel;
-                s.cBase = liveBase;
-                int r = 0;
-                for (int i = 0; i < liveTiles; i++) {
-                    int mr = Tiles.size(live, liveTiles, i);
-                    MicroKernels.gemm(mr, nv, da, aBase + r * gRow, gRow, 4, w.whhT, panel, wPanel, VB, k,
-                            sc.dh(), r * hRow + u * VB, hRow);
-                    backwardCell(s, mr, u, nv, r);
-                    r += mr;
-                }
-                s.cBase = endBase;
-                for (int i = 0; i < endTiles; i++) {
-                    int mr = Tiles.size(size - live, endTiles, i);
-                    backwardCell(s, mr, u, nv, r);
-                    r += mr;
+            for (int gi = g0; gi < g1; gi++) {
+                int grp = backwards ? g0 + g1 - 1 - gi : gi, end = Math.min(u1, 4 * grp + 4);
+                for (int u = Math.max(u0, 4 * grp), nv; u < end; u += nv) {
+                    nv = tileWidth(u, end, group);
+                    int tileRows = whole(nv) ? BLOCK_TILE_ROWS : VECTOR_TILE_ROWS;
+                    int liveTiles = Tiles.count(live, tileRows), endTiles = Tiles.count(size - live, tileRows);
+                    s.cBase = liveBase;
+                    int r = 0;
+                    for (int i = 0; i < liveTiles; i++) {
+                        int mr = Tiles.size(live, liveTiles, i);
+                        transposedTile(mr, nv, da, aBase + r * gRow, gRow, w.whhT, u, k, sc.dh(), r * hRow + u * VB, hRow);
+                        backwardCell(s, mr, u, nv, r);
+                        r += mr;
+                    }
+                    s.cBase = endBase;
+                    for (int i = 0; i < endTiles; i++) {
+                        int mr = Tiles.size(size - live, endTiles, i);
+                        backwardCell(s, mr, u, nv, r);
+                        r += mr;
+                    }
                 }
             }
         }
+    }
+
+    /**
+     * The width of the tile of columns that starts at vector {@code v}, within {@code [v, end)} and within v's group
+     * of four (the transposed panels' vector stride is constant only inside a group): the whole group when it is
+     * there, for the {@code blocks} kernel (its four vectors at constant offsets in each row of the group's panel:
+     * with 16 registers the {@code gemm} kernel's variable vector stride cost training 512×16×100, one thread,
+     * -XX:UseAVX=2, 340 against 282 ms; at 512 bits the two were even), else at most {@code group} vectors.
+     */
+    private static int tileWidth(int v, int end, int group) {
+        int inGroup = Math.min(4 - v % 4, end - v);
+        return inGroup == 4 ? 4 : Math.min(group, inGroup);
+    }
+
+    /** Whether a tile {@code nv} vectors wide (from {@link #tileWidth}) is a whole group, for the blocks kernel. */
+    private static boolean whole(int nv) { return nv == 4; }
+
+    /**
+     * {@code c = a·B} for {@code mr} rows of a (k contiguous) and column vectors {@code [v, v+nv)} of a transposed
+     * weight panel ({@link SimdWeights#whhT} or {@link SimdWeights#wihT}), {@code nv} from {@link #tileWidth}.
+     */
+    private void transposedTile(int mr, int nv, MemorySegment a, long aOff, long aRow, MemorySegment b, int v, int k,
+                                MemorySegment c, long cOff, long cRow) {
+        long bOff = w.transposedVector(v);
+        if (whole(nv)) MicroKernels.blocks(mr, 1, a, aOff, aRow, 4, b, bOff, 0, SimdWeights.TRANSPOSED_ROW, k, c, cOff, cRow);
+        else MicroKernels.gemm(mr, nv, a, aOff, aRow, 4, b, bOff, VB, SimdWeights.TRANSPOSED_ROW, k, c, cOff, cRow);
     }
 
     /**
@@ -330,27 +356,24 @@ final class BackwardPass implements WorkerTeam.Job {
      * column panels {@code [v0, v1)} of a transposed weight matrix ({@code [4Hp][L]} panels), into c (row stride
      * {@code cRow}).
      */
-    private static void multiply(MemorySegment a, int r0, int r1, long aRow, MemorySegment b, int v0, int v1, int k,
-                                 MemorySegment c, long cRow) {
+    private void multiply(MemorySegment a, int r0, int r1, long aRow, MemorySegment b, int v0, int v1, int k,
+                          MemorySegment c, long cRow) {
         multiply(a, r0 * aRow, r1 - r0, aRow, b, v0, v1, k, c, r0 * cRow, cRow);
     }
 
     /** As {@link #multiply(MemorySegment, int, int, long, MemorySegment, int, int, int, MemorySegment, long)} for
      * {@code n} rows of a at {@code aBase} into rows of c at {@code cBase}. */
-    private static void multiply(MemorySegment a, long aBase, int n, long aRow, MemorySegment b, int v0, int v1, int k,
-                                 MemorySegment c, long cBase, long cRow) {
+    private void multiply(MemorySegment a, long aBase, int n, long aRow, MemorySegment b, int v0, int v1, int k,
+                          MemorySegment c, long cBase, long cRow) {
         if (n <= 0) return;
-        long panel = (long) k * VB;
-        int tiles = Tiles.count(n, VECTOR_TILE_ROWS);
-        int widest = Tiles.size(n, tiles, 0);
-        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / widest));
-        for (int v = v0; v < v1; v += group) {
-            int nv = Math.min(group, v1 - v);
+        int group = Math.max(1, Math.min(4, MAX_ACCUMULATORS / Tiles.widest(n, VECTOR_TILE_ROWS)));
+        for (int v = v0, nv; v < v1; v += nv) {
+            nv = tileWidth(v, v1, group);
+            int tiles = Tiles.count(n, whole(nv) ? BLOCK_TILE_ROWS : VECTOR_TILE_ROWS);
             int r = 0;
             for (int i = 0; i < tiles; i++) {
                 int mr = Tiles.size(n, tiles, i);
-                MicroKernels.gemm(mr, nv, a, aBase + r * aRow, aRow, 4, b, v * panel, panel, VB, k, c,
-                        cBase + r * cRow + v * VB, cRow);
+                transposedTile(mr, nv, a, aBase + r * aRow, aRow, b, v, k, c, cBase + r * cRow + v * VB, cRow);
                 r += mr;
             }
         }

@@ -28,11 +28,15 @@ final class SimdSpecies {
     /** Byte order of every segment the kernels touch (the API requires native order). */
     static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
+    /** System property forcing the register count tiles are shaped for: 16 (as with AVX2) or 32. */
+    static final String REGISTERS_PROPERTY = "lstm.simd.registers";
+
     /**
      * Vector registers the hardware has (32 with AVX-512, 16 otherwise), whatever the species: a forced narrow
-     * species on an AVX-512 machine still has 32 registers, and tile shapes are chosen from this.
+     * species on an AVX-512 machine still has 32 registers, and tile shapes are chosen from this. {@code
+     * -Dlstm.simd.registers=16} shapes them for 16 (so that an AVX-512 machine tests an AVX2 machine's tiles).
      */
-    static final int REGISTERS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 ? 32 : 16;
+    static final int REGISTERS = registers(System.getProperty(REGISTERS_PROPERTY));
 
     /** Accumulators a register tile may hold, leaving room for the B vectors and a broadcast. */
     static final int MAX_ACCUMULATORS = REGISTERS == 32 ? 24 : 12;
@@ -53,6 +57,23 @@ final class SimdSpecies {
         return VectorSpecies.of(float.class, VectorShape.forBitSize(b));
     }
 
+    /**
+     * The registers to shape tiles for, given {@code -Dlstm.simd.registers} (null or blank: the hardware's); never
+     * more than the hardware has.
+     *
+     * @throws IllegalArgumentException naming the property when the value is not 16 or 32
+     */
+    static int registers(String forced) {
+        int hardware = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 ? 32 : 16;
+        if (forced == null || forced.isBlank()) return hardware;
+        return switch (forced.trim()) {
+            case "16" -> 16;
+            case "32" -> hardware;
+            default -> throw new IllegalArgumentException(
+                    "-D" + REGISTERS_PROPERTY + " must be 16 or 32, was '" + forced + "'");
+        };
+    }
+
     /** E.g. "AVX-512: 16 floats per vector". */
     static String describe() {
         int bits = FLOAT.vectorBitSize();
@@ -66,6 +87,8 @@ final class SimdSpecies {
         String forced = asked == null || asked.isBlank() ? ""
                 : asked.trim().equals(Integer.toString(bits)) ? " (forced by -D" + BITS_PROPERTY + ")"
                 : " (-D" + BITS_PROPERTY + "=" + asked.trim() + " is wider than this CPU's vectors)";
-        return String.format(Locale.ROOT, "%s: %d floats per vector%s", isa, L, forced);
+        String registers = System.getProperty(REGISTERS_PROPERTY) == null ? ""
+                : String.format(Locale.ROOT, ", tiles for %d registers (-D%s)", REGISTERS, REGISTERS_PROPERTY);
+        return String.format(Locale.ROOT, "%s: %d floats per vector%s%s", isa, L, forced, registers);
     }
 }

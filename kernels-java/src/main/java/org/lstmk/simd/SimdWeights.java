@@ -19,9 +19,11 @@ import org.lstmk.spi.BackendWeights;
  *       columns) — the B operand of the input projection;</li>
  *   <li>{@code whh}: per unit block a panel {@code [H_out][4L]} — the B operand of the forward step;</li>
  *   <li>{@code bias}: {@code b_ih + b_hh}, {@code [4Hp]} interleaved;</li>
- *   <li>{@code whhT}: per block of L columns of h a panel {@code [4Hp][L]} of {@code W_hh} with rows in
- *       interleaved order — the B operand of {@code dh = da·W_hh} in backward;</li>
- *   <li>{@code wihT}: the same for {@code W_ih}, per block of L input columns — for {@code dx = da·W_ih};</li>
+ *   <li>{@code whhT}: per group of four vectors of columns of h (4L columns) a panel {@code [4Hp][4L]} of
+ *       {@code W_hh} with rows in interleaved order — the B operand of {@code dh = da·W_hh} in backward; a group's
+ *       four vectors are contiguous in each row, so a tile of the whole group reads them at constant offsets
+ *       ({@link MicroKernels#blocks}); columns past the last vector of h are zero;</li>
+ *   <li>{@code wihT}: the same for {@code W_ih}, per group of 4L input columns — for {@code dx = da·W_ih};</li>
  *   <li>{@code peep} (peepholes only, else null): {@code [4Hp]} interleaved as the bias, {@code P_i} in the i
  *       columns, {@code P_f} in f, {@code P_o} in o, 0 in g — read at the bias's offsets by {@link FeatureCell}.</li>
  *   <li>{@code whr} (projection only, else null): {@code W_hr [P][Hp]} row-major — the B operand of
@@ -55,8 +57,8 @@ final class SimdWeights implements BackendWeights {
             wih = arena.allocate((long) shape.blocks() * in * 4 * VB, 64);
             whh = arena.allocate((long) shape.blocks() * out * 4 * VB, 64);
             bias = arena.allocate(4L * g, 64);
-            whhT = arena.allocate((long) shape.outBlocks() * g * VB, 64);
-            wihT = arena.allocate((long) (shape.ip() / L) * g * VB, 64);
+            whhT = arena.allocate((long) groups(shape.outBlocks()) * g * TRANSPOSED_ROW, 64);
+            wihT = arena.allocate((long) groups(shape.ip() / L) * g * TRANSPOSED_ROW, 64);
             peep = cfg.peepholes() ? arena.allocate(4L * g, 64) : null;
             whr = shape.projection() ? arena.allocate((long) out * shape.stateRowBytes(), 64) : null;
             whrT = shape.projection() ? arena.allocate((long) shape.hid() * shape.outRowBytes(), 64) : null;
@@ -103,12 +105,12 @@ final class SimdWeights implements BackendWeights {
                 for (int i = 0; i < in; i++) {
                     float v = w.wIh().getAtIndex(F, row * in + i);
                     p.wih.setAtIndex(F, ((long) blk * in + i) * 4 * L + inBlock, v);
-                    p.wihT.setAtIndex(F, ((long) (i / L) * g + col) * L + i % L, v);
+                    p.wihT.set(F, p.transposedVector(i / L) + col * TRANSPOSED_ROW + 4L * (i % L), v);
                 }
                 for (int j = 0; j < out; j++) {
                     float v = w.wHh().getAtIndex(F, row * out + j);
                     p.whh.setAtIndex(F, ((long) blk * out + j) * 4 * L + inBlock, v);
-                    p.whhT.setAtIndex(F, ((long) (j / L) * g + col) * L + j % L, v);
+                    p.whhT.set(F, p.transposedVector(j / L) + col * TRANSPOSED_ROW + 4L * (j % L), v);
                 }
             }
         }
@@ -121,8 +123,14 @@ final class SimdWeights implements BackendWeights {
     /** Byte offset of unit block {@code u}'s panel in {@link #whh}. */
     long whhPanel(int u) { return (long) u * shape.out() * 4 * VB; }
 
-    /** Bytes between consecutive panels of {@link #whhT} and {@link #wihT}. */
-    long transposedPanel() { return (long) shape.gates() * VB; }
+    /** Bytes between consecutive rows (k) of a panel of {@link #whhT} and {@link #wihT}: four vectors. */
+    static final long TRANSPOSED_ROW = 4 * VB;
+
+    /** Groups of four vectors that hold {@code vectors} vectors of columns. */
+    private static int groups(int vectors) { return (vectors + 3) / 4; }
+
+    /** Byte offset of column vector {@code v} of {@link #whhT} or {@link #wihT} in row k = 0 of its group's panel. */
+    long transposedVector(int v) { return (long) (v / 4) * shape.gates() * TRANSPOSED_ROW + (v % 4) * VB; }
 
     /** Whether {@link #close()} has run. */
     synchronized boolean isClosed() { return closed; }

@@ -49,4 +49,17 @@ class SimdSpeciesTest {
         assertThrows(IllegalArgumentException.class, () -> SimdSpecies.choose("wide"));
         assertEquals(128, SimdSpecies.choose("128").vectorBitSize());
     }
+    @Test
+    void theForcedRegisterCountShapesTheTiles() {
+        int hardware = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 ? 32 : 16;
+        String forced = System.getProperty(SimdSpecies.REGISTERS_PROPERTY);
+        assertEquals("16".equals(forced) ? 16 : hardware, SimdSpecies.REGISTERS, SimdSpecies.describe());
+        assertEquals(SimdSpecies.REGISTERS == 32 ? 24 : 12, SimdSpecies.MAX_ACCUMULATORS);
+        assertEquals(hardware, SimdSpecies.registers(null));
+        assertEquals(hardware, SimdSpecies.registers(" "));
+        assertEquals(16, SimdSpecies.registers(" 16"));
+        assertEquals(hardware, SimdSpecies.registers("32"), "never more than the hardware has");
+        assertEquals("-Dlstm.simd.registers must be 16 or 32, was '8'",
+                assertThrows(IllegalArgumentException.class, () -> SimdSpecies.registers("8")).getMessage());
+    }
 }
