@@ -22,8 +22,9 @@ import org.lstmk.spi.LstmBackend;
  * fused kernel per step computes {@code h_{t-1}·W_hhᵀ} for all four gates of its hidden units and runs the cell in
  * registers. Backward: one fused kernel per step (the recurrent product {@code dA_{t+1}·W_hh} and the gate
  * gradients of step t), then {@code dh0}, {@code dx}, {@code dW_ih}, {@code dW_hh} as single GEMMs over all T·B rows
- * and the bias gradient as a deterministic column sum. Every call ends with a synchronize: when it returns, the
- * outputs are in the caller's segments.
+ * and the bias gradient as a deterministic column sum. The forward's launches and the backward's step launches are
+ * each recorded as one {@link LaunchChain} and run by {@link Device#run} (a CUDA graph on a GPU, replayed by repeated
+ * calls). Every call ends with a synchronize: when it returns, the outputs are in the caller's segments.
  *
  * <p>Cell features: peepholes and the cell clip live in the step kernels' cell epilogue ({@link CellArgs} picks the
  * kernel variant and carries the peephole weights and clamped gate values); the peephole gradient is a deterministic
@@ -176,7 +177,8 @@ final class CudaBackend implements LstmBackend {
             DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
             DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
             DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * out);
-            forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast);
+            // the projection and the T steps as one chain of launches: one CUDA graph launch on a GPU
+            device.run(kernels.record(() -> forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast)));
             download(y, f.y(), rows * out);
             download(hLast, f.hT(), (long) batch * out);
             download(c, f.cT(), (long) batch * hid);
@@ -234,6 +236,11 @@ final class CudaBackend implements LstmBackend {
         }
     }
 
+    /** The launches {@code launches} makes through this backend's kernels, recorded as one chain (for GpuTiming). */
+    LaunchChain record(Runnable launches) {
+        return kernels.record(launches);
+    }
+
     /** {@code h = m·W_hrᵀ}: {@code [rows, H] × [H, P]} from the dense rows at {@code m} into the rows {@code h}. */
     private void project(int rows, int hid, int out, DevicePointer m, CudaWeights w, Rows h) {
         kernels.gemm(Gemm.NT, rows, out, hid, m, hid, w.wHr.floatAt(0), hid, null, 0f, h.first(), h.strideFloats(), 0);
@@ -264,23 +271,7 @@ final class CudaBackend implements LstmBackend {
             // Step t runs its B_t live rows. Rows [0, B_{t+1}) receive dh from step t+1 (dA_{t+1}·W_hh); the rows
             // [B_{t+1}, B_t) are at their own last step and receive dh_T instead (the kernels' row bound), and their dc
             // (still dc_T: no later step touched it) from the dense dc. Uniform: B_{t+1} = B except at the last step.
-            for (int t = steps - 1; t >= 0; t--) {
-                int live = seq.batch(t), goOn = seq.next(t);
-                Rows dANext = goOn == 0 ? Rows.NONE : seq.step(dA, t + 1, gateCols);
-                Rows dyT = dy == null ? Rows.NONE : seq.step(dy, t, out);
-                Rows peepT = peepRows == null ? Rows.NONE : seq.step(peepRows, t, 3L * hid);
-                if (projection) {
-                    Rows dh = seq.step(dhRows, t, out);
-                    kernels.backwardDh(live, out, hid, dANext, goOn, w.wHh, dhLast, dyT, dh);
-                    kernels.backwardStep(w.cell, live, hid, out, dh, live, w.wHr, null, Rows.NONE,
-                            seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
-                            mRows == null ? Rows.NONE : seq.step(mRows, t, hid), peepT);
-                } else {
-                    kernels.backwardStep(w.cell, live, hid, (int) gateCols, dANext, goOn, w.wHh, dhLast, dyT,
-                            seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
-                            Rows.NONE, peepT);
-                }
-            }
+            device.run(kernels.record(() -> backwardSteps(cfg, seq, w, ws, dy, dhLast, dc, dA, peepRows, dhRows, mRows)));
             if (b.dh0() != null) {
                 DeviceBuffer dh0 = scratch.floats(Slot.DH0, (long) batch * out);
                 Rows first = seq.step(dA, 0, gateCols);
@@ -297,6 +288,35 @@ final class CudaBackend implements LstmBackend {
                 projectionGradient(rows, hid, out, dhRows, mRows, g, b.accumulate());
             }
             device.synchronize();
+        }
+    }
+
+    /**
+     * The backward time loop, from the last step to the first: per step the fused backward step (with projection,
+     * {@code backward_dh} first). Only launches: {@link #backward} records them as one chain.
+     */
+    private void backwardSteps(LstmConfig cfg, Sequence seq, CudaWeights w, CudaWorkspace ws, DeviceBuffer dy,
+                               DeviceBuffer dhLast, DeviceBuffer dc, DeviceBuffer dA, DeviceBuffer peepRows,
+                               DeviceBuffer dhRows, DeviceBuffer mRows) {
+        int hid = cfg.hiddenSize(), out = cfg.outputSize();
+        boolean projection = cfg.hasProjection();
+        long gateCols = 4L * hid;
+        for (int t = seq.steps() - 1; t >= 0; t--) {
+            int live = seq.batch(t), goOn = seq.next(t);
+            Rows dANext = goOn == 0 ? Rows.NONE : seq.step(dA, t + 1, gateCols);
+            Rows dyT = dy == null ? Rows.NONE : seq.step(dy, t, out);
+            Rows peepT = peepRows == null ? Rows.NONE : seq.step(peepRows, t, 3L * hid);
+            if (projection) {
+                Rows dh = seq.step(dhRows, t, out);
+                kernels.backwardDh(live, out, hid, dANext, goOn, w.wHh, dhLast, dyT, dh);
+                kernels.backwardStep(w.cell, live, hid, out, dh, live, w.wHr, null, Rows.NONE,
+                        seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
+                        mRows == null ? Rows.NONE : seq.step(mRows, t, hid), peepT);
+            } else {
+                kernels.backwardStep(w.cell, live, hid, (int) gateCols, dANext, goOn, w.wHh, dhLast, dyT,
+                        seq.step(ws.gates, t, gateCols), false, seq.step(ws.cPrev, t, hid), dc, seq.step(dA, t, gateCols),
+                        Rows.NONE, peepT);
+            }
         }
     }
 

@@ -21,7 +21,9 @@ public final class CudaProvider implements BackendProvider {
 
     @Override
     public String description() {
-        return "hand-written CUDA kernels (fused LSTM step, tiled fp32 GEMMs) on an NVIDIA GPU through JCuda";
+        return "hand-written CUDA kernels (fused LSTM step, tiled fp32 GEMMs) on an NVIDIA GPU through JCuda, each call's"
+                + " step launches replayed as one CUDA graph"
+                + (LaunchChain.graphsWanted() ? "" : " (off: -D" + LaunchChain.GRAPHS_PROPERTY + "=false)");
     }
 
     /** Above the CPU backends: when a GPU is usable, it is the default. */

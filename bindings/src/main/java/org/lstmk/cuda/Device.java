@@ -38,6 +38,12 @@ public interface Device extends AutoCloseable {
      */
     void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args);
 
+    /**
+     * Enqueues the launches of {@code chain} in order, as {@link #launch} would one by one (the same errors), but as
+     * one unit: a GPU replays a CUDA graph it made for an equal chain before ({@link LaunchChain}).
+     */
+    void run(LaunchChain chain);
+
     /** Waits for everything issued so far; completes downloads; reports execution errors. */
     void synchronize();
 

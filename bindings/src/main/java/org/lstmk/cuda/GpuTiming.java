@@ -32,7 +32,7 @@ public final class GpuTiming {
 
     /** Header of the output. */
     public static final String HEADER = "shape\thidden\tbatch\tsteps\tdevice_ms_median\tdevice_ms_min\te2e_ms_median"
-            + "\tgflop\tdevice_tflops";
+            + "\tgflop\tdevice_tflops\tgraph_ms_median";
 
     public static void main(String[] args) {
         String device = "cuda";
@@ -74,18 +74,22 @@ public final class GpuTiming {
         RandomData rnd = new RandomData(7);
         LstmWeights weights = rnd.weights(cfg);
         float[] x = rnd.uniform(steps * batch * hid, 1);
-        double[] device = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup);
+        double[] device = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, false);
+        double[] graph = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, true);
         double[] e2e = endToEndTimes(gpu ? CudaProvider.NAME : CudaHostProvider.NAME, cfg, weights, x, steps, batch,
                 reps, warmup);
         double gflop = 2.0 * steps * batch * 4 * hid * (2.0 * hid) / 1e9;
         double medianMs = median(device);
-        return String.format(Locale.ROOT, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g", shape, hid, batch, steps,
-                medianMs, Arrays.stream(device).min().orElse(0), median(e2e), gflop, gflop / medianMs);
+        return String.format(Locale.ROOT, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.4f", shape, hid, batch,
+                steps, medianMs, Arrays.stream(device).min().orElse(0), median(e2e), gflop, gflop / medianMs, median(graph));
     }
 
-    /** Kernel time per sequence: the device part of forward on inputs already on the device. */
+    /**
+     * Kernel time per sequence: the device part of forward on inputs already on the device, its launches issued one
+     * by one, or ({@code asGraph}) recorded as one chain and replayed as a CUDA graph, as {@code Lstm.forward} runs them.
+     */
     private static double[] deviceTimes(boolean gpu, LstmConfig cfg, LstmWeights weights, float[] x, int steps,
-                                        int batch, int reps, int warmup) {
+                                        int batch, int reps, int warmup, boolean asGraph) {
         Device dev = gpu ? JCudaDevice.open(0, KernelResources.bytes(KernelResources.FATBIN)) : new HostDevice();
         CudaBackend backend = new CudaBackend("timing", dev);
         int hid = cfg.hiddenSize();
@@ -97,7 +101,9 @@ public final class GpuTiming {
             dev.upload(MemorySegment.ofArray(x), xd, 0);
             Runnable forward = () -> {
                 dev.fillZero(c, 0, c.bytes());
-                backend.forwardOnDevice(cfg, w, null, steps, batch, xd, null, c, y, null);
+                Runnable launches = () -> backend.forwardOnDevice(cfg, w, null, steps, batch, xd, null, c, y, null);
+                if (asGraph) dev.run(backend.record(launches));
+                else launches.run();
             };
             double[] ms = new double[reps];
             for (int i = -warmup; i < reps; i++) {

@@ -9,6 +9,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A {@link Device} that runs the host build of the kernels on the CPU (see {@link HostLibrary}): the test vehicle
@@ -34,7 +35,15 @@ public final class HostDevice implements Device {
     private final HostLibrary lib;
     private final ArrayDeque<Op> stream = new ArrayDeque<>();
     private final Set<Buffer> live = new LinkedHashSet<>();
+    /**
+     * Chains run so far: an equal later chain runs the launches of the first one, as a GPU replays the graph it made
+     * of the first (so a chain equality that missed a difference gives wrong results here too).
+     */
+    private final LaunchChain.Cache<LaunchChain> chains = new LaunchChain.Cache<>(CHAINS_KEPT, c -> {});
     private boolean closed;
+
+    /** Chains {@link #run} keeps, as {@code JCudaDevice} keeps graphs. */
+    static final int CHAINS_KEPT = 8;
 
     /** Opens the host build; throws {@link IllegalStateException} with the reason if it cannot be loaded. */
     public HostDevice() {
@@ -145,6 +154,25 @@ public final class HostDevice implements Device {
     }
 
     @Override
+    public synchronized void run(LaunchChain chain) {
+        open();
+        long hits = chains.hits();
+        LaunchChain kept = chains.get(chain, c -> c);
+        (chains.hits() > hits ? CHAIN_HITS : CHAIN_MISSES).incrementAndGet();
+        for (LaunchChain.Launch l : kept) launch(l.kernel(), l.grid(), l.block(), l.sharedBytes(), l.args());
+    }
+
+    private static final AtomicLong CHAIN_HITS = new AtomicLong(), CHAIN_MISSES = new AtomicLong();
+
+    /**
+     * Chains that {@link #run} ran from an equal earlier chain (as a GPU replays a graph), and chains it met for the
+     * first time, by every {@code HostDevice} of this process (tests).
+     */
+    static long[] processChainHitsAndMisses() {
+        return new long[] {CHAIN_HITS.get(), CHAIN_MISSES.get()};
+    }
+
+    @Override
     public synchronized void synchronize() {
         open();
         while (!stream.isEmpty()) {
@@ -173,6 +201,7 @@ public final class HostDevice implements Device {
         stream.forEach(Op::release);
         stream.clear();
         for (Buffer b : new ArrayList<>(live)) b.close();   // a leak here would be the caller's bug; free anyway
+        chains.clear();
         closed = true;
     }
 

@@ -13,6 +13,9 @@ import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -25,8 +28,10 @@ import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import java.lang.foreign.MemorySegment;
@@ -47,9 +52,13 @@ import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
+import jcuda.driver.JCudaDriver;
 
 /**
  * A real GPU through JCuda's driver API: the device's primary context (shared with other CUDA users in the JVM),
@@ -212,6 +221,49 @@ final class JCudaDevice implements Device {
         if (launchedSinceSync.size() < 8) launchedSinceSync.add(k.name);
     }
 
+    /** Graphs kept: one per distinct chain recently run (a shape's forward and backward, a few shapes). */
+    private static final int GRAPHS_KEPT = 8;
+    private final boolean graphs = LaunchChain.graphsWanted();
+    private final LaunchChain.Cache<CUgraphExec> graphCache = new LaunchChain.Cache<>(GRAPHS_KEPT, JCudaDriver::cuGraphExecDestroy);
+
+    /** Whether {@link #run} replays CUDA graphs ({@link LaunchChain#GRAPHS_PROPERTY}). */
+    boolean graphs() {
+        return graphs;
+    }
+
+    @Override
+    public synchronized void run(LaunchChain chain) {
+        bind();
+        if (!graphs) {
+            for (LaunchChain.Launch l : chain) launch(l.kernel(), l.grid(), l.block(), l.sharedBytes(), l.args());
+            return;
+        }
+        CUgraphExec exec = graphCache.get(chain, this::instantiate);
+        check("cuGraphLaunch(" + chain.size() + " kernels)", () -> cuGraphLaunch(exec, stream));
+        if (launchedSinceSync.size() < 8) launchedSinceSync.add("graph of " + chain.size() + " kernels");
+    }
+
+    /** A CUDA graph of {@code chain}'s launches, captured from this device's stream (nothing runs meanwhile). */
+    private CUgraphExec instantiate(LaunchChain chain) {
+        CUgraph graph = new CUgraph();
+        check("cuStreamBeginCapture", () -> cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+        try {
+            for (LaunchChain.Launch l : chain) launch(l.kernel(), l.grid(), l.block(), l.sharedBytes(), l.args());
+        } catch (RuntimeException e) {
+            // end the capture whatever happened, so that the stream can be used again; the partial graph is dropped
+            if (cuStreamEndCapture(stream, graph) == CUresult.CUDA_SUCCESS) cuGraphDestroy(graph);
+            throw e;
+        }
+        check("cuStreamEndCapture", () -> cuStreamEndCapture(stream, graph));
+        try {
+            CUgraphExec exec = new CUgraphExec();
+            check("cuGraphInstantiate(" + chain.size() + " kernels)", () -> cuGraphInstantiate(exec, graph, 0));
+            return exec;
+        } finally {
+            cuGraphDestroy(graph);
+        }
+    }
+
     @Override
     public synchronized void synchronize() {
         bind();
@@ -262,6 +314,11 @@ final class JCudaDevice implements Device {
                 } catch (RuntimeException e) {
                     // freed as far as the driver allows; keep releasing the rest
                 }
+            }
+            try {
+                graphCache.clear();
+            } catch (RuntimeException e) {
+                // as for buffers: keep releasing the rest
             }
             Pointer pinned = staging.release();
             if (pinned != null) cuMemFreeHost(pinned);

@@ -55,6 +55,17 @@ public final class KernelArgs {
         return signature.toString();
     }
 
+    /** Equal when the same arguments come in the same order (pointers: the same buffer at the same offset). */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof KernelArgs k && k.args.equals(args);
+    }
+
+    @Override
+    public int hashCode() {
+        return args.hashCode();
+    }
+
     private KernelArgs add(Arg a, char code) {
         args.add(a);
         signature.append(code);

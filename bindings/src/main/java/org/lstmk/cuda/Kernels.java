@@ -1,5 +1,8 @@
 package org.lstmk.cuda;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * Typed launches of the kernels in kernels-cuda/src/main/cuda/lstm_kernels.cu: argument lists in the kernels'
  * order, grids from the tile shapes the kernels were built with ({@link KernelGeometry}). Each method documents
@@ -22,6 +25,9 @@ final class Kernels {
     /** The step kernels, one per cell variant, indexed by {@link CellArgs#variant()}. */
     private final DeviceKernel[] forwardStep, backwardStep;
 
+    /** Where launches go while {@link #record} runs, else null (they go to the device). */
+    private List<LaunchChain.Launch> recording;
+
     Kernels(Device device) {
         this.device = device;
         this.geometry = KernelGeometry.load();
@@ -37,6 +43,27 @@ final class Kernels {
         backwardDh = device.kernel("lstmk_lstm_backward_dh");
         colsum = device.kernel("lstmk_colsum");
         pack = device.kernel("lstmk_pack_gate_rows");
+    }
+
+    /**
+     * The launches that {@code launches} makes through this object, recorded instead of issued, for
+     * {@link Device#run}. Nothing else may reach the device meanwhile: a copy or fill issued during the recording
+     * would run before the recorded launches that precede it.
+     */
+    LaunchChain record(Runnable launches) {
+        if (recording != null) throw new IllegalStateException("already recording a launch chain");
+        recording = new ArrayList<>();
+        try {
+            launches.run();
+            return new LaunchChain(recording);
+        } finally {
+            recording = null;
+        }
+    }
+
+    private void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
+        if (recording == null) device.launch(kernel, grid, block, sharedBytes, args);
+        else recording.add(new LaunchChain.Launch(kernel, grid, block, sharedBytes, args));
     }
 
     /** Which GEMM: the operand layouts of {@code C[M,N] = A·B}. */
@@ -61,7 +88,7 @@ final class Kernels {
             case NN -> gemmNn;
             case TN -> gemmTn;
         };
-        device.launch(kernel, Dim3.of(blocks(m, t.m()), Math.min(blocks(n, t.n()), maxGridY)), Dim3.of(t.threads()),
+        launch(kernel, Dim3.of(blocks(m, t.m()), Math.min(blocks(n, t.n()), maxGridY)), Dim3.of(t.threads()),
                 NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(m).i32(n).i32(k).ptr(a).i64(lda).ptr(b).i64(ldb).ptr(bias).f32(beta).ptr(c)
                         .i64(ldc).i32(cRowGateH));
@@ -81,7 +108,7 @@ final class Kernels {
                 .ptr(wHh).ptr(gx.first()).i64(gx.strideFloats()).ptr(c).ptr(y.first()).i64(y.strideFloats())
                 .ptr(hOut).ptr(gates.first()).i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0)
                 .ptr(hSave.first()).i64(hSave.strideFloats()).ptr(cSave.first()).i64(cSave.strideFloats());
-        device.launch(forwardStep[cell.variant()],
+        launch(forwardStep[cell.variant()],
                 Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
                 Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
     }
@@ -103,7 +130,7 @@ final class Kernels {
                 .i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0).ptr(cPrev.first())
                 .i64(cPrev.strideFloats()).ptr(dc).ptr(dA.first()).i64(dA.strideFloats()).ptr(mOut.first())
                 .i64(mOut.strideFloats()).ptr(peepRows.first()).i64(peepRows.strideFloats());
-        device.launch(backwardStep[cell.variant()],
+        launch(backwardStep[cell.variant()],
                 Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
                 Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
     }
@@ -116,7 +143,7 @@ final class Kernels {
     void backwardDh(int batch, int out, int hidden, Rows dANext, int nextRows, DeviceBuffer wHh, DeviceBuffer dhIn,
                     Rows dy, Rows dh) {
         KernelGeometry.Tile t = geometry.backward();
-        device.launch(backwardDh, Dim3.of(blocks(out, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
+        launch(backwardDh, Dim3.of(blocks(out, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
                 Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(batch).i32(out).i32(4 * hidden).ptr(dANext.first()).i64(dANext.strideFloats())
                         .i32(dANext.first() == null ? 0 : nextRows).ptr(wHh).ptr(dhIn).ptr(dy.first()).i64(dy.strideFloats()).ptr(dh.first())
@@ -134,7 +161,7 @@ final class Kernels {
      */
     void columnSum(int rows, int columns, DevicePointer a, long lda, float beta, DeviceBuffer out1, DeviceBuffer out2,
                    int outGateH) {
-        device.launch(colsum, Dim3.of(blocks(columns, geometry.colsumCols())), Dim3.of(geometry.colsumThreads()),
+        launch(colsum, Dim3.of(blocks(columns, geometry.colsumCols())), Dim3.of(geometry.colsumThreads()),
                 NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(rows).i32(columns).ptr(a).i64(lda).f32(beta).ptr(out1).ptr(out2).i32(outGateH));
     }
@@ -143,7 +170,7 @@ final class Kernels {
     void packGateRows(int hidden, int k, DeviceBuffer src, DeviceBuffer add, DeviceBuffer dst) {
         long elements = 4L * hidden * k;
         int threads = geometry.packThreads();
-        device.launch(pack, Dim3.of(Math.min(blocks(elements, threads), 1 << 16)), Dim3.of(threads),
+        launch(pack, Dim3.of(Math.min(blocks(elements, threads), 1 << 16)), Dim3.of(threads),
                 NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(hidden).i32(k).ptr(src).ptr(add).ptr(dst));
     }

@@ -116,6 +116,41 @@ abstract class DeviceContractTest {
     }
 
     @Test
+    void aChainRunsInStreamOrderAndAgainOnNewData() {
+        int hidden = 2, k = 1;
+        float[] packed = new float[4 * hidden], again = new float[4 * hidden];
+        Kernels kernels = new Kernels(device);
+        try (DeviceBuffer src = device.allocate(packed.length * Float.BYTES);
+             DeviceBuffer dst = device.allocate(packed.length * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(sequence(8, 0)), src, 0);
+            device.run(kernels.record(() -> kernels.packGateRows(hidden, k, src, null, dst)));
+            device.download(dst, 0, MemorySegment.ofArray(packed));
+            device.upload(MemorySegment.ofArray(sequence(8, 10)), src, 0);   // after the chain: not seen by it
+            device.run(kernels.record(() -> kernels.packGateRows(hidden, k, src, null, dst)));   // equal: a replay
+            device.download(dst, 0, MemorySegment.ofArray(again));
+            device.synchronize();
+        }
+        // packed row 4j+g = row g·H+j
+        assertArrayEquals(new float[] {0, 2, 4, 6, 1, 3, 5, 7}, packed);
+        assertArrayEquals(new float[] {10, 12, 14, 16, 11, 13, 15, 17}, again);
+    }
+
+    @Test
+    void aChainWithAnInvalidLaunchNamesTheCall() {
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        try (DeviceBuffer b = device.allocate(16)) {
+            KernelArgs args = new KernelArgs().i32(1).i32(1).ptr(b).ptr((DeviceBuffer) null).ptr(b);
+            LaunchChain chain = new LaunchChain(java.util.List.of(
+                    new LaunchChain.Launch(pack, Dim3.of(1), Dim3.of(2048), 0, args)));
+            DeviceException e = assertThrows(DeviceException.class, () -> {
+                device.run(chain);
+                device.synchronize();
+            });
+            assertTrue(e.getMessage().contains("cuLaunchKernel(lstmk_pack_gate_rows"), e.getMessage());
+        }
+    }
+
+    @Test
     void unknownKernelNamesTheCall() {
         DeviceException e = assertThrows(DeviceException.class, () -> device.kernel("lstmk_no_such_kernel"));
         assertTrue(e.getMessage().contains("cuModuleGetFunction(lstmk_no_such_kernel)"), e.getMessage());
