@@ -8,6 +8,7 @@
 // between consecutive batch rows). Nothing is accumulated with atomics: every output element is written by exactly
 // one thread, with reductions in a fixed order, so results are identical from run to run.
 #include "lstm_cell.cuh"
+#include "tensor_matmul.cuh"
 #include "tiled_matmul.cuh"
 
 using namespace lstmk;
@@ -18,63 +19,75 @@ using GemmTile = TileShape<LSTMK_GEMM_TILE_M, LSTMK_GEMM_TILE_N, LSTMK_GEMM_TILE
                            LSTMK_GEMM_MICRO_N>;
 static_assert(GemmTile::THREADS == LSTMK_GEMM_THREADS, "kernel_geometry.h: LSTMK_GEMM_THREADS");
 
+/** Where GEMM output row m is stored: PyTorch row pytorch_row(m, H) with cRowGateH = H > 0, else row m. */
+__device__ __forceinline__ long long gemm_row(int m, int cRowGateH) {
+    return cRowGateH > 0 ? pytorch_row(m, cRowGateH) : m;
+}
+
+/** *out = v (+ bias[n]) (+ beta * *out); beta == 0 never reads *out. */
+__device__ __forceinline__ void gemm_out(float* out, float v, const float* bias, int n, float beta) {
+    v = v + (bias != nullptr ? bias[n] : 0.f);
+    *out = beta == 0.f ? v : fmaf(beta, *out, v);
+}
+
 /**
  * C[M,N] = A.B (+ bias[n]) (+ beta*C). Blocks: x over M tiles, y over N tiles (grid-stride). With cRowGateH = H > 0, output row m
  * is a packed gate row and is stored at PyTorch row pytorch_row(m, H) (weight gradients); 0 stores row m at m.
- * beta == 0 never reads C, so C may hold garbage.
+ * beta == 0 never reads C, so C may hold garbage. TF32: the tile product on tensor cores (tensor_matmul.cuh), inputs
+ * rounded to TF32, fp32 accumulation; the same grid and block.
  */
-template <Contiguous A_FAST, Contiguous B_FAST>
+template <Contiguous A_FAST, Contiguous B_FAST, bool TF32>
 __device__ __forceinline__ void gemm(int M, int N, int K, MatrixView A, MatrixView B, const float* bias, float beta,
                                      float* C, long long ldc, int cRowGateH) {
     const int m0 = (int) blockIdx.x * GemmTile::TM;
     // Grid-stride over N tiles: gridDim.y is capped at 65535 by CUDA, N is not.
     for (int n0 = (int) blockIdx.y * GemmTile::TN; n0 < N; n0 += (int) gridDim.y * GemmTile::TN) {
-        float acc[GemmTile::RM][GemmTile::RN] = {};
-        block_product<GemmTile, A_FAST, B_FAST>(M, N, K, A, B, m0, n0, acc);
-        const int mt = m0 + GemmTile::thread_row(), nt = n0 + GemmTile::thread_col();
+        if constexpr (TF32) {
+            __shared__ __align__(32) float Cs[GemmTile::TM][GemmTile::TN + TENSOR_PITCH_PAD];
+            tensor_block_product<GemmTile, A_FAST, B_FAST>(M, N, K, A, B, m0, n0, Cs);
+            for (int e = (int) threadIdx.x; e < GemmTile::TM * GemmTile::TN; e += GemmTile::THREADS) {
+                const int r = e / GemmTile::TN, c = e % GemmTile::TN;   // consecutive threads: consecutive columns
+                const int m = m0 + r, n = n0 + c;
+                if (m < M && n < N) gemm_out(C + gemm_row(m, cRowGateH) * ldc + n, Cs[r][c], bias, n, beta);
+            }
+            __syncthreads();   // the next N tile rewrites Cs
+        } else {
+            float acc[GemmTile::RM][GemmTile::RN] = {};
+            block_product<GemmTile, A_FAST, B_FAST>(M, N, K, A, B, m0, n0, acc);
+            const int mt = m0 + GemmTile::thread_row(), nt = n0 + GemmTile::thread_col();
 #pragma unroll
-        for (int r = 0; r < GemmTile::RM; ++r) {
-            const int m = mt + r;
-            if (m >= M) continue;
-            const long long row = cRowGateH > 0 ? pytorch_row(m, cRowGateH) : m;
+            for (int r = 0; r < GemmTile::RM; ++r) {
+                const int m = mt + r;
+                if (m >= M) continue;
+                const long long row = gemm_row(m, cRowGateH);
 #pragma unroll
-            for (int c = 0; c < GemmTile::RN; ++c) {
-                const int n = nt + c;
-                if (n >= N) continue;
-                float v = acc[r][c] + (bias != nullptr ? bias[n] : 0.f);
-                float* out = C + row * ldc + n;
-                *out = beta == 0.f ? v : fmaf(beta, *out, v);
+                for (int c = 0; c < GemmTile::RN; ++c) {
+                    const int n = nt + c;
+                    if (n < N) gemm_out(C + row * ldc + n, acc[r][c], bias, n, beta);
+                }
             }
         }
     }
 }
 
-/** C = A[M,K] . B[N,K]^T: the input projection x . W_ih^T for all timesteps at once. */
-LSTMK_ENTRY(lstmk_gemm_nt, LSTMK_GEMM_THREADS)(int M, int N, int K, const float* A, long long lda, const float* B,
-                                              long long ldb, const float* bias, float beta, float* C,
-                                              long long ldc, int cRowGateH) {
-    gemm<Contiguous::K, Contiguous::K>(M, N, K, MatrixView{A, lda, 1}, MatrixView{B, 1, ldb}, bias, beta, C, ldc,
-                                       cRowGateH);
-}
-LSTMK_KERNEL(lstmk_gemm_nt)
+// The three operand layouts, each in fp32 and (suffix _tf32) on tensor cores, with one argument list:
+//   nt: C = A[M,K] . B[N,K]^T   the input projection x . W_ih^T for all timesteps at once
+//   nn: C = A[M,K] . B[K,N]     dx = dA . W_ih and dh0 = dA_0 . W_hh
+//   tn: C = A[K,M]^T . B[K,N]   the weight gradients dW = dA^T . x and dA^T . h_prev over all T*B rows
+#define LSTMK_GEMM_ENTRY(name, A_FAST, B_FAST, TF32, A_VIEW, B_VIEW)                                                 \
+    LSTMK_ENTRY(name, LSTMK_GEMM_THREADS)(int M, int N, int K, const float* A, long long lda, const float* B,          \
+                                          long long ldb, const float* bias, float beta, float* C, long long ldc,      \
+                                          int cRowGateH) {                                                          \
+        gemm<Contiguous::A_FAST, Contiguous::B_FAST, TF32>(M, N, K, A_VIEW, B_VIEW, bias, beta, C, ldc, cRowGateH);  \
+    }                                                                                                              \
+    LSTMK_KERNEL(name)
 
-/** C = A[M,K] . B[K,N]: dx = dA . W_ih and dh0 = dA_0 . W_hh. */
-LSTMK_ENTRY(lstmk_gemm_nn, LSTMK_GEMM_THREADS)(int M, int N, int K, const float* A, long long lda, const float* B,
-                                              long long ldb, const float* bias, float beta, float* C,
-                                              long long ldc, int cRowGateH) {
-    gemm<Contiguous::K, Contiguous::MN>(M, N, K, MatrixView{A, lda, 1}, MatrixView{B, ldb, 1}, bias, beta, C, ldc,
-                                        cRowGateH);
-}
-LSTMK_KERNEL(lstmk_gemm_nn)
-
-/** C = A[K,M]^T . B[K,N]: the weight gradients dW = dA^T . x and dA^T . h_prev over all T*B rows. */
-LSTMK_ENTRY(lstmk_gemm_tn, LSTMK_GEMM_THREADS)(int M, int N, int K, const float* A, long long lda, const float* B,
-                                              long long ldb, const float* bias, float beta, float* C,
-                                              long long ldc, int cRowGateH) {
-    gemm<Contiguous::MN, Contiguous::MN>(M, N, K, MatrixView{A, 1, lda}, MatrixView{B, ldb, 1}, bias, beta, C, ldc,
-                                         cRowGateH);
-}
-LSTMK_KERNEL(lstmk_gemm_tn)
+LSTMK_GEMM_ENTRY(lstmk_gemm_nt, K, K, false, (MatrixView{A, lda, 1}), (MatrixView{B, 1, ldb}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nn, K, MN, false, (MatrixView{A, lda, 1}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_tn, MN, MN, false, (MatrixView{A, 1, lda}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nt_tf32, K, K, true, (MatrixView{A, lda, 1}), (MatrixView{B, 1, ldb}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nn_tf32, K, MN, true, (MatrixView{A, lda, 1}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_tn_tf32, MN, MN, true, (MatrixView{A, 1, lda}), (MatrixView{B, ldb, 1}))
 
 // ---- fused recurrent forward step ---------------------------------------------------------------------------------
 

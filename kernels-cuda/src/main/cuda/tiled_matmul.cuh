@@ -73,6 +73,33 @@ struct TileStage {
 };
 
 /**
+ * The software-pipelined main loop both tile products share: each TK-deep slice of A's rows [m0, m0+TM) and B's
+ * columns [n0, n0+TN) is stored into As[k][i] and Bs[k][j] (zeros outside M x N x K), then {@code multiply()} runs on it
+ * between two barriers, while the next slice's global loads are already in flight in registers. Every thread of the
+ * block must call it (it synchronises).
+ */
+template <class S, Contiguous A_FAST, Contiguous B_FAST, int PA, int PB, class Multiply>
+__device__ __forceinline__ void staged_tiles(int M, int N, int K, MatrixView A, MatrixView B, int m0, int n0,
+                                             float (*As)[PA], float (*Bs)[PB], Multiply multiply) {
+    const MatrixView Bt{B.p, B.colStride, B.rowStride};   // B's columns as the rows of its tile
+    TileStage<S::TM, S::TK, S::THREADS, A_FAST> a;
+    TileStage<S::TN, S::TK, S::THREADS, B_FAST> b;
+    a.fetch(A, m0, M, 0, K);
+    b.fetch(Bt, n0, N, 0, K);
+    for (int k0 = 0; k0 < K; k0 += S::TK) {
+        a.store(As);
+        b.store(Bs);
+        __syncthreads();
+        if (k0 + S::TK < K) {   // uniform: the next tile's global loads overlap this tile's arithmetic
+            a.fetch(A, m0, M, k0 + S::TK, K);
+            b.fetch(Bt, n0, N, k0 + S::TK, K);
+        }
+        multiply();
+        __syncthreads();   // the next iteration overwrites the tiles
+    }
+}
+
+/**
  * acc += A[m0.., 0..K) . B[0..K), n0..) for this thread's register tile; A is M x K, B is K x N (as views: A(m,k)
  * and B(k,n)). Every thread of the block must call it (it synchronises); out-of-range rows and columns contribute
  * zeros, so any M, N, K works. A null A or B leaves acc unchanged. Software-pipelined: tile k+1 is fetched into
@@ -87,20 +114,8 @@ __device__ __forceinline__ void block_product(int M, int N, int K, MatrixView A,
     __shared__ __align__(16) float Bs[S::TK][PB];
     if (A.p == nullptr || B.p == nullptr) return;   // uniform across the block: no thread is left at a barrier
 
-    const MatrixView Bt{B.p, B.colStride, B.rowStride};   // B's columns as the rows of its tile
-    TileStage<S::TM, S::TK, S::THREADS, A_FAST> a;
-    TileStage<S::TN, S::TK, S::THREADS, B_FAST> b;
-    a.fetch(A, m0, M, 0, K);
-    b.fetch(Bt, n0, N, 0, K);
     const int tr = S::thread_row(), tc = S::thread_col();
-    for (int k0 = 0; k0 < K; k0 += S::TK) {
-        a.store(As);
-        b.store(Bs);
-        __syncthreads();
-        if (k0 + S::TK < K) {   // uniform: the next tile's global loads overlap this tile's arithmetic
-            a.fetch(A, m0, M, k0 + S::TK, K);
-            b.fetch(Bt, n0, N, k0 + S::TK, K);
-        }
+    staged_tiles<S, A_FAST, B_FAST>(M, N, K, A, B, m0, n0, As, Bs, [&]() {
 #pragma unroll 8
         for (int kk = 0; kk < S::TK; ++kk) {
             float x[S::RM], y[S::RN];
@@ -112,8 +127,7 @@ __device__ __forceinline__ void block_product(int M, int N, int K, MatrixView A,
                 for (int c = 0; c < S::RN; ++c) acc[r][c] = fmaf(x[r], y[c], acc[r][c]);
             }
         }
-        __syncthreads();   // the next iteration overwrites the tiles
-    }
+    });
 }
 
 }  // namespace lstmk

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
@@ -477,6 +478,109 @@ void test_gemms_index_past_2_32() {
     check_gemm_past_2_32("lstmk_gemm_nt", row_major, col_major);   // A [M,K], B [N,K]
     check_gemm_past_2_32("lstmk_gemm_nn", row_major, row_major);   // A [M,K], B [K,N]
     check_gemm_past_2_32("lstmk_gemm_tn", col_major, row_major);   // A [K,M], B [K,N]
+    // the TF32 ones too: small integers are exact in TF32, so the exact sums still hold
+    check_gemm_past_2_32("lstmk_gemm_nt_tf32", row_major, col_major);
+    check_gemm_past_2_32("lstmk_gemm_nn_tf32", row_major, row_major);
+    check_gemm_past_2_32("lstmk_gemm_tn_tf32", col_major, row_major);
+}
+
+// Loads a fragment from a pointer 4 bytes past a 256-bit boundary: a GPU requires 256-bit alignment.
+LSTMK_ENTRY(test_wmma_misaligned, 32)(const float* p) {
+    __shared__ __align__(32) float tile[16 * 8 + 8];
+    for (int i = (int) threadIdx.x; i < 16 * 8 + 8; i += 32) tile[i] = p[0];
+    __syncthreads();
+    nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 8, nvcuda::wmma::precision::tf32, nvcuda::wmma::row_major> a;
+    nvcuda::wmma::load_matrix_sync(a, tile + 1, 8);
+}
+LSTMK_KERNEL(test_wmma_misaligned)
+
+/** TF32 rounding: 10 mantissa bits, to nearest with ties away from zero; infinities and NaN kept. */
+void test_tf32_rounding() {
+    using nvcuda::wmma::__float_to_tf32;
+    const float ulp = std::ldexp(1.f, -10), half = 1.f + std::ldexp(1.f, -11);
+    expect(__float_to_tf32(1.f) == 1.f && __float_to_tf32(half) == 1.f + ulp && __float_to_tf32(-half) == -1.f - ulp,
+           "tf32: exact values kept, ties away from zero (both signs)");
+    expect(__float_to_tf32(1.f + std::ldexp(1.f, -12)) == 1.f &&
+               __float_to_tf32(1.f + std::ldexp(1.f, -11) + std::ldexp(1.f, -20)) == 1.f + ulp,
+           "tf32: below half an ulp down, above it up");
+    std::uint32_t u;
+    const float r = __float_to_tf32(0.1f);
+    std::memcpy(&u, &r, sizeof u);
+    expect((u & 0x1fffu) == 0 && std::fabs(r - 0.1f) <= 0.1f * std::ldexp(1.f, -11), "tf32: 10 mantissa bits, nearest");
+    expect(__float_to_tf32(INFINITY) == INFINITY && __float_to_tf32(-INFINITY) == -INFINITY &&
+               std::isnan(__float_to_tf32(NAN)) && __float_to_tf32(3.4028235e38f) == INFINITY,
+           "tf32: infinities and NaN kept, the largest float rounds to infinity");
+    char err[512] = {0};
+    float* p = static_cast<float*>(lstmk_host_alloc(16));
+    p[0] = 1.f;
+    void* params[] = {&p};
+    const int rc = lstmk_host_launch("test_wmma_misaligned", "p", 1, 1, 1, 32, 1, 1, 0, params, err, sizeof err);
+    expect(rc != 0 && std::strstr(err, "256-bit") != nullptr, std::string("a misaligned wmma load fails: ") + err);
+    lstmk_host_free(p, err, sizeof err);
+}
+
+/**
+ * The TF32 GEMMs against a double-precision product of the TF32-rounded inputs (error of fp32 accumulation only),
+ * and against the fp32 GEMM (further apart than fp32 rounding: the inputs were rounded), for odd sizes that leave
+ * partial tiles and K not a multiple of 8; with bias, beta and the gate-row map (the tn layout's use).
+ */
+void test_tf32_gemms() {
+    using nvcuda::wmma::__float_to_tf32;
+    const int M = 70, N = 37, K = 45;
+    struct Layout { const char *fp32, *tf32; bool aT, bT; };   // aT: A stored [K,M]; bT: B stored [N,K]
+    const Layout layouts[] = {{"lstmk_gemm_nt", "lstmk_gemm_nt_tf32", false, true},
+                              {"lstmk_gemm_nn", "lstmk_gemm_nn_tf32", false, false},
+                              {"lstmk_gemm_tn", "lstmk_gemm_tn_tf32", true, false}};
+    for (const Layout& l : layouts) {
+        const bool gateRows = l.aT;   // the weight gradients: bias none, beta 0.5, rows through the gate map (H = 18)
+        const int rowMap = gateRows ? 18 : 0;   // 4*18 = 72 >= M rows of packed gates
+        const int rowsC = gateRows ? 72 : M;
+        float* A = static_cast<float*>(lstmk_host_alloc((long long) M * K * 4));
+        float* B = static_cast<float*>(lstmk_host_alloc((long long) K * N * 4));
+        float* bias = static_cast<float*>(lstmk_host_alloc((long long) N * 4));
+        float* C32 = static_cast<float*>(lstmk_host_alloc((long long) rowsC * N * 4));
+        float* CT = static_cast<float*>(lstmk_host_alloc((long long) rowsC * N * 4));
+        unsigned seed = 12345;
+        auto rnd = [&seed]() { seed = seed * 1103515245u + 12345u; return (float) ((seed >> 8) & 0xffff) / 32768.f - 1.f; };
+        std::vector<double> a(M * K), b(K * N);
+        for (int m = 0; m < M; ++m) for (int k = 0; k < K; ++k) a[m * K + k] = (l.aT ? A[k * M + m] : A[m * K + k]) = rnd();
+        for (int k = 0; k < K; ++k) for (int n = 0; n < N; ++n) b[k * N + n] = (l.bT ? B[n * K + k] : B[k * N + n]) = rnd();
+        for (int n = 0; n < N; ++n) bias[n] = rnd();
+        for (int i = 0; i < rowsC * N; ++i) C32[i] = CT[i] = 0.25f * (float) (i % 7);
+        float beta = gateRows ? 0.5f : 0.f;
+        float* biasArg = gateRows ? nullptr : bias;
+        long long lda = l.aT ? M : K, ldb = l.bT ? K : N, ldc = N;
+        int m_ = M, n_ = N, k_ = K;
+        char err[512] = {0};
+        bool ok = true;
+        for (float* C : {C32, CT}) {
+            void* params[] = {&m_, &n_, &k_, &A, &lda, &B, &ldb, &biasArg, &beta, &C, &ldc, (void*) &rowMap};
+            const char* name = C == C32 ? l.fp32 : l.tf32;
+            ok &= lstmk_host_launch(name, "iiiplplpfpli", (M + 63) / 64, (N + 63) / 64, 1, 256, 1, 1, 0, params, err,
+                                    sizeof err) == 0;
+        }
+        double worstRounded = 0, worstTf32VsExact = 0, worst32VsExact = 0;
+        for (int m = 0; m < M && ok; ++m) {
+            const int row = rowMap > 0 ? (m & 3) * rowMap + (m >> 2) : m;
+            for (int n = 0; n < N; ++n) {
+                double exact = 0, rounded = 0, mag = 0;
+                for (int k = 0; k < K; ++k) {
+                    exact += a[m * K + k] * b[k * N + n];
+                    rounded += (double) __float_to_tf32((float) a[m * K + k]) * __float_to_tf32((float) b[k * N + n]);
+                    mag += std::fabs(a[m * K + k] * b[k * N + n]);
+                }
+                const double add = (biasArg ? bias[n] : 0.0) + beta * 0.25 * ((row * N + n) % 7);
+                worstRounded = std::max(worstRounded, std::fabs(CT[row * N + n] - (rounded + add)) / (mag + 1));
+                worstTf32VsExact = std::max(worstTf32VsExact, std::fabs(CT[row * N + n] - (exact + add)) / (mag + 1));
+                worst32VsExact = std::max(worst32VsExact, std::fabs(C32[row * N + n] - (exact + add)) / (mag + 1));
+            }
+        }
+        char what[256];
+        std::snprintf(what, sizeof what, "%s: vs the rounded inputs' product %.1e (<= 1e-6), vs exact %.1e (<= 2e-3, "
+                      "> 10x fp32's %.1e) %s", l.tf32, worstRounded, worstTf32VsExact, worst32VsExact, err);
+        expect(ok && worstRounded <= 1e-6 && worstTf32VsExact <= 2e-3 && worstTf32VsExact > 10 * worst32VsExact, what);
+        for (float* f : {A, B, bias, C32, CT}) lstmk_host_free(f, err, sizeof err);
+    }
 }
 
 void test_memory_is_poisoned() {
@@ -504,6 +608,8 @@ int main() {
     test_memory_is_poisoned();
     test_races_between_blocks_show();
     test_gemms_index_past_2_32();
+    test_tf32_rounding();
+    test_tf32_gemms();
     test_strided_kernels_index_past_2_32();
     test_lanes_report_the_first_failure();
     test_read_past_the_end_faults();

@@ -22,6 +22,13 @@
 // neighbour's bytes and the test passed. Writes past the end, and into the guard zone before the start, fail the
 // launch (or fault, further out). Fresh memory, and the < 16-byte tail, read as NaN.
 //
+// Tensor cores (nvcuda::wmma, TF32 m16n16k8 only), emulated at the matrix level: the API leaves the mapping of a
+// fragment's elements to a warp's threads unspecified (a kernel may only apply the same operation to every element),
+// so here every thread's fragment holds the whole tile, and load/mma/store are done by each thread on its own copy,
+// giving the results the warp's collective operation would. The GPU's constraints are checked (and break the launch
+// like __trap): load/store pointers 256-bit aligned, ldm a multiple of 4 floats. Not checked: that all 32 threads
+// of a warp make the same call together (the kernels call them unconditionally, in uniform code).
+//
 // Not supplied, on purpose (a kernel using them does not compile here): warp intrinsics (__shfl*, __ballot*,
 // warp-level reductions), atomics, dynamic shared memory (extern __shared__), cooperative groups. Our kernels avoid
 // them; a kernel that needs one must bring its emulation, with its constraints documented, first.
@@ -29,6 +36,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -140,3 +149,112 @@ bool register_kernel(const char* name, void (*fn)(A...), unsigned maxThreads) {
 #define LSTMK_KERNEL(name)                                                                                  \
     static const bool lstmk_registered_##name [[maybe_unused]] =                                            \
         ::lstmk_host::register_kernel(#name, &name, lstmk_max_threads_##name);
+
+// ---- tensor cores: nvcuda::wmma (TF32, m16n16k8), emulated at the matrix level (see the top of this file) -----------
+namespace nvcuda {
+namespace wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+namespace precision {
+struct tf32 {};
+}  // namespace precision
+enum layout_t { mem_row_major, mem_col_major };
+
+/** Rows and columns of a fragment's tile: A is M x K, B is K x N, the accumulator M x N. */
+template <class Use, int M, int N, int K>
+struct fragment_shape;
+template <int M, int N, int K>
+struct fragment_shape<matrix_a, M, N, K> { static constexpr int rows = M, cols = K; };
+template <int M, int N, int K>
+struct fragment_shape<matrix_b, M, N, K> { static constexpr int rows = K, cols = N; };
+template <int M, int N, int K>
+struct fragment_shape<accumulator, M, N, K> { static constexpr int rows = M, cols = N; };
+
+/** The whole tile, row-major, in every thread (x[] is opaque to kernels: only uniform per-element operations). */
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+    static_assert(M == 16 && N == 16 && K == 8, "the host build emulates the TF32 shape m16n16k8 only");
+    static_assert(std::is_same_v<Use, accumulator> ? std::is_same_v<T, float> : std::is_same_v<T, precision::tf32>,
+                  "TF32 inputs and float accumulators only");
+    static constexpr int rows = fragment_shape<Use, M, N, K>::rows, cols = fragment_shape<Use, M, N, K>::cols;
+    static constexpr int num_elements = rows * cols;
+    float x[num_elements];
+    float& at(int r, int c) { return x[r * cols + c]; }
+    const float& at(int r, int c) const { return x[r * cols + c]; }
+};
+
+/** What a GPU requires of a wmma load or store: a 256-bit aligned pointer, ldm a multiple of 4 floats. */
+inline void check_matrix_pointer(const float* p, unsigned ldm, const char* call) {
+    if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || ldm % 4 != 0) ::lstmk_host::trap(call, (int) ldm);
+}
+
+template <class Use, int M, int N, int K, class T, class Layout>
+inline void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float v) {
+    for (float& e : f.x) e = v;
+}
+
+/** A or B from memory in the fragment's layout: row_major (r, c) at p[r*ldm + c], col_major at p[c*ldm + r]. */
+template <class Use, int M, int N, int K, class T, class Layout>
+inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
+    static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>, "A and B need a layout");
+    check_matrix_pointer(p, ldm, "wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 4");
+    for (int r = 0; r < f.rows; ++r) {
+        for (int c = 0; c < f.cols; ++c) {
+            f.at(r, c) = std::is_same_v<Layout, row_major> ? p[(long long) r * ldm + c] : p[(long long) c * ldm + r];
+        }
+    }
+}
+
+template <int M, int N, int K>
+inline void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p, unsigned ldm, layout_t l) {
+    check_matrix_pointer(p, ldm, "wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 4");
+    for (int r = 0; r < f.rows; ++r) {
+        for (int c = 0; c < f.cols; ++c) f.at(r, c) = l == mem_row_major ? p[(long long) r * ldm + c] : p[(long long) c * ldm + r];
+    }
+}
+
+template <int M, int N, int K>
+inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t l) {
+    check_matrix_pointer(p, ldm, "wmma::store_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 4");
+    for (int r = 0; r < f.rows; ++r) {
+        for (int c = 0; c < f.cols; ++c) {
+            (l == mem_row_major ? p[(long long) r * ldm + c] : p[(long long) c * ldm + r]) = f.at(r, c);
+        }
+    }
+}
+
+/** d = a·b + c, accumulated in float in k order (the hardware's order within one mma is unspecified). */
+template <int M, int N, int K, class LA, class LB>
+inline void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, precision::tf32, LA>& a,
+                     const fragment<matrix_b, M, N, K, precision::tf32, LB>& b,
+                     const fragment<accumulator, M, N, K, float>& c) {
+    fragment<accumulator, M, N, K, float> out;
+    for (int i = 0; i < M; ++i) {
+        for (int j = 0; j < N; ++j) {
+            float acc = c.at(i, j);
+            for (int k = 0; k < K; ++k) acc = std::fma(a.at(i, k), b.at(k, j), acc);
+            out.at(i, j) = acc;
+        }
+    }
+    d = out;
+}
+
+/**
+ * The float nearest v with TF32's 10 mantissa bits (ties away from zero, as cvt.rna.tf32.f32); infinities and NaN
+ * unchanged.
+ */
+inline float __float_to_tf32(float v) {
+    std::uint32_t u;
+    std::memcpy(&u, &v, sizeof u);
+    if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
+    float r;
+    std::memcpy(&r, &u, sizeof r);
+    return r;
+}
+
+}  // namespace wmma
+}  // namespace nvcuda

@@ -6,6 +6,7 @@ import org.lstmk.api.Layout;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
 import org.lstmk.api.LstmWeights;
+import org.lstmk.api.MatmulPrecision;
 import org.lstmk.cuda.Kernels.Gemm;
 import org.lstmk.cuda.Scratch.Slot;
 import org.lstmk.spi.BackendWeights;
@@ -212,7 +213,7 @@ final class CudaBackend implements LstmBackend {
         boolean projection = cfg.hasProjection();
         long rows = seq.rows(), gateCols = 4L * hid;
         DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, rows * gateCols);
-        kernels.gemm(Gemm.NT, (int) rows, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in,
+        kernels.gemm(Gemm.NT, cfg.matmulPrecision(), (int) rows, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in,
                 w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
         // With projection the step writes m_t = o·tanh(c_t) here, and the projection GEMM turns it into h_t.
         DeviceBuffer m = projection ? scratch.floats(Slot.M, (long) seq.batch() * hid) : null;
@@ -280,12 +281,12 @@ final class CudaBackend implements LstmBackend {
                 download(dh0, b.dh0(), (long) batch * out);
             }
             download(dc, b.dc0(), (long) batch * hid);
-            inputGradient(rows, in, hid, dA, w, b.dx());
+            inputGradient(cfg.matmulPrecision(), rows, in, hid, dA, w, b.dx());
             if (g != null) {
                 DeviceBuffer x = upload(Slot.X, b.x(), rows * in);
-                weightGradients(rows, in, hid, out, dA, x, ws.hPrev, g, b.accumulate());
+                weightGradients(cfg.matmulPrecision(), rows, in, hid, out, dA, x, ws.hPrev, g, b.accumulate());
                 peepholeGradient(rows, hid, peepRows, g, b.accumulate());
-                projectionGradient(rows, hid, out, dhRows, mRows, g, b.accumulate());
+                projectionGradient(cfg.matmulPrecision(), rows, hid, out, dhRows, mRows, g, b.accumulate());
             }
             device.synchronize();
         }
@@ -332,7 +333,7 @@ final class CudaBackend implements LstmBackend {
 
             DeviceBuffer x = upload(Slot.X, f.x(), (long) batch * in);
             DeviceBuffer projected = scratch.floats(Slot.PROJECTED, batch * gateCols);
-            kernels.gemm(Gemm.NT, batch, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in, w.bias.floatAt(0),
+            kernels.gemm(Gemm.NT, cfg.matmulPrecision(), batch, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in, w.bias.floatAt(0),
                     0f, projected.floatAt(0), gateCols, 0);
             DeviceBuffer h = f.h() == null ? null : upload(Slot.H0, f.h(), bo);
             DeviceBuffer c = uploadOrZero(Slot.C, f.c(), bh);
@@ -382,13 +383,13 @@ final class CudaBackend implements LstmBackend {
                 download(dh, cb.dh(), bo);
             }
             download(dc, cb.dc(), bh);
-            inputGradient(batch, in, hid, dA, w, cb.dx());
+            inputGradient(cfg.matmulPrecision(), batch, in, hid, dA, w, cb.dx());
             if (g != null) {
                 DeviceBuffer x = upload(Slot.X, cb.x(), (long) batch * in);
                 DeviceBuffer h = uploadOrZero(Slot.H0, cb.h(), bo);
-                weightGradients(batch, in, hid, out, dA, x, h, g, cb.accumulate());
+                weightGradients(cfg.matmulPrecision(), batch, in, hid, out, dA, x, h, g, cb.accumulate());
                 peepholeGradient(batch, hid, peepRows, g, cb.accumulate());
-                projectionGradient(batch, hid, out, dhNext, mRows, g, cb.accumulate());
+                projectionGradient(cfg.matmulPrecision(), batch, hid, out, dhNext, mRows, g, cb.accumulate());
             }
             device.synchronize();
         }
@@ -407,11 +408,11 @@ final class CudaBackend implements LstmBackend {
         }
     }
 
-    /** {@code dx = dA·W_ih} over {@code rows} rows, if wanted. */
-    private void inputGradient(long rows, int in, int hid, DeviceBuffer dA, CudaWeights w, MemorySegment out) {
+    /** {@code dx = dA·W_ih} over {@code rows} rows, if wanted, in {@code p}. */
+    private void inputGradient(MatmulPrecision p, long rows, int in, int hid, DeviceBuffer dA, CudaWeights w, MemorySegment out) {
         if (out == null) return;
         DeviceBuffer dx = scratch.floats(Slot.DX, rows * in);
-        kernels.gemm(Gemm.NN, (int) rows, in, 4 * hid, dA.floatAt(0), 4L * hid, w.wIh.floatAt(0), in, null, 0f,
+        kernels.gemm(Gemm.NN, p, (int) rows, in, 4 * hid, dA.floatAt(0), 4L * hid, w.wIh.floatAt(0), in, null, 0f,
                 dx.floatAt(0), in, 0);
         download(dx, out, rows * in);
     }
@@ -419,20 +420,20 @@ final class CudaBackend implements LstmBackend {
     /**
      * {@code dW_ih = dAᵀ·x}, {@code dW_hh = dAᵀ·h_prev} ({@code h_prev} is {@code out} = H_out wide),
      * {@code db = Σ_rows dA} over {@code rows} rows, in PyTorch row order; accumulated onto the caller's values when
-     * {@code accumulate}.
+     * {@code accumulate}; the two products in {@code p}.
      */
-    private void weightGradients(long rows, int in, int hid, int out, DeviceBuffer dA, DeviceBuffer x,
+    private void weightGradients(MatmulPrecision p, long rows, int in, int hid, int out, DeviceBuffer dA, DeviceBuffer x,
                                  DeviceBuffer hPrev, LstmGradients g, boolean accumulate) {
         long gateRows = 4L * hid;
         float beta = accumulate ? 1f : 0f;
         DeviceBuffer dWih = accumulate ? upload(Slot.DW_IH, g.dWih(), gateRows * in)
                 : scratch.floats(Slot.DW_IH, gateRows * in);
-        kernels.gemm(Gemm.TN, (int) gateRows, in, (int) rows, dA.floatAt(0), gateRows, x.floatAt(0), in, null, beta,
+        kernels.gemm(Gemm.TN, p, (int) gateRows, in, (int) rows, dA.floatAt(0), gateRows, x.floatAt(0), in, null, beta,
                 dWih.floatAt(0), in, hid);
         download(dWih, g.dWih(), gateRows * in);
         DeviceBuffer dWhh = accumulate ? upload(Slot.DW_HH, g.dWhh(), gateRows * out)
                 : scratch.floats(Slot.DW_HH, gateRows * out);
-        kernels.gemm(Gemm.TN, (int) gateRows, out, (int) rows, dA.floatAt(0), gateRows, hPrev.floatAt(0), out, null,
+        kernels.gemm(Gemm.TN, p, (int) gateRows, out, (int) rows, dA.floatAt(0), gateRows, hPrev.floatAt(0), out, null,
                 beta, dWhh.floatAt(0), out, hid);
         download(dWhh, g.dWhh(), gateRows * out);
         if (g.dbIh() != null) {
@@ -450,14 +451,15 @@ final class CudaBackend implements LstmBackend {
 
     /**
      * {@code dW_hr = Σ_rows dh·mᵀ} ({@code [P, H]}: {@code dhRows [rows, P]}ᵀ·{@code mRows [rows, H]}, one GEMM
-     * over all rows); a null {@code dhRows} (no gradient reached h) contributes zeros. Nothing if not wanted.
+     * over all rows, in {@code p}); a null {@code dhRows} (no gradient reached h) contributes zeros. Nothing if not
+     * wanted.
      */
-    private void projectionGradient(long rows, int hid, int out, DeviceBuffer dhRows, DeviceBuffer mRows,
+    private void projectionGradient(MatmulPrecision p, long rows, int hid, int out, DeviceBuffer dhRows, DeviceBuffer mRows,
                                     LstmGradients g, boolean accumulate) {
         if (mRows == null) return;
         long n = (long) out * hid;
         DeviceBuffer dWhr = accumulate ? upload(Slot.DW_HR, g.dWhr(), n) : scratch.floats(Slot.DW_HR, n);
-        kernels.gemm(Gemm.TN, out, hid, (int) rows, dhRows == null ? null : dhRows.floatAt(0), out, mRows.floatAt(0),
+        kernels.gemm(Gemm.TN, p, out, hid, (int) rows, dhRows == null ? null : dhRows.floatAt(0), out, mRows.floatAt(0),
                 hid, null, accumulate ? 1f : 0f, dWhr.floatAt(0), hid, 0);
         download(dWhr, g.dWhr(), n);
     }

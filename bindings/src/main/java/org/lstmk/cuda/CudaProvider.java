@@ -21,8 +21,8 @@ public final class CudaProvider implements BackendProvider {
 
     @Override
     public String description() {
-        return "hand-written CUDA kernels (fused LSTM step, tiled fp32 GEMMs) on an NVIDIA GPU through JCuda, each call's"
-                + " step launches replayed as one CUDA graph"
+        return "hand-written CUDA kernels (fused LSTM step, tiled fp32 GEMMs; TF32 tensor-core GEMMs for a layer with"
+                + " matmulPrecision TF32) on an NVIDIA GPU through JCuda, each call's step launches replayed as one CUDA graph"
                 + (LaunchChain.graphsWanted() ? "" : " (off: -D" + LaunchChain.GRAPHS_PROPERTY + "=false)");
     }
 

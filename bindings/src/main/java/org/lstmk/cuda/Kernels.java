@@ -2,6 +2,7 @@ package org.lstmk.cuda;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.lstmk.api.MatmulPrecision;
 
 /**
  * Typed launches of the kernels in kernels-cuda/src/main/cuda/lstm_kernels.cu: argument lists in the kernels'
@@ -21,7 +22,7 @@ final class Kernels {
     private final int maxGridY = Math.clamp(Integer.getInteger(MAX_GRID_Y_PROPERTY, CUDA_MAX_GRID_Y), 1, CUDA_MAX_GRID_Y);
     private final Device device;
     private final KernelGeometry geometry;
-    private final DeviceKernel gemmNt, gemmNn, gemmTn, backwardDh, colsum, pack;
+    private final DeviceKernel gemmNt, gemmNn, gemmTn, gemmNtTf32, gemmNnTf32, gemmTnTf32, backwardDh, colsum, pack;
     /** The step kernels, one per cell variant, indexed by {@link CellArgs#variant()}. */
     private final DeviceKernel[] forwardStep, backwardStep;
 
@@ -34,6 +35,9 @@ final class Kernels {
         gemmNt = device.kernel("lstmk_gemm_nt");
         gemmNn = device.kernel("lstmk_gemm_nn");
         gemmTn = device.kernel("lstmk_gemm_tn");
+        gemmNtTf32 = device.kernel("lstmk_gemm_nt_tf32");
+        gemmNnTf32 = device.kernel("lstmk_gemm_nn_tf32");
+        gemmTnTf32 = device.kernel("lstmk_gemm_tn_tf32");
         forwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         backwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         for (int v = 0; v < forwardStep.length; v++) {
@@ -82,11 +86,22 @@ final class Kernels {
      */
     void gemm(Gemm op, int m, int n, int k, DevicePointer a, long lda, DevicePointer b, long ldb, DevicePointer bias,
               float beta, DevicePointer c, long ldc, int cRowGateH) {
+        gemm(op, MatmulPrecision.FP32, m, n, k, a, lda, b, ldb, bias, beta, c, ldc, cRowGateH);
+    }
+
+    /**
+     * As {@link #gemm(Gemm, int, int, int, DevicePointer, long, DevicePointer, long, DevicePointer, float,
+     * DevicePointer, long, int)}, on tensor cores for {@link MatmulPrecision#TF32} ({@code lstmk_gemm_*_tf32}: the
+     * same grid, block and arguments).
+     */
+    void gemm(Gemm op, MatmulPrecision precision, int m, int n, int k, DevicePointer a, long lda, DevicePointer b,
+              long ldb, DevicePointer bias, float beta, DevicePointer c, long ldc, int cRowGateH) {
         KernelGeometry.Tile t = geometry.gemm();
+        boolean tf32 = precision == MatmulPrecision.TF32;
         DeviceKernel kernel = switch (op) {
-            case NT -> gemmNt;
-            case NN -> gemmNn;
-            case TN -> gemmTn;
+            case NT -> tf32 ? gemmNtTf32 : gemmNt;
+            case NN -> tf32 ? gemmNnTf32 : gemmNn;
+            case TN -> tf32 ? gemmTnTf32 : gemmTn;
         };
         launch(kernel, Dim3.of(blocks(m, t.m()), Math.min(blocks(n, t.n()), maxGridY)), Dim3.of(t.threads()),
                 NO_DYNAMIC_SHARED_MEMORY,

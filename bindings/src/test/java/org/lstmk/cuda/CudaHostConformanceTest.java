@@ -2,6 +2,7 @@ package org.lstmk.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -9,6 +10,12 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.lstmk.api.GradientMode;
 import org.lstmk.api.Layout;
+import org.lstmk.api.Lstm;
+import org.lstmk.api.LstmConfig;
+import org.lstmk.api.LstmWeights;
+import org.lstmk.api.MatmulPrecision;
+import org.lstmk.api.PackedWeights;
+import org.lstmk.verify.RandomData;
 import org.lstmk.verify.Comparison;
 import org.lstmk.verify.ConformanceSuite;
 import org.lstmk.verify.ConformanceSuite.Case;
@@ -59,8 +66,54 @@ class CudaHostConformanceTest {
         assertPasses(c);
     }
 
+    /**
+     * TF32 (the projection, dx and weight-gradient GEMMs on tensor cores, emulated): the standard cases on ordinary
+     * data and a few odd sizes and features, at {@code Tolerance.forPrecision}'s TF32 bound. Not saturating inputs:
+     * TF32's error in a pre-activation grows with |x| (about 2⁻¹¹·Σ|x·w|), which is ~0.1 at |x| = 100 and moves gates
+     * near their transition by several percent of the outputs' range (measured: up to 1.5× the bound) — a property of
+     * TF32, documented on {@code MatmulPrecision.TF32}, not of these kernels.
+     */
+    static Stream<Case> tf32Cases() {
+        List<Case> c = new ArrayList<>(ConformanceSuite.standardCases().stream().filter(k -> k.inputScale() <= 1).toList());
+        c.add(new Case("tf32 odd", 65, 17, 3, 2, Layout.BATCH_MAJOR, true, 1, GradientMode.ACCUMULATE, 301));
+        c.add(new Case("tf32 odd 2", 33, 65, 2, 17, Layout.TIME_MAJOR, true, 1, GradientMode.OVERWRITE, 302));
+        c.add(new Case("tf32 features", 11, 13, 4, 3, Layout.TIME_MAJOR, true, 1, GradientMode.ACCUMULATE, 303,
+                new ConformanceSuite.Features(1, false, true, 5, true, 2.5f)));
+        return c.stream();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tf32Cases")
+    void tf32CasesAgreeWithTheReferenceAtTheirTolerance(Case c) {
+        assertPasses(c, MatmulPrecision.TF32);
+    }
+
+    /** The setting reaches the kernels: the TF32 projection rounds (a different y), FP32 gives the FP32 kernels' bits. */
+    @org.junit.jupiter.api.Test
+    void tf32ChangesTheResultsAndFp32DoesNot() {
+        LstmConfig fp32 = LstmConfig.of(24, 16), tf32 = fp32.toBuilder().matmulPrecision(MatmulPrecision.TF32).build();
+        RandomData rnd = new RandomData(9);
+        LstmWeights weights = rnd.weights(fp32);
+        float[] x = rnd.uniform(5 * 3 * 24, 1);
+        float[][] y = new float[3][];
+        LstmConfig[] configs = {fp32, tf32, fp32};
+        for (int i = 0; i < 3; i++) {
+            try (Lstm lstm = Lstm.builder(configs[i]).backend(CudaHostProvider.NAME).verify(false).build();
+                 PackedWeights w = lstm.pack(weights)) {
+                y[i] = new float[5 * 3 * 16];
+                lstm.forward(w, 5, 3, MemorySegment.ofArray(x), null, MemorySegment.ofArray(y[i]), null);
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(y[0], y[2], "FP32 twice: the same bits");
+        assertTrue(!java.util.Arrays.equals(y[0], y[1]), "TF32 rounds the projection's inputs");
+    }
+
     static void assertPasses(Case c) {
-        ConformanceSuite.Outcome o = ConformanceSuite.run(c, CudaHostProvider.NAME, 1);
+        assertPasses(c, MatmulPrecision.FP32);
+    }
+
+    static void assertPasses(Case c, MatmulPrecision precision) {
+        ConformanceSuite.Outcome o = ConformanceSuite.run(c, CudaHostProvider.NAME, 1, precision);
         assertTrue(o.passed(), () -> c + " disagrees with the reference:\n" + o.results().stream()
                 .filter(r -> !r.passed()).map(Comparison.Result::describe).collect(Collectors.joining("\n")));
     }

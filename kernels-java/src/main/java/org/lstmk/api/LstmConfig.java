@@ -36,6 +36,7 @@ public final class LstmConfig {
     private final float cellClip;
     private final Layout layout;
     private final NonFinitePolicy nonFinitePolicy;
+    private final MatmulPrecision matmulPrecision;
 
     private LstmConfig(Builder b) {
         this.inputSize = b.inputSize;
@@ -47,6 +48,7 @@ public final class LstmConfig {
         this.cellClip = b.cellClip;
         this.layout = b.layout;
         this.nonFinitePolicy = b.nonFinitePolicy;
+        this.matmulPrecision = b.matmulPrecision;
     }
 
     /** One time-major unidirectional layer with default policies. */
@@ -101,6 +103,9 @@ public final class LstmConfig {
     /** What calls do with NaN and infinities in their inputs. */
     public NonFinitePolicy nonFinitePolicy() { return nonFinitePolicy; }
 
+    /** The arithmetic the large matrix products may use ({@link MatmulPrecision}); default FP32. */
+    public MatmulPrecision matmulPrecision() { return matmulPrecision; }
+
     /** Input width of layer {@code l}: {@code I} for the first, {@code D·H_out} above it. */
     public int layerInputSize(int layer) {
         Objects.checkIndex(layer, layers);
@@ -141,19 +146,19 @@ public final class LstmConfig {
     public Builder toBuilder() {
         return new Builder(inputSize, hiddenSize).layers(layers).bidirectional(bidirectional)
                 .projectionSize(projectionSize).peepholes(peepholes).cellClip(cellClip)
-                .layout(layout).nonFinitePolicy(nonFinitePolicy);
+                .layout(layout).nonFinitePolicy(nonFinitePolicy).matmulPrecision(matmulPrecision);
     }
 
     @Override public boolean equals(Object o) {
         return o instanceof LstmConfig c && c.inputSize == inputSize && c.hiddenSize == hiddenSize
                 && c.layers == layers && c.bidirectional == bidirectional && c.projectionSize == projectionSize
                 && c.peepholes == peepholes && Float.compare(c.cellClip, cellClip) == 0
-                && c.layout == layout && c.nonFinitePolicy == nonFinitePolicy;
+                && c.layout == layout && c.nonFinitePolicy == nonFinitePolicy && c.matmulPrecision == matmulPrecision;
     }
 
     @Override public int hashCode() {
         return Objects.hash(inputSize, hiddenSize, layers, bidirectional, projectionSize, peepholes, cellClip, layout,
-                nonFinitePolicy);
+                nonFinitePolicy, matmulPrecision);
     }
 
     @Override public String toString() {
@@ -163,7 +168,9 @@ public final class LstmConfig {
         if (hasProjection()) s.append(", P=").append(projectionSize);
         if (peepholes) s.append(", peepholes");
         if (hasCellClip()) s.append(", clip=").append(cellClip);
-        return s.append(", ").append(layout).append(", nonFinite=").append(nonFinitePolicy).append("]").toString();
+        s.append(", ").append(layout).append(", nonFinite=").append(nonFinitePolicy);
+        if (matmulPrecision != MatmulPrecision.FP32) s.append(", matmul=").append(matmulPrecision);
+        return s.append("]").toString();
     }
 
     /** Builder for {@link LstmConfig}. */
@@ -177,6 +184,7 @@ public final class LstmConfig {
         private float cellClip;
         private Layout layout = Layout.TIME_MAJOR;
         private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.PROPAGATE;
+        private MatmulPrecision matmulPrecision = MatmulPrecision.FP32;
 
         private Builder(int inputSize, int hiddenSize) {
             this.inputSize = inputSize;
@@ -227,6 +235,12 @@ public final class LstmConfig {
         /** Policy for NaN and infinite inputs; default {@link NonFinitePolicy#PROPAGATE}. */
         public Builder nonFinitePolicy(NonFinitePolicy policy) {
             this.nonFinitePolicy = Objects.requireNonNull(policy, "nonFinitePolicy");
+            return this;
+        }
+
+        /** The arithmetic the large matrix products may use; default {@link MatmulPrecision#FP32}. */
+        public Builder matmulPrecision(MatmulPrecision precision) {
+            this.matmulPrecision = Objects.requireNonNull(precision, "matmulPrecision");
             return this;
         }
 

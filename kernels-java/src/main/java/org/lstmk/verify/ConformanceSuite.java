@@ -14,6 +14,7 @@ import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
 import org.lstmk.api.LstmState;
 import org.lstmk.api.LstmWeights;
+import org.lstmk.api.MatmulPrecision;
 import org.lstmk.api.PackedWeights;
 import org.lstmk.api.SequenceBatch;
 import org.lstmk.api.StackGradients;
@@ -167,15 +168,23 @@ public final class ConformanceSuite {
 
     /** Runs {@code c} on {@code backend} (with {@code threads}, 0 = backend's choice) and on the reference. */
     public static Outcome run(Case c, String backend, int threads) {
-        LstmConfig cfg = c.config();
+        return run(c, backend, threads, MatmulPrecision.FP32);
+    }
+
+    /**
+     * As {@link #run(Case, String, int)} with the layer's large products in {@code precision} (the reference computes
+     * in double whatever it is told), compared at {@link Tolerance#forPrecision}.
+     */
+    public static Outcome run(Case c, String backend, int threads, MatmulPrecision precision) {
+        LstmConfig cfg = c.config().toBuilder().matmulPrecision(precision).build();
         Problem p = new Problem(c, cfg);
         Run tested = Run.of(cfg, backend, threads, c, p);
         Run ref = Run.of(cfg, ReferenceBackend.NAME, 1, c, p);
 
         int dirs = cfg.directions(), out = cfg.outputSize(), hid = cfg.hiddenSize(), t = c.steps(), b = c.batch();
         int widest = Math.max(c.inputSize(), dirs * out) + out + (cfg.hasProjection() ? hid : 0);
-        double rtol = Tolerance.forCall(widest, 0, t, b) * cfg.layers();
-        double rtolCell = Tolerance.forCall(widest, 0, 1, b);
+        double rtol = Tolerance.forPrecision(precision, Tolerance.forCall(widest, 0, t, b) * cfg.layers());
+        double rtolCell = Tolerance.forPrecision(precision, Tolerance.forCall(widest, 0, 1, b));
         List<Comparison.Result> r = new ArrayList<>();
         Layout l = c.layout();
         r.add(cmp("y", tested.y, ref.y, rtol, Comparison.sequence("y", l, t, b, dirs * out)));

@@ -1,5 +1,7 @@
 package org.lstmk.verify;
 
+import org.lstmk.api.MatmulPrecision;
+
 /**
  * The relative tolerance ({@link Comparison}'s {@code rtol}) for float32 results against the double reference.
  *
@@ -17,6 +19,21 @@ public final class Tolerance {
         double k = Math.sqrt(inputSize + hiddenSize) + Math.sqrt((double) steps * batch);
         return Math.max(1e-5, 2e-6 * k);
     }
+
+    /**
+     * The tolerance for a call whose large matrix products use {@code precision}: {@code rtol} (from
+     * {@link #forCall}) for FP32; for TF32 at least {@link #TF32_RTOL}.
+     */
+    public static double forPrecision(MatmulPrecision precision, double rtol) {
+        return precision == MatmulPrecision.TF32 ? Math.max(rtol, TF32_RTOL) : rtol;
+    }
+
+    /**
+     * TF32's tolerance: its inputs carry relative errors up to {@code u = 2⁻¹¹}, about {@code u} on average per
+     * product (both factors), which averages rather than grows over a sum; 8u ≈ 3.9e-3 of the output's range leaves
+     * room for that and still fails a wrong gate, index or sign (errors of order 1e-2 to 1).
+     */
+    public static final double TF32_RTOL = 8 * 0x1p-11;
 
     /** Float32's unit roundoff, 2⁻²⁴. */
     public static final double FLOAT_EPSILON = 0x1p-24;

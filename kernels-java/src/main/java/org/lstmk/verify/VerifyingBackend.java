@@ -226,7 +226,8 @@ public final class VerifyingBackend implements LstmBackend {
             this.cfg = cfg;
             this.steps = steps;
             this.batch = batch;
-            this.rtol = Tolerance.forCall(cfg.inputSize(), cfg.hiddenSize(), steps, batch);
+            this.rtol = Tolerance.forPrecision(cfg.matmulPrecision(),
+                    Tolerance.forCall(cfg.inputSize(), cfg.hiddenSize(), steps, batch));
             this.packed = batchSizes != null;
             this.rows = packed ? Calls.Sequences.offset(batchSizes, batchSizes.length) : (long) steps * batch;
         }

@@ -51,6 +51,15 @@ class ConstructorValidationTest {
         assertTrue(b.toString().contains("I=3") && b.toString().contains("H=5") && b.toString().contains("BATCH_MAJOR"));
         assertNpe("layout", () -> LstmConfig.builder(3, 5).layout(null));
         assertNpe("nonFinitePolicy", () -> LstmConfig.builder(3, 5).nonFinitePolicy(null));
+        assertEquals(MatmulPrecision.FP32, c.matmulPrecision());
+        assertFalse(c.toString().contains("matmul"), "the default is not spelled out");
+        LstmConfig tf32 = c.toBuilder().matmulPrecision(MatmulPrecision.TF32).build();
+        assertNotEquals(c, tf32);
+        assertEquals(tf32, tf32.toBuilder().build());
+        assertEquals(tf32.hashCode(), tf32.toBuilder().build().hashCode());
+        assertEquals(MatmulPrecision.TF32, tf32.layer(0, Layout.BATCH_MAJOR).matmulPrecision(), "a layer keeps it");
+        assertTrue(tf32.toString().contains("matmul=TF32"), tf32.toString());
+        assertNpe("matmulPrecision", () -> LstmConfig.builder(3, 5).matmulPrecision(null));
     }
 
     @Test
