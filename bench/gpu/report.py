@@ -92,18 +92,20 @@ def build(timing, device, jmh, cudnn, cudnn_info):
                                                                cudnn_info.get("cuda"), cudnn_info.get("cudnn")))
     lines.append("- kernel ms: device time of one sequence with inputs on the GPU (CUDA events, median), launches "
                  "issued one by one; graph ms: the same launches replayed as one CUDA graph, as the API runs them; "
+                 "tf32 ms: graph, the input projection on tensor cores (matmulPrecision TF32); "
                  "ratio = ours (graph) / cuDNN fp32 (TF32 off), lower is better")
     lines.append("- end-to-end ms: host memory in, host memory out (ours: JMH LstmBenchmark.inference through the "
                  "Java API; cuDNN: x.cuda() -> LSTM -> y.cpu()); TFLOP/s = 2*T*B*4H*(I+H) / kernel time")
     lines.append("")
     lines.append("| shape HxBxT | ours kernel ms | ours graph ms | cuDNN fp32 ms | ratio | ours TFLOP/s | cuDNN TFLOP/s "
-                 "| cuDNN tf32 ms | ours e2e ms (JMH) | cuDNN e2e ms |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "| ours tf32 ms | cuDNN tf32 ms | ours e2e ms (JMH) | cuDNN e2e ms |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     worst_b16 = None
     for s in shapes:
         t, c = timing.get(s), cudnn.get(s)
         eager = float(t["device_ms_median"]) if t else None
         graph = float(t["graph_ms_median"]) if t and "graph_ms_median" in t else None
+        tf32 = float(t["tf32_graph_ms_median"]) if t and "tf32_graph_ms_median" in t else None
         ours = graph if graph is not None else eager
         ours_tf = float(t["gflop"]) / ours if t and ours else None
         cd = c["fp32_ms"] if c else None
@@ -111,9 +113,9 @@ def build(timing, device, jmh, cudnn, cudnn_info):
         if ratio is not None and shape_key(s)[1] >= 16:
             worst_b16 = ratio if worst_b16 is None else max(worst_b16, ratio)
         e2e = jmh.get(s)
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             s, fmt(eager), fmt(graph), fmt(cd), fmt(ratio, 2), fmt(ours_tf, 2), fmt(c["fp32_tflops"] if c else None, 2),
-            fmt(c["tf32_ms"] if c else None), e2e_cell(e2e), fmt(c["fp32_e2e_ms"] if c else None)))
+            fmt(tf32), fmt(c["tf32_ms"] if c else None), e2e_cell(e2e), fmt(c["fp32_e2e_ms"] if c else None)))
     lines.append("")
     if worst_b16 is not None:
         lines.append("Issue 4 goal (within 2x of cuDNN fp32 for B >= 16): %s (worst ratio %.2f)"
