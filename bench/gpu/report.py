@@ -11,6 +11,9 @@ import math
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model  # noqa: E402  (beside this script)
+
 
 def read_timing(path):
     """GpuTiming's TSV: shape -> row dict; the '# ...' line names the device."""
@@ -93,13 +96,14 @@ def build(timing, device, jmh, cudnn, cudnn_info):
     lines.append("- kernel ms: device time of one sequence with inputs on the GPU (CUDA events, median), launches "
                  "issued one by one; graph ms: the same launches replayed as one CUDA graph, as the API runs them; "
                  "tf32 ms: graph, the input projection on tensor cores (matmulPrecision TF32); "
+                 "model: bench/gpu/model.py's expectation for the graph path from published ceilings (not a measurement); "
                  "ratio = ours (graph) / cuDNN fp32 (TF32 off), lower is better")
     lines.append("- end-to-end ms: host memory in, host memory out (ours: JMH LstmBenchmark.inference through the "
                  "Java API; cuDNN: x.cuda() -> LSTM -> y.cpu()); TFLOP/s = 2*T*B*4H*(I+H) / kernel time")
     lines.append("")
-    lines.append("| shape HxBxT | ours kernel ms | ours graph ms | cuDNN fp32 ms | ratio | ours TFLOP/s | cuDNN TFLOP/s "
-                 "| ours tf32 ms | cuDNN tf32 ms | ours e2e ms (JMH) | cuDNN e2e ms |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("| shape HxBxT | ours kernel ms | ours graph ms | model ms | cuDNN fp32 ms | ratio | ours TFLOP/s "
+                 "| cuDNN TFLOP/s | ours tf32 ms | cuDNN tf32 ms | ours e2e ms (JMH) | cuDNN e2e ms |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     worst_b16 = None
     for s in shapes:
         t, c = timing.get(s), cudnn.get(s)
@@ -113,8 +117,9 @@ def build(timing, device, jmh, cudnn, cudnn_info):
         if ratio is not None and shape_key(s)[1] >= 16:
             worst_b16 = ratio if worst_b16 is None else max(worst_b16, ratio)
         e2e = jmh.get(s)
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            s, fmt(eager), fmt(graph), fmt(cd), fmt(ratio, 2), fmt(ours_tf, 2), fmt(c["fp32_tflops"] if c else None, 2),
+        h, b, steps = (int(v) for v in s.split("x"))
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            s, fmt(eager), fmt(graph), fmt(model.forward_ms(h, b, steps)), fmt(cd), fmt(ratio, 2), fmt(ours_tf, 2), fmt(c["fp32_tflops"] if c else None, 2),
             fmt(tf32), fmt(c["tf32_ms"] if c else None), e2e_cell(e2e), fmt(c["fp32_e2e_ms"] if c else None)))
     lines.append("")
     if worst_b16 is not None:

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""The CUDA backend's performance model: expected device time per kernel and per forward call on an H100 SXM, from
+published ceilings (leads, not measurements: replace them with the card's measured figures, as METHOD.md says).
+
+Usage: python3 model.py [HxBxT ...]     prints the Markdown table kernels-cuda/README.md quotes
+       report.py imports forward_ms() to put the model beside what bench/gpu measured.
+
+Each kernel's time is the larger of its arithmetic at an assumed fraction of the unit's peak and its memory traffic
+at the bandwidth of where the data lives (L2 when it fits, else HBM), plus, per kernel in a chain, the launch cost:
+a gap between dependent kernels on the device, and (eager) no faster than the host issues cuLaunchKernel.
+"""
+import sys
+
+# ---- ceilings (H100 SXM datasheet and common measurements: leads) ------------------------------------------------
+FP32_PEAK = 67e12          # FLOP/s, plain FMA
+TF32_PEAK = 495e12         # FLOP/s, dense tensor-core TF32 (wgmma); our wmma/mma.sync path reaches a fraction
+HBM_BW = 3.35e12           # B/s (H200: 4.8e12)
+L2_BW = 5.5e12             # B/s, L2 -> SM
+L2_BYTES = 50e6
+SMS = 132
+# ---- what our kernels are assumed to reach (to be replaced by measurement) -----------------------------------------
+GEMM_FP32_EFF = 0.55       # 64x64 tile, 4x4 register tile per thread
+GEMM_TF32_EFF = 0.35       # wmma (HMMA), not wgmma: Hopper's fastest path is out of reach for this API
+STEP_EFF = 0.45            # fused step: 16-row batch tile, 8 units per block
+HOST_LAUNCH_US = 4.0       # one cuLaunchKernel through JCuda, host side (the stream runs dry if the kernel is shorter)
+GRAPH_NODE_US = 1.0        # gap between dependent kernel nodes of a replayed graph
+KERNEL_MIN_US = 2.0        # a dependent kernel's shortest duration (launch latency on the device, ramp, drain)
+
+
+def gemm_us(m, n, k, tf32=False):
+    """C[m,n] = A[m,k] B[k,n]: arithmetic vs one pass over A, B and C from HBM."""
+    flops = 2.0 * m * n * k
+    rate = TF32_PEAK * GEMM_TF32_EFF if tf32 else FP32_PEAK * GEMM_FP32_EFF
+    tiles = -(-m // 64) * -(-n // 64)
+    rate *= min(1.0, tiles / SMS)                       # fewer 64x64 tiles than SMs leaves SMs idle
+    bytes_ = 4.0 * (m * k + k * n + m * n)
+    return max(flops / rate, bytes_ / HBM_BW) * 1e6 + KERNEL_MIN_US
+
+
+def step_parts_us(h, b, k=None):
+    """One fused forward step, h_{t-1}[b,k] . W_hh^T [k,4h] + the cell: (arithmetic µs, W_hh traffic µs)."""
+    k = k or h
+    flops = 2.0 * b * 4 * h * k
+    blocks = (h // 8 or 1) * -(-b // 16)
+    useful = b / (16.0 * -(-b // 16))                   # the 16-row batch tile's filled fraction
+    rate = FP32_PEAK * STEP_EFF * useful * min(1.0, blocks / SMS)
+    w_bytes = 4.0 * 4 * h * k
+    bw = L2_BW if w_bytes <= L2_BYTES else HBM_BW
+    return flops / rate * 1e6, w_bytes / bw * 1e6
+
+
+def step_us(h, b, k=None):
+    """One fused forward step's device time."""
+    return max(step_parts_us(h, b, k)) + KERNEL_MIN_US
+
+
+def forward_ms(h, b, t, graph=True, tf32=False):
+    """A forward call on inputs already on the GPU: the projection GEMM, then t steps (I = H)."""
+    proj = gemm_us(t * b, 4 * h, h, tf32)
+    step = step_us(h, b) + GRAPH_NODE_US           # dependent kernels: a gap on the device either way
+    per_step = step if graph else max(step, HOST_LAUNCH_US)   # eager: the host must also keep up, one launch each
+    return (proj + t * per_step) / 1e3
+
+
+def table(shapes):
+    rows = ["| shape HxBxT | GFLOP | projection fp32 / tf32 µs | step µs | forward eager ms | graph ms | graph+tf32 ms "
+            "| bound |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for s in shapes:
+        h, b, t = (int(v) for v in s.split("x"))
+        gflop = 2.0 * t * b * 4 * h * 2 * h / 1e9
+        step = step_us(h, b)
+        arith, traffic = step_parts_us(h, b)
+        where = "HBM" if 16.0 * h * h > L2_BYTES else "L2"
+        bound = ("eager: host launches; " if step + GRAPH_NODE_US < HOST_LAUNCH_US else "") + (
+            "step arithmetic (%s%d blocks)" % ("1/16-filled batch tile, " if b < 16 else "", (h // 8) * -(-b // 16))
+            if arith >= traffic else "W_hh from %s each step" % where)
+        rows.append("| %s | %.2f | %.0f / %.0f | %.1f | %.2f | %.2f | %.2f | %s |" % (
+            s, gflop, gemm_us(t * b, 4 * h, h), gemm_us(t * b, 4 * h, h, True), step, forward_ms(h, b, t, False),
+            forward_ms(h, b, t), forward_ms(h, b, t, tf32=True), bound))
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(table(sys.argv[1:] or ["128x1x1000", "512x1x100", "512x16x100", "1024x16x100", "1024x64x50",
+                                 "2048x64x100"]))
