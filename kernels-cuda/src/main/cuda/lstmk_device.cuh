@@ -16,6 +16,9 @@
 #define LSTMK_ENTRY(name, maxThreads) extern "C" __global__ void __launch_bounds__(maxThreads) name
 // nvcc: extern "C" kernels are found by name through cuModuleGetFunction; the host build registers them instead.
 #define LSTMK_KERNEL(name)
+// The grid-wide barrier of a cooperative launch (cuLaunchCooperativeKernel); the host build's is a real barrier too.
+#include <cooperative_groups.h>
+#define LSTMK_GRID_SYNC() cooperative_groups::this_grid().sync()
 #endif
 
 namespace lstmk {

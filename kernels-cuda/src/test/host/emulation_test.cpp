@@ -494,6 +494,81 @@ LSTMK_ENTRY(test_wmma_misaligned, 32)(const float* p) {
 }
 LSTMK_KERNEL(test_wmma_misaligned)
 
+// Each round, every block publishes a value and then reads its neighbour's: right only if the grid sync holds every
+// block back until all have written (and until all have read, before the next round's writes).
+LSTMK_ENTRY(test_grid_exchange, 64)(int rounds, float* slots, float* out) {
+    const int n = (int) gridDim.x, b = (int) blockIdx.x;
+    float v = (float) b;
+    for (int r = 0; r < rounds; ++r) {
+        if (threadIdx.x == 0) slots[b] = v;
+        LSTMK_GRID_SYNC();
+        v = slots[(b + 1) % n] + 1.f;
+        LSTMK_GRID_SYNC();
+    }
+    if (threadIdx.x == 0) out[b] = v;
+}
+LSTMK_KERNEL(test_grid_exchange)
+
+// Misuse a GPU would hang on (or worse): mode 0 block 3 returns before the grid sync, 1 block 3 traps while the
+// others wait, 2 half of block 0's threads wait at __syncthreads and half at the grid sync.
+LSTMK_ENTRY(test_grid_misuse, 32)(int mode, float* out) {
+    if (mode == 0 && blockIdx.x == 3) return;
+    if (mode == 1 && blockIdx.x == 3) __trap();
+    if (mode == 2 && blockIdx.x == 0 && threadIdx.x < 16) {
+        __syncthreads();
+    } else {
+        LSTMK_GRID_SYNC();
+    }
+    out[blockIdx.x] = 1.f;
+}
+LSTMK_KERNEL(test_grid_misuse)
+
+extern "C" int lstmk_host_launch_cooperative(const char*, const char*, unsigned, unsigned, unsigned, unsigned, unsigned,
+                                             unsigned, unsigned, void**, char*, int);
+extern "C" int lstmk_host_max_cooperative_blocks();
+extern "C" void lstmk_host_set_max_cooperative_blocks(int);
+
+/** Cooperative launches: a real grid barrier under every schedule, misuse reported (never a hang), size limit. */
+void test_cooperative_launches() {
+    const unsigned n = 16;
+    float* slots = static_cast<float*>(lstmk_host_alloc(n * 4));
+    float* out = static_cast<float*>(lstmk_host_alloc(n * 4));
+    char err[512] = {0};
+    for (int schedule = 0; schedule < 3; ++schedule) {
+        lstmk_host_set_schedule(schedule);
+        int rounds = 5;
+        void* params[] = {&rounds, &slots, &out};
+        const int rc = lstmk_host_launch_cooperative("test_grid_exchange", "ipp", n, 1, 1, 64, 1, 1, 0, params, err,
+                                                     sizeof err);
+        bool right = rc == 0;
+        for (unsigned b = 0; b < n && right; ++b) right = out[b] == (float) ((b + rounds) % n + rounds);
+        expect(right, "grid sync is a barrier across blocks, schedule " + std::to_string(schedule) + " " + err);
+    }
+    lstmk_host_set_schedule(0);
+    const char* wants[] = {"returned without reaching grid sync", "failed while others may wait at a grid sync",
+                           "wait at different"};
+    for (int mode = 0; mode < 3; ++mode) {
+        void* params[] = {&mode, &out};
+        err[0] = 0;
+        const int rc = lstmk_host_launch_cooperative("test_grid_misuse", "ip", 8, 1, 1, 32, 1, 1, 0, params, err,
+                                                     sizeof err);
+        expect(rc != 0 && std::strstr(err, wants[mode]) != nullptr,
+               "grid misuse " + std::to_string(mode) + " fails the launch: " + err);
+    }
+    int rounds = 1;
+    void* params[] = {&rounds, &slots, &out};
+    int rc = lstmk_host_launch("test_grid_exchange", "ipp", 4, 1, 1, 64, 1, 1, 0, params, err, sizeof err);
+    expect(rc != 0 && std::strstr(err, "not launched cooperatively") != nullptr,
+           std::string("a grid sync in an ordinary launch fails it: ") + err);
+    const int limit = lstmk_host_max_cooperative_blocks();
+    lstmk_host_set_max_cooperative_blocks(8);
+    rc = lstmk_host_launch_cooperative("test_grid_exchange", "ipp", 9, 1, 1, 64, 1, 1, 0, params, err, sizeof err);
+    expect(rc != 0 && std::strstr(err, "too large") != nullptr, std::string("a grid over the limit is refused: ") + err);
+    lstmk_host_set_max_cooperative_blocks(limit);
+    lstmk_host_free(slots, err, sizeof err);
+    lstmk_host_free(out, err, sizeof err);
+}
+
 /** TF32 rounding: 10 mantissa bits, to nearest with ties away from zero; infinities and NaN kept. */
 void test_tf32_rounding() {
     using nvcuda::wmma::__float_to_tf32;
@@ -609,6 +684,7 @@ int main() {
     test_races_between_blocks_show();
     test_gemms_index_past_2_32();
     test_tf32_rounding();
+    test_cooperative_launches();
     test_tf32_gemms();
     test_strided_kernels_index_past_2_32();
     test_lanes_report_the_first_failure();

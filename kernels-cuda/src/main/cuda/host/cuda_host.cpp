@@ -52,6 +52,78 @@ struct Fiber {
     State state;
     const char* file;   // where it waits or trapped
     int line;
+    bool grid;          // waits at a grid-wide barrier (LSTMK_GRID_SYNC), not __syncthreads
+    const char* why;    // a trap's reason when not __trap() (misuse the emulation detected)
+};
+
+/**
+ * The grid-wide barrier of a cooperative launch: every block is on its own OS thread, and a block whose threads all
+ * wait at a grid sync waits here for the others. A block that returns, or fails, while others wait (a hang on a GPU)
+ * breaks it: the waiters are released with the reason, so the launch fails instead of hanging.
+ */
+class GridBarrier {
+public:
+    explicit GridBarrier(unsigned long long blocks) : total_(blocks) {}
+
+    /** Waits for every block; false (why set) if the barrier is broken. */
+    bool wait(const std::string& site, std::string& why) {
+        std::unique_lock<std::mutex> l(lock_);
+        if (broken_) return fail(why);
+        if (site_.empty()) site_ = site;
+        if (++arrived_ + exited_ == total_) {
+            if (exited_ > 0) return breakWith(exitedWhere_ + " returned without reaching grid sync at " + site_ +
+                                              ", which other blocks wait at (a GPU hangs)", why);
+            arrived_ = 0;
+            site_.clear();
+            ++generation_;
+            cv_.notify_all();
+            return true;
+        }
+        const unsigned long long g = generation_;
+        cv_.wait(l, [&] { return generation_ != g || broken_; });
+        return broken_ ? fail(why) : true;
+    }
+
+    /** A block ends: it returned (failure empty) or failed; either way it will not reach another grid sync. */
+    void exit(const std::string& block, const std::string& failure) {
+        std::lock_guard<std::mutex> l(lock_);
+        ++exited_;
+        std::string ignored;
+        if (!failure.empty()) {
+            if (!broken_) breakWith(block + " failed while others may wait at a grid sync: " + failure, ignored);
+        } else if (exitedWhere_.empty()) {
+            exitedWhere_ = block;
+        }
+        if (!broken_ && arrived_ > 0 && arrived_ + exited_ == total_) {
+            breakWith(block + " returned without reaching grid sync at " + site_ + ", which other blocks wait at "
+                      "(a GPU hangs)", ignored);
+        }
+    }
+
+    /** Why the launch failed at the barrier, or empty. */
+    std::string broken() {
+        std::lock_guard<std::mutex> l(lock_);
+        return broken_ ? why_ : std::string();
+    }
+
+private:
+    bool fail(std::string& why) {
+        why = why_;
+        return false;
+    }
+    bool breakWith(const std::string& why, std::string& out) {
+        broken_ = true;
+        why_ = why;
+        cv_.notify_all();
+        return fail(out);
+    }
+
+    std::mutex lock_;
+    std::condition_variable cv_;
+    const unsigned long long total_;
+    unsigned long long arrived_ = 0, exited_ = 0, generation_ = 0;
+    std::string site_, exitedWhere_, why_;
+    bool broken_ = false;
 };
 
 // Enough for the kernels' register tiles and the C library's expf/tanhf, with room for a signal handler that the
@@ -67,6 +139,7 @@ struct Runner {
     Fiber* current = nullptr;
     const Kernel* kernel = nullptr;
     void** params = nullptr;
+    GridBarrier* barrier = nullptr;   // a cooperative launch's, else null
 
     ~Runner() {
         for (char* s : stacks) munmap(s - kGuardPage, kStackBytes + kGuardPage);
@@ -135,6 +208,8 @@ bool run_block(Runner& r, unsigned long long blockId, std::string& error) {
         f.state = State::Ready;
         f.file = nullptr;
         f.line = 0;
+        f.grid = false;
+        f.why = nullptr;
         getcontext(&f.context);
         f.context.uc_stack.ss_sp = r.stacks[i];
         f.context.uc_stack.ss_size = kStackBytes;
@@ -156,14 +231,15 @@ bool run_block(Runner& r, unsigned long long blockId, std::string& error) {
         for (unsigned i = 0; i < n; ++i) {
             const Fiber& f = r.fibers[i];
             if (f.state == State::Trapped) {
-                error = "__trap() at " + site(f.file, f.line) + " in " + block_name() + ", " + where(f);
+                error = std::string(f.why != nullptr ? f.why : "__trap()") + " at " + site(f.file, f.line) + " in " +
+                        block_name() + ", " + where(f);
                 return false;
             }
             if (f.state == State::Done && done == nullptr) done = &f;
             if (f.state != State::Waiting) continue;
             if (waiting == nullptr) {
                 waiting = &f;
-            } else if (f.line != waiting->line || std::strcmp(f.file, waiting->file) != 0) {
+            } else if (f.line != waiting->line || std::strcmp(f.file, waiting->file) != 0 || f.grid != waiting->grid) {
                 error = "threads of " + block_name() + " wait at different __syncthreads() calls: " + where(*waiting) +
                         " at " + site(waiting->file, waiting->line) + ", " + where(f) + " at " + site(f.file, f.line) +
                         " (undefined behaviour on a GPU)";
@@ -172,11 +248,12 @@ bool run_block(Runner& r, unsigned long long blockId, std::string& error) {
         }
         if (waiting == nullptr) return true;   // every thread returned
         if (done != nullptr) {
-            error = "__syncthreads() at " + site(waiting->file, waiting->line) + " in " + block_name() +
-                    " is not reached by every thread: " + where(*done) +
-                    " has returned (undefined behaviour on a GPU: the block may hang)";
+            error = std::string(waiting->grid ? "grid sync" : "__syncthreads()") + " at " +
+                    site(waiting->file, waiting->line) + " in " + block_name() + " is not reached by every thread: " +
+                    where(*done) + " has returned (undefined behaviour on a GPU: the block may hang)";
             return false;
         }
+        if (waiting->grid && !r.barrier->wait(site(waiting->file, waiting->line), error)) return false;
         for (unsigned i = 0; i < n; ++i) r.fibers[i].state = State::Ready;
     }
 }
@@ -341,6 +418,53 @@ std::string run_grid(const Kernel* k, void** params, dim3 grid, dim3 block) {
     return first->second;
 }
 
+// ---- cooperative launches --------------------------------------------------------------------------------------------
+
+// A cooperative launch (cuLaunchCooperativeKernel) guarantees that every block is resident at once, which a grid-wide
+// barrier needs. Here every block gets its own OS thread (with its fibers, so __shared__ stays per block), all started
+// together, in the schedule's order; the blocks run truly concurrently, so one block reading what another writes
+// without a grid sync between is a race that shows. The grid may not exceed max_cooperative_blocks (a GPU's limit is
+// what fits on its multiprocessors at once: cuLaunchCooperativeKernel fails with COOPERATIVE_LAUNCH_TOO_LARGE).
+std::atomic<int> max_cooperative_blocks{128};
+
+std::string run_cooperative(const Kernel* k, void** params, dim3 grid, dim3 block) {
+    const unsigned long long blocks = 1ULL * grid.x * grid.y * grid.z;
+    GridBarrier barrier(blocks);
+    std::vector<std::pair<unsigned long long, std::string>> failures(blocks, {~0ULL, std::string()});
+    const int order = schedule_kind.load();
+    std::vector<std::thread> threads;
+    threads.reserve(blocks);
+    for (unsigned long long i = 0; i < blocks; ++i) {
+        const unsigned long long id = order == 1 ? blocks - 1 - i : order == 2 ? (i * 7 + 3) % blocks : i;
+        threads.emplace_back([&, id] {
+            if (!tl_runner) tl_runner = std::make_unique<Runner>();
+            Runner& r = *tl_runner;
+            std::string e;
+            block_idx = uint3{static_cast<unsigned>(id % grid.x), static_cast<unsigned>(id / grid.x % grid.y),
+                              static_cast<unsigned>(id / grid.x / grid.y)};
+            if (!r.reserve(1ULL * block.x * block.y * block.z)) {
+                e = "could not map fiber stacks";
+            } else {
+                r.kernel = k;
+                r.params = params;
+                r.barrier = &barrier;
+                grid_dim = grid;
+                block_dim = block;
+                run_block(r, id, e);
+            }
+            if (!e.empty()) failures[id] = {id, e};
+            barrier.exit(block_name(), e);
+        });
+    }
+    for (std::thread& t : threads) t.join();
+    // blocks that waited at a broken barrier report it; the reason is the block that broke it
+    std::string broken = barrier.broken();
+    if (!broken.empty()) return broken;
+    const auto first = std::min_element(failures.begin(), failures.end(),
+                                        [](const auto& a, const auto& b) { return a.first < b.first; });
+    return first->second;
+}
+
 // ---- device memory -------------------------------------------------------------------------------------------------
 
 // Each allocation is its own mapping, laid out so that both kinds of out-of-bounds access show up:
@@ -489,6 +613,27 @@ void sync_threads(const char* file, int line) {
     swapcontext(&f->context, &r->scheduler);
 }
 
+void grid_sync(const char* file, int line) {
+    Runner* r = tl_runner.get();
+    if (r == nullptr || r->current == nullptr) {
+        std::fprintf(stderr, "lstmk host build: grid sync outside a kernel launch at %s:%d\n", file, line);
+        std::abort();
+    }
+    Fiber* f = r->current;
+    f->file = file;
+    f->line = line;
+    if (r->barrier == nullptr) {   // undefined on a GPU: a grid sync needs every block resident
+        f->state = State::Trapped;
+        f->why = "grid sync in a kernel not launched cooperatively";
+        swapcontext(&f->context, &r->scheduler);   // never resumed
+        std::abort();
+    }
+    f->state = State::Waiting;
+    f->grid = true;
+    swapcontext(&f->context, &r->scheduler);
+    f->grid = false;
+}
+
 void trap(const char* file, int line) {
     Runner* r = tl_runner.get();
     if (r == nullptr || r->current == nullptr) {
@@ -565,6 +710,52 @@ int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsi
         return KERNEL_FAILED;
     }
     return OK;
+}
+
+/**
+ * A cooperative launch (cuLaunchCooperativeKernel): every block at once, each on its own OS thread, so that the
+ * kernel's grid syncs are real barriers; 0, or a status with a message in err. A grid larger than
+ * lstmk_host_max_cooperative_blocks() is refused, as a GPU refuses one that does not fit on its multiprocessors.
+ */
+int lstmk_host_launch_cooperative(const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz,
+                                  unsigned bx, unsigned by, unsigned bz, unsigned sharedBytes, void** params, char* err,
+                                  int errLen) {
+    const Kernel* k = nullptr;
+    std::string e;
+    int rc = check_launch(name, signature, gx, gy, gz, bx, by, bz, sharedBytes, &k, e);
+    if (rc != OK) {
+        copy_message(e, err, errLen);
+        return rc;
+    }
+    const unsigned long long blocks = 1ULL * gx * gy * gz;
+    if (blocks > static_cast<unsigned long long>(max_cooperative_blocks.load())) {
+        copy_message("cooperative launch too large: " + std::to_string(blocks) + " blocks, at most " +
+                     std::to_string(max_cooperative_blocks.load()) + " can be resident at once", err, errLen);
+        return BAD_CONFIGURATION;
+    }
+    if (tl_runner && tl_runner->current != nullptr) {
+        copy_message("a kernel launched from inside a kernel", err, errLen);
+        return BAD_CONFIGURATION;
+    }
+    e = run_cooperative(k, params, dim3{gx, gy, gz}, dim3{bx, by, bz});
+    if (!e.empty()) {
+        copy_message(std::string(name) + ": " + e, err, errLen);
+        return KERNEL_FAILED;
+    }
+    e = check_all_guards();
+    if (!e.empty()) {
+        copy_message(std::string(name) + " wrote outside a buffer: " + e, err, errLen);
+        return KERNEL_FAILED;
+    }
+    return OK;
+}
+
+/** Blocks a cooperative launch may have (the emulated device's co-residency limit; default 128). */
+int lstmk_host_max_cooperative_blocks() { return max_cooperative_blocks.load(); }
+
+/** Sets that limit (tests: a grid that does not fit must be refused), clamped to 1..1024. */
+void lstmk_host_set_max_cooperative_blocks(int blocks) {
+    max_cooperative_blocks.store(std::max(1, std::min(blocks, 1024)));
 }
 
 /**

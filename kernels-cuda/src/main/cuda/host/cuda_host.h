@@ -29,8 +29,13 @@
 // like __trap): load/store pointers 256-bit aligned, ldm a multiple of 4 floats. Not checked: that all 32 threads
 // of a warp make the same call together (the kernels call them unconditionally, in uniform code).
 //
+// Cooperative launches and the grid-wide barrier (LSTMK_GRID_SYNC: cooperative_groups::this_grid().sync() on a GPU):
+// a cooperative launch runs every block at once, each on its own OS thread, so grid syncs are real barriers; a block
+// that returns or fails while others wait at one fails the launch (a GPU hangs), a grid sync outside a cooperative
+// launch fails it, and a grid larger than the emulated co-residency limit is refused.
+//
 // Not supplied, on purpose (a kernel using them does not compile here): warp intrinsics (__shfl*, __ballot*,
-// warp-level reductions), atomics, dynamic shared memory (extern __shared__), cooperative groups. Our kernels avoid
+// warp-level reductions), atomics, dynamic shared memory (extern __shared__), the rest of cooperative groups. Our kernels avoid
 // them; a kernel that needs one must bring its emulation, with its constraints documented, first.
 #pragma once
 
@@ -77,6 +82,12 @@ extern thread_local dim3 grid_dim;
 
 /** Barrier over the block's threads; file and line identify the call so that divergent barriers are reported. */
 void sync_threads(const char* file, int line);
+
+/**
+ * A grid-wide barrier (LSTMK_GRID_SYNC, cooperative_groups' grid.sync() on a GPU): the block's threads wait as at
+ * __syncthreads, then the block waits for every other block; only in a cooperative launch (else the launch fails).
+ */
+void grid_sync(const char* file, int line);
 
 /** Fails the launch with a message naming the place (a kernel's __trap()). */
 [[noreturn]] void trap(const char* file, int line);
@@ -133,6 +144,7 @@ bool register_kernel(const char* name, void (*fn)(A...), unsigned maxThreads) {
 #define gridDim (::lstmk_host::grid_dim)
 #define __syncthreads() ::lstmk_host::sync_threads(__FILE__, __LINE__)
 #define __trap() ::lstmk_host::trap(__FILE__, __LINE__)
+#define LSTMK_GRID_SYNC() ::lstmk_host::grid_sync(__FILE__, __LINE__)
 
 /**
  * The head of a kernel definition, `LSTMK_ENTRY(name, maxThreads)(params) { ... }`: with nvcc exactly
