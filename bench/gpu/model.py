@@ -25,6 +25,7 @@ STEP_EFF = 0.45            # fused step: 16-row batch tile, 8 units per block
 HOST_LAUNCH_US = 4.0       # one cuLaunchKernel through JCuda, host side (the stream runs dry if the kernel is shorter)
 GRAPH_NODE_US = 1.0        # gap between dependent kernel nodes of a replayed graph
 KERNEL_MIN_US = 2.0        # a dependent kernel's shortest duration (launch latency on the device, ramp, drain)
+GRID_SYNC_US = 1.5         # one grid-wide barrier of a cooperative launch (the persistent forward's per-step cost)
 
 
 def gemm_us(m, n, k, tf32=False):
@@ -54,6 +55,11 @@ def step_us(h, b, k=None):
     return max(step_parts_us(h, b, k)) + KERNEL_MIN_US
 
 
+def persistent_ms(h, b, t, tf32=False):
+    """The projection, then all t steps in one cooperative launch: a grid sync instead of a kernel per step (B <= 16)."""
+    return (gemm_us(t * b, 4 * h, h, tf32) + KERNEL_MIN_US + t * (max(step_parts_us(h, b)) + GRID_SYNC_US)) / 1e3
+
+
 def forward_ms(h, b, t, graph=True, tf32=False):
     """A forward call on inputs already on the GPU: the projection GEMM, then t steps (I = H)."""
     proj = gemm_us(t * b, 4 * h, h, tf32)
@@ -64,8 +70,8 @@ def forward_ms(h, b, t, graph=True, tf32=False):
 
 def table(shapes):
     rows = ["| shape HxBxT | GFLOP | projection fp32 / tf32 µs | step µs | forward eager ms | graph ms | graph+tf32 ms "
-            "| bound |",
-            "|---|---:|---:|---:|---:|---:|---:|---|"]
+            "| persistent ms | bound |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for s in shapes:
         h, b, t = (int(v) for v in s.split("x"))
         gflop = 2.0 * t * b * 4 * h * 2 * h / 1e9
@@ -75,9 +81,10 @@ def table(shapes):
         bound = ("eager: host launches; " if step + GRAPH_NODE_US < HOST_LAUNCH_US else "") + (
             "step arithmetic (%s%d blocks)" % ("1/16-filled batch tile, " if b < 16 else "", (h // 8) * -(-b // 16))
             if arith >= traffic else "W_hh from %s each step" % where)
-        rows.append("| %s | %.2f | %.0f / %.0f | %.1f | %.2f | %.2f | %.2f | %s |" % (
+        pers = "%.2f" % persistent_ms(h, b, t) if b <= 16 and (h // 8) * -(-b // 16) <= 6 * SMS else "-"
+        rows.append("| %s | %.2f | %.0f / %.0f | %.1f | %.2f | %.2f | %.2f | %s | %s |" % (
             s, gflop, gemm_us(t * b, 4 * h, h), gemm_us(t * b, 4 * h, h, True), step, forward_ms(h, b, t, False),
-            forward_ms(h, b, t), forward_ms(h, b, t, tf32=True), bound))
+            forward_ms(h, b, t), forward_ms(h, b, t, tf32=True), pers, bound))
     return "\n".join(rows)
 
 

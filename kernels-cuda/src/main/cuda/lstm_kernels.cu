@@ -176,6 +176,51 @@ LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_peep, true, false)
 LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_clip, false, true)
 LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_peep_clip, true, true)
 
+// ---- persistent forward: the whole time loop in one cooperative launch ----------------------------------------------
+
+/**
+ * A uniform forward's T steps in one launch: step t is forward_step on step t's rows (row r of step t at
+ * base + t*step + r*stride, which covers both layouts), then a grid sync, since step t+1 reads every block's h_t.
+ * Same grid and block as one step launch, launched cooperatively (every block resident); each block updates only its
+ * own units' c, so c needs no barrier of its own. Bit for bit the T step launches (the same function per step); what
+ * it saves is the launch and the kernel's start per step. Not with projection (a GEMM sits between the steps).
+ */
+template <class CellT>
+__device__ __forceinline__ void forward_sequence(int T, int B, int H, int K, const float* h0, long long h0Stride,
+                                                 const float* wHh, const float* gx, long long gxStride,
+                                                 long long gxStep, float* c, float* y, long long yStride,
+                                                 long long yStep, float* hOut, float* gates, long long gatesStride,
+                                                 long long gatesStep, float* hSave, long long hSaveStride,
+                                                 long long hSaveStep, float* cSave, long long cSaveStride,
+                                                 long long cSaveStep, const CellT cell) {
+    for (int t = 0; t < T; ++t) {
+        const float* hPrev = t == 0 ? h0 : y + (t - 1) * yStep;
+        forward_step(B, H, K, hPrev, t == 0 ? h0Stride : yStride, wHh, gx + t * gxStep, gxStride, c, y + t * yStep,
+                     yStride, t == T - 1 ? hOut : nullptr, gates == nullptr ? nullptr : gates + t * gatesStep,
+                     gatesStride, 0, hSave == nullptr ? nullptr : hSave + t * hSaveStep, hSaveStride,
+                     cSave == nullptr ? nullptr : cSave + t * cSaveStep, cSaveStride, cell);
+        LSTMK_GRID_SYNC();
+    }
+}
+
+#define LSTMK_FORWARD_SEQUENCE(name, PEEP, CLIP)                                                                       \
+    LSTMK_ENTRY(name, LSTMK_FWD_THREADS)(int T, int B, int H, int K, const float* h0, long long h0Stride,              \
+                                         const float* wHh, const float* gx, long long gxStride, long long gxStep,      \
+                                         float* c, float* y, long long yStride, long long yStep, float* hOut,          \
+                                         float* gates, long long gatesStride, long long gatesStep, float* hSave,       \
+                                         long long hSaveStride, long long hSaveStep, float* cSave,                     \
+                                         long long cSaveStride, long long cSaveStep, LSTMK_CELL_PARAMS) {              \
+        forward_sequence(T, B, H, K, h0, h0Stride, wHh, gx, gxStride, gxStep, c, y, yStride, yStep, hOut, gates,      \
+                         gatesStride, gatesStep, hSave, hSaveStride, hSaveStep, cSave, cSaveStride, cSaveStep,        \
+                         Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                       \
+    }                                                                                                                  \
+    LSTMK_KERNEL(name)
+
+LSTMK_FORWARD_SEQUENCE(lstmk_lstm_forward_sequence, false, false)
+LSTMK_FORWARD_SEQUENCE(lstmk_lstm_forward_sequence_peep, true, false)
+LSTMK_FORWARD_SEQUENCE(lstmk_lstm_forward_sequence_clip, false, true)
+LSTMK_FORWARD_SEQUENCE(lstmk_lstm_forward_sequence_peep_clip, true, true)
+
 // ---- fused recurrent backward step --------------------------------------------------------------------------------
 
 using BackwardTile = TileShape<LSTMK_BWD_TILE_B, LSTMK_BWD_TILE_N, LSTMK_BWD_TILE_K, LSTMK_BWD_MICRO_B,

@@ -178,8 +178,12 @@ final class CudaBackend implements LstmBackend {
             DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
             DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
             DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * out);
-            // the projection and the T steps as one chain of launches: one CUDA graph launch on a GPU
-            device.run(kernels.record(() -> forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast)));
+            if (persistent(cfg, w, seq)) {
+                forwardPersistent(cfg, w, ws, seq, x, h0, c, y, hLast);
+            } else {
+                // the projection and the T steps as one chain of launches: one CUDA graph launch on a GPU
+                device.run(kernels.record(() -> forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast)));
+            }
             download(y, f.y(), rows * out);
             download(hLast, f.hT(), (long) batch * out);
             download(c, f.cT(), (long) batch * hid);
@@ -209,12 +213,10 @@ final class CudaBackend implements LstmBackend {
      */
     void forwardOnDevice(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x,
                          DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
-        int in = cfg.inputSize(), hid = cfg.hiddenSize(), out = cfg.outputSize();
+        int hid = cfg.hiddenSize(), out = cfg.outputSize();
         boolean projection = cfg.hasProjection();
-        long rows = seq.rows(), gateCols = 4L * hid;
-        DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, rows * gateCols);
-        kernels.gemm(Gemm.NT, cfg.matmulPrecision(), (int) rows, (int) gateCols, in, x.floatAt(0), in, w.wIh.floatAt(0), in,
-                w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
+        long gateCols = 4L * hid;
+        DeviceBuffer projected = projectInput(cfg, w, ws, seq, x);
         // With projection the step writes m_t = o·tanh(c_t) here, and the projection GEMM turns it into h_t.
         DeviceBuffer m = projection ? scratch.floats(Slot.M, (long) seq.batch() * hid) : null;
         for (int t = 0; t < seq.steps(); t++) {
@@ -235,6 +237,50 @@ final class CudaBackend implements LstmBackend {
                 }
             }
         }
+    }
+
+    /** {@code x·W_ihᵀ + b} for every row of the call, into the workspace's buffer (training) or scratch. */
+    private DeviceBuffer projectInput(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x) {
+        int in = cfg.inputSize();
+        long rows = seq.rows(), gateCols = 4L * cfg.hiddenSize();
+        DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, rows * gateCols);
+        kernels.gemm(Gemm.NT, cfg.matmulPrecision(), (int) rows, (int) gateCols, in, x.floatAt(0), in,
+                w.wIh.floatAt(0), in, w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
+        return projected;
+    }
+
+    /**
+     * System property: {@code false} keeps every forward on the step launches (read per call; default true). See
+     * {@link #persistent}.
+     */
+    static final String PERSISTENT_PROPERTY = "lstmk.cuda.persistent";
+
+    /**
+     * Whether this forward runs its time loop as one persistent cooperative kernel ({@link #forwardPersistent}): a
+     * uniform batch of at most one batch tile (B ≤ 16, where a step's work is smallest against a launch), more than one
+     * step, no projection (its GEMM sits between the steps), and a grid the device can hold at once.
+     */
+    boolean persistent(LstmConfig cfg, CudaWeights w, Sequence seq) {
+        return !"false".equalsIgnoreCase(System.getProperty(PERSISTENT_PROPERTY, "true").trim()) && seq.uniform()
+                && seq.steps() > 1 && seq.batch() <= kernels.forwardBatchTile() && !cfg.hasProjection()
+                && kernels.forwardSequenceFits(w.cell, cfg.hiddenSize(), seq.batch());
+    }
+
+    /**
+     * The device side of a uniform forward as two launches: the input projection, then every step in one persistent
+     * cooperative kernel (a grid sync between steps instead of a launch), bit for bit what
+     * {@link #forwardOnDevice} computes.
+     */
+    void forwardPersistent(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x,
+                                   DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
+        int hid = cfg.hiddenSize(), out = cfg.outputSize();
+        long gateCols = 4L * hid;
+        DeviceBuffer projected = projectInput(cfg, w, ws, seq, x);
+        kernels.forwardSequence(w.cell, seq.steps(), seq.batch(), hid, out, Rows.dense(h0, out), w.wHh,
+                seq.step(projected, 0, gateCols), seq.stepFloats(gateCols), c, seq.step(y, 0, out), seq.stepFloats(out),
+                hLast, ws != null ? seq.step(ws.gates, 0, gateCols) : Rows.NONE, seq.stepFloats(gateCols),
+                ws != null ? seq.step(ws.hPrev, 0, out) : Rows.NONE, seq.stepFloats(out),
+                ws != null ? seq.step(ws.cPrev, 0, hid) : Rows.NONE, seq.stepFloats(hid));
     }
 
     /** The launches {@code launches} makes through this backend's kernels, recorded as one chain (for GpuTiming). */
@@ -581,6 +627,15 @@ final class CudaBackend implements LstmBackend {
         }
 
         int steps() { return steps; }
+
+        /** Whether every step has all B rows (not packed). */
+        boolean uniform() { return batchSizes == null; }
+
+        /** Uniform only: floats from step t's first row of a {@code width}-wide buffer to step t+1's. */
+        long stepFloats(long width) {
+            if (batchSizes != null) throw new IllegalStateException("packed steps are not evenly spaced");
+            return (layout == Layout.TIME_MAJOR ? batch : 1) * width;
+        }
 
         /** B: every sequence (the rows of step 0). */
         int batch() { return batch; }

@@ -22,7 +22,8 @@ public final class CudaProvider implements BackendProvider {
     @Override
     public String description() {
         return "hand-written CUDA kernels (fused LSTM step, tiled fp32 GEMMs; TF32 tensor-core GEMMs for a layer with"
-                + " matmulPrecision TF32) on an NVIDIA GPU through JCuda, each call's step launches replayed as one CUDA graph"
+                + " matmulPrecision TF32) on an NVIDIA GPU through JCuda, each call's step launches replayed as one CUDA graph,"
+                + " a uniform forward at B <= 16 as one persistent cooperative kernel"
                 + (LaunchChain.graphsWanted() ? "" : " (off: -D" + LaunchChain.GRAPHS_PROPERTY + "=false)");
     }
 

@@ -39,6 +39,18 @@ public interface Device extends AutoCloseable {
     void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args);
 
     /**
+     * Enqueues a cooperative launch ({@code cuLaunchCooperativeKernel}): every block resident at once, so that the
+     * kernel's grid syncs are barriers. The grid may have at most {@link #maxCooperativeBlocks} blocks.
+     */
+    void launchCooperative(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args);
+
+    /**
+     * How many blocks of {@code kernel} with {@code blockThreads} threads can be resident at once (the limit of a
+     * cooperative launch); 0 when the device cannot launch cooperatively.
+     */
+    int maxCooperativeBlocks(DeviceKernel kernel, int blockThreads);
+
+    /**
      * Enqueues the launches of {@code chain} in order, as {@link #launch} would one by one (the same errors), but as
      * one unit: a GPU replays a CUDA graph it made for an equal chain before ({@link LaunchChain}).
      */

@@ -33,7 +33,7 @@ public final class GpuTiming {
 
     /** Header of the output. */
     public static final String HEADER = "shape\thidden\tbatch\tsteps\tdevice_ms_median\tdevice_ms_min\te2e_ms_median"
-            + "\tgflop\tdevice_tflops\tgraph_ms_median\ttf32_graph_ms_median";
+            + "\tgflop\tdevice_tflops\tgraph_ms_median\ttf32_graph_ms_median\tpersistent_ms_median";
 
     public static void main(String[] args) {
         String device = "cuda";
@@ -75,25 +75,36 @@ public final class GpuTiming {
         RandomData rnd = new RandomData(7);
         LstmWeights weights = rnd.weights(cfg);
         float[] x = rnd.uniform(steps * batch * hid, 1);
-        double[] device = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, false);
-        double[] graph = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, true);
+        double[] device = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, Path.STEPS);
+        double[] graph = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, Path.GRAPH);
         LstmConfig tf32 = cfg.toBuilder().matmulPrecision(MatmulPrecision.TF32).build();   // the projection on tensor cores
-        double[] tf32Graph = deviceTimes(gpu, tf32, weights, x, steps, batch, reps, warmup, true);
+        double[] tf32Graph = deviceTimes(gpu, tf32, weights, x, steps, batch, reps, warmup, Path.GRAPH);
+        double[] persistent = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, Path.PERSISTENT);
         double[] e2e = endToEndTimes(gpu ? CudaProvider.NAME : CudaHostProvider.NAME, cfg, weights, x, steps, batch,
                 reps, warmup);
         double gflop = 2.0 * steps * batch * 4 * hid * (2.0 * hid) / 1e9;
         double medianMs = median(device);
-        return String.format(Locale.ROOT, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.4f\t%.4f", shape, hid,
-                batch, steps, medianMs, Arrays.stream(device).min().orElse(0), median(e2e), gflop, gflop / medianMs,
-                median(graph), median(tf32Graph));
+        return String.format(Locale.ROOT, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.4f\t%.4f\t%.4f", shape,
+                hid, batch, steps, medianMs, Arrays.stream(device).min().orElse(0), median(e2e), gflop,
+                gflop / medianMs, median(graph), median(tf32Graph), persistent.length == 0 ? Double.NaN : median(persistent));
+    }
+
+    /** How the forward's launches are issued. */
+    private enum Path {
+        /** One launch per kernel. */
+        STEPS,
+        /** Recorded as one chain, replayed as a CUDA graph. */
+        GRAPH,
+        /** The projection, then every step in one persistent cooperative kernel (where the backend would). */
+        PERSISTENT
     }
 
     /**
-     * Kernel time per sequence: the device part of forward on inputs already on the device, its launches issued one
-     * by one, or ({@code asGraph}) recorded as one chain and replayed as a CUDA graph, as {@code Lstm.forward} runs them.
+     * Kernel time per sequence: the device part of forward on inputs already on the device, issued as {@code path}
+     * says; empty for the persistent path on a shape it does not take.
      */
     private static double[] deviceTimes(boolean gpu, LstmConfig cfg, LstmWeights weights, float[] x, int steps,
-                                        int batch, int reps, int warmup, boolean asGraph) {
+                                        int batch, int reps, int warmup, Path path) {
         Device dev = gpu ? JCudaDevice.open(0, KernelResources.bytes(KernelResources.FATBIN)) : new HostDevice();
         CudaBackend backend = new CudaBackend("timing", dev);
         int hid = cfg.hiddenSize();
@@ -103,11 +114,16 @@ public final class GpuTiming {
              DeviceBuffer c = dev.allocate(bh * Float.BYTES);
              DeviceBuffer y = dev.allocate((long) steps * bh * Float.BYTES)) {
             dev.upload(MemorySegment.ofArray(x), xd, 0);
+            CudaBackend.Sequence seq = CudaBackend.Sequence.uniform(cfg.layout(), steps, batch);
+            if (path == Path.PERSISTENT && !backend.persistent(cfg, w, seq)) return new double[0];
             Runnable forward = () -> {
                 dev.fillZero(c, 0, c.bytes());
                 Runnable launches = () -> backend.forwardOnDevice(cfg, w, null, steps, batch, xd, null, c, y, null);
-                if (asGraph) dev.run(backend.record(launches));
-                else launches.run();
+                switch (path) {
+                    case STEPS -> launches.run();
+                    case GRAPH -> dev.run(backend.record(launches));
+                    case PERSISTENT -> backend.forwardPersistent(cfg, w, null, seq, xd, null, c, y, null);
+                }
             };
             double[] ms = new double[reps];
             for (int i = -warmup; i < reps; i++) {

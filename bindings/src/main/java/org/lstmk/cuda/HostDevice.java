@@ -136,21 +136,54 @@ public final class HostDevice implements Device {
 
     @Override
     public synchronized void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
+        launch("cuLaunchKernel", false, kernel, grid, block, sharedBytes, args);
+    }
+
+    @Override
+    public synchronized void launchCooperative(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes,
+                                               KernelArgs args) {
+        long blocks = (long) grid.x() * grid.y() * grid.z();
+        if (blocks > lib.maxCooperativeBlocks()) {   // what cuLaunchCooperativeKernel says at once
+            throw new DeviceException("cuLaunchCooperativeKernel(" + kernel.name() + ", grid " + grid
+                    + ") failed: cooperative launch too large: " + blocks + " blocks, at most "
+                    + lib.maxCooperativeBlocks() + " can be resident at once");
+        }
+        launch("cuLaunchCooperativeKernel", true, kernel, grid, block, sharedBytes, args);
+        COOPERATIVE_LAUNCHES.incrementAndGet();
+    }
+
+    private void launch(String api, boolean cooperative, DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes,
+                        KernelArgs args) {
         open();
         if (!(kernel instanceof Kernel k) || k.device != this) {
-            throw new IllegalArgumentException("cuLaunchKernel: kernel " + kernel.name() + " belongs to another device");
+            throw new IllegalArgumentException(api + ": kernel " + kernel.name() + " belongs to another device");
         }
-        String call = "cuLaunchKernel(" + k.name + ", grid " + grid + ", block " + block + ")";
+        String call = api + "(" + k.name + ", grid " + grid + ", block " + block + ")";
         String rejected = lib.checkLaunch(k.name, args.signature(), grid, block, sharedBytes);
         if (rejected != null) throw new DeviceException(call + " failed: " + rejected);
         Arena arena = Arena.ofShared();
         MemorySegment params = marshal(args, arena, call);
         enqueue(new Op(call, arena) {
             @Override void run() {
-                String failed = lib.launch(k.name, args.signature(), grid, block, sharedBytes, params);
+                String failed = cooperative
+                        ? lib.launchCooperative(k.name, args.signature(), grid, block, sharedBytes, params)
+                        : lib.launch(k.name, args.signature(), grid, block, sharedBytes, params);
                 if (failed != null) throw new DeviceException("kernel " + failed);
             }
         });
+    }
+
+    /** The host build's co-residency limit, whatever the kernel (it runs every block on its own OS thread). */
+    @Override
+    public int maxCooperativeBlocks(DeviceKernel kernel, int blockThreads) {
+        return lib.maxCooperativeBlocks();
+    }
+
+    private static final AtomicLong COOPERATIVE_LAUNCHES = new AtomicLong();
+
+    /** Cooperative launches issued by every {@code HostDevice} of this process (tests). */
+    static long processCooperativeLaunches() {
+        return COOPERATIVE_LAUNCHES.get();
     }
 
     @Override

@@ -26,8 +26,8 @@ final class HostLibrary {
     private static final int MESSAGE_BYTES = 1024;
     private static volatile Object loaded;   // a HostLibrary, or the String reason it could not be loaded
 
-    private final MethodHandle kernelCount, kernelSignature, checkLaunch, launch, alloc, free, liveAllocations,
-            setSchedule, setBlockLanes, blockLanes;
+    private final MethodHandle kernelCount, kernelSignature, checkLaunch, launch, launchCooperative, alloc, free,
+            liveAllocations, setSchedule, setBlockLanes, blockLanes, maxCooperativeBlocks;
 
     private HostLibrary(SymbolLookup lib) {
         Linker linker = Linker.nativeLinker();
@@ -38,6 +38,9 @@ final class HostLibrary {
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
         checkLaunch = bind(linker, lib, "lstmk_host_check_launch", dims.appendArgumentLayouts(ADDRESS, JAVA_INT));
         launch = bind(linker, lib, "lstmk_host_launch", dims.appendArgumentLayouts(ADDRESS, ADDRESS, JAVA_INT));
+        launchCooperative = bind(linker, lib, "lstmk_host_launch_cooperative",
+                dims.appendArgumentLayouts(ADDRESS, ADDRESS, JAVA_INT));
+        maxCooperativeBlocks = bind(linker, lib, "lstmk_host_max_cooperative_blocks", FunctionDescriptor.of(JAVA_INT));
         alloc = bind(linker, lib, "lstmk_host_alloc", FunctionDescriptor.of(ADDRESS, JAVA_LONG));
         free = bind(linker, lib, "lstmk_host_free", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
         liveAllocations = bind(linker, lib, "lstmk_host_live_allocations", FunctionDescriptor.of(JAVA_LONG));
@@ -131,11 +134,34 @@ final class HostLibrary {
 
     /** Runs the kernel over its grid on this thread; null on success, else what went wrong. */
     String launch(String name, String signature, Dim3 grid, Dim3 block, int sharedBytes, MemorySegment params) {
+        return launch(launch, name, signature, grid, block, sharedBytes, params);
+    }
+
+    /**
+     * Runs the kernel cooperatively (every block at once, grid syncs are real barriers); null on success, else what
+     * went wrong (a grid over {@link #maxCooperativeBlocks()} is refused).
+     */
+    String launchCooperative(String name, String signature, Dim3 grid, Dim3 block, int sharedBytes,
+                             MemorySegment params) {
+        return launch(launchCooperative, name, signature, grid, block, sharedBytes, params);
+    }
+
+    private static String launch(MethodHandle how, String name, String signature, Dim3 grid, Dim3 block,
+                                 int sharedBytes, MemorySegment params) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment msg = a.allocate(MESSAGE_BYTES);
-            int rc = (int) launch.invokeExact(a.allocateFrom(name), a.allocateFrom(signature), grid.x(), grid.y(),
+            int rc = (int) how.invokeExact(a.allocateFrom(name), a.allocateFrom(signature), grid.x(), grid.y(),
                     grid.z(), block.x(), block.y(), block.z(), sharedBytes, params, msg, MESSAGE_BYTES);
             return rc == 0 ? null : msg.getString(0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Blocks a cooperative launch may have (the emulated device's co-residency limit). */
+    int maxCooperativeBlocks() {
+        try {
+            return (int) maxCooperativeBlocks.invokeExact();
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -17,6 +17,7 @@ import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchCooperativeKernel;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemAllocHost;
@@ -28,6 +29,7 @@ import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor;
 import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
@@ -198,12 +200,51 @@ final class JCudaDevice implements Device {
     }
 
     @Override
+    public synchronized void launchCooperative(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes,
+                                               KernelArgs args) {
+        bind();
+        if (!(kernel instanceof Kernel k) || k.device != this) {
+            throw new IllegalArgumentException("cuLaunchCooperativeKernel: kernel " + kernel.name()
+                    + " belongs to another device");
+        }
+        String call = "cuLaunchCooperativeKernel(" + k.name + ", grid " + grid + ", block " + block + ")";
+        Pointer params = Pointer.to(marshal(args, call));
+        check(call, () -> cuLaunchCooperativeKernel(k.function, grid.x(), grid.y(), grid.z(), block.x(), block.y(),
+                block.z(), sharedBytes, stream, params));
+        if (launchedSinceSync.size() < 8) launchedSinceSync.add(k.name);
+    }
+
+    /** Blocks per multiprocessor the occupancy calculator allows, times the multiprocessors; 0 without support. */
+    @Override
+    public synchronized int maxCooperativeBlocks(DeviceKernel kernel, int blockThreads) {
+        bind();
+        if (!(kernel instanceof Kernel k) || k.device != this) {
+            throw new IllegalArgumentException("cuOccupancyMaxActiveBlocksPerMultiprocessor: kernel " + kernel.name()
+                    + " belongs to another device");
+        }
+        if (attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH) == 0) return 0;
+        int[] perSm = new int[1];
+        check("cuOccupancyMaxActiveBlocksPerMultiprocessor(" + k.name + ")",
+                () -> cuOccupancyMaxActiveBlocksPerMultiprocessor(perSm, k.function, blockThreads, 0));
+        return perSm[0] * attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+    }
+
+    @Override
     public synchronized void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
         bind();
         if (!(kernel instanceof Kernel k) || k.device != this) {
             throw new IllegalArgumentException("cuLaunchKernel: kernel " + kernel.name() + " belongs to another device");
         }
         String call = "cuLaunchKernel(" + k.name + ", grid " + grid + ", block " + block + ")";
+        NativePointerObject[] params = marshal(args, call);
+        check(call, () -> cuLaunchKernel(k.function, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                sharedBytes,
+                stream, Pointer.to(params), null));
+        if (launchedSinceSync.size() < 8) launchedSinceSync.add(k.name);
+    }
+
+    /** Kernel arguments as cuLaunchKernel takes them: one pointer to each value. */
+    private NativePointerObject[] marshal(KernelArgs args, String call) {
         List<KernelArgs.Arg> list = args.list();
         NativePointerObject[] params = new NativePointerObject[list.size()];
         for (int i = 0; i < params.length; i++) {
@@ -215,10 +256,7 @@ final class JCudaDevice implements Device {
                 case KernelArgs.Float v -> Pointer.to(new float[] {v.value()});
             };
         }
-        check(call, () -> cuLaunchKernel(k.function, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
-                sharedBytes,
-                stream, Pointer.to(params), null));
-        if (launchedSinceSync.size() < 8) launchedSinceSync.add(k.name);
+        return params;
     }
 
     /** Graphs kept: one per distinct chain recently run (a shape's forward and backward, a few shapes). */

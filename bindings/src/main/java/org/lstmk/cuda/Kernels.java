@@ -24,7 +24,7 @@ final class Kernels {
     private final KernelGeometry geometry;
     private final DeviceKernel gemmNt, gemmNn, gemmTn, gemmNtTf32, gemmNnTf32, gemmTnTf32, backwardDh, colsum, pack;
     /** The step kernels, one per cell variant, indexed by {@link CellArgs#variant()}. */
-    private final DeviceKernel[] forwardStep, backwardStep;
+    private final DeviceKernel[] forwardStep, backwardStep, forwardSequence;
 
     /** Where launches go while {@link #record} runs, else null (they go to the device). */
     private List<LaunchChain.Launch> recording;
@@ -40,8 +40,10 @@ final class Kernels {
         gemmTnTf32 = device.kernel("lstmk_gemm_tn_tf32");
         forwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         backwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
+        forwardSequence = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         for (int v = 0; v < forwardStep.length; v++) {
             forwardStep[v] = device.kernel("lstmk_lstm_forward_step" + CellArgs.VARIANT_SUFFIXES[v]);
+            forwardSequence[v] = device.kernel("lstmk_lstm_forward_sequence" + CellArgs.VARIANT_SUFFIXES[v]);
             backwardStep[v] = device.kernel("lstmk_lstm_backward_step" + CellArgs.VARIANT_SUFFIXES[v]);
         }
         backwardDh = device.kernel("lstmk_lstm_backward_dh");
@@ -115,6 +117,45 @@ final class Kernels {
      * into {@code y} (and {@code hOut}): h_t without projection, the projection's input with it; {@code c} updated
      * in place, optionally the activations and copies of {@code h_{t-1}}, {@code c_{t-1}} saved for backward.
      */
+    /** The grid of a forward step (and of the persistent forward): packed gate-column tiles × batch tiles. */
+    private Dim3 forwardGrid(int hidden, int batch) {
+        KernelGeometry.Tile t = geometry.forward();
+        return Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY));
+    }
+
+    /** Batch rows of a forward step's block tile. */
+    int forwardBatchTile() {
+        return geometry.forward().m();
+    }
+
+    /**
+     * Whether {@link #forwardSequence} can run this shape: its grid fits on the device at once (a cooperative
+     * launch's condition).
+     */
+    boolean forwardSequenceFits(CellArgs cell, int hidden, int batch) {
+        Dim3 g = forwardGrid(hidden, batch);
+        return (long) g.x() * g.y() <= device.maxCooperativeBlocks(forwardSequence[cell.variant()],
+                geometry.forward().threads());
+    }
+
+    /**
+     * {@link #forwardStep} for all {@code steps} steps of a uniform sequence in one cooperative launch
+     * ({@code lstmk_lstm_forward_sequence*}, a persistent grid with a grid sync per step): each {@code Rows} is step
+     * 0's and the matching {@code *Step} the floats from one step's first row to the next's; {@code h0} may be
+     * {@link Rows#NONE}; {@code hOut} is written at the last step. Bit for bit the step launches.
+     */
+    void forwardSequence(CellArgs cell, int steps, int batch, int hidden, int k, Rows h0, DeviceBuffer wHh, Rows gx,
+                         long gxStep, DeviceBuffer c, Rows y, long yStep, DeviceBuffer hOut, Rows gates, long gatesStep,
+                         Rows hSave, long hSaveStep, Rows cSave, long cSaveStep) {
+        KernelArgs args = new KernelArgs().i32(steps).i32(batch).i32(hidden).i32(k).ptr(h0.first())
+                .i64(h0.strideFloats()).ptr(wHh).ptr(gx.first()).i64(gx.strideFloats()).i64(gxStep).ptr(c)
+                .ptr(y.first()).i64(y.strideFloats()).i64(yStep).ptr(hOut).ptr(gates.first())
+                .i64(gates.strideFloats()).i64(gatesStep).ptr(hSave.first()).i64(hSave.strideFloats()).i64(hSaveStep)
+                .ptr(cSave.first()).i64(cSave.strideFloats()).i64(cSaveStep);
+        device.launchCooperative(forwardSequence[cell.variant()], forwardGrid(hidden, batch),
+                Dim3.of(geometry.forward().threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
+    }
+
     void forwardStep(CellArgs cell, int batch, int hidden, int k, Rows hPrev, DeviceBuffer wHh, Rows gx,
                      DeviceBuffer c, Rows y, DeviceBuffer hOut, Rows gates, boolean gatesPytorchOrder, Rows hSave,
                      Rows cSave) {
@@ -123,9 +164,8 @@ final class Kernels {
                 .ptr(wHh).ptr(gx.first()).i64(gx.strideFloats()).ptr(c).ptr(y.first()).i64(y.strideFloats())
                 .ptr(hOut).ptr(gates.first()).i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0)
                 .ptr(hSave.first()).i64(hSave.strideFloats()).ptr(cSave.first()).i64(cSave.strideFloats());
-        launch(forwardStep[cell.variant()],
-                Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
-                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
+        launch(forwardStep[cell.variant()], forwardGrid(hidden, batch), Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
+                cell.appendTo(args));
     }
 
     /**

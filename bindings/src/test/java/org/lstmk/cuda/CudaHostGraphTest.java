@@ -9,6 +9,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.lstmk.api.GradientMode;
@@ -30,6 +32,17 @@ import org.lstmk.verify.RandomData;
 class CudaHostGraphTest {
     private static final String BACKEND = CudaHostProvider.NAME;
     private static final int IN = 7, HID = 9;
+
+    /** These small uniform forwards would run as one persistent kernel, outside any chain (CudaHostPersistentTest). */
+    @BeforeEach
+    void stepLaunches() {
+        System.setProperty(CudaBackend.PERSISTENT_PROPERTY, "false");
+    }
+
+    @AfterEach
+    void restore() {
+        System.clearProperty(CudaBackend.PERSISTENT_PROPERTY);
+    }
 
     /** Everything one training step produces, h0/c0 given or not. */
     private static float[][] trainingStep(Lstm lstm, PackedWeights w, TrainingWorkspace ws, int t, int b,

@@ -151,6 +151,28 @@ abstract class DeviceContractTest {
     }
 
     @Test
+    void aCooperativeLaunchRunsAndOneThatDoesNotFitIsRefused() {
+        DeviceKernel pack = device.kernel("lstmk_pack_gate_rows");
+        int limit = device.maxCooperativeBlocks(pack, 256);
+        assertTrue(limit > 0, "the device launches cooperatively: " + limit);
+        float[] packed = new float[8];
+        try (DeviceBuffer src = device.allocate(8 * Float.BYTES); DeviceBuffer dst = device.allocate(8 * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(sequence(8, 0)), src, 0);
+            device.launchCooperative(pack, Dim3.of(1), Dim3.of(256), 0,
+                    new KernelArgs().i32(2).i32(1).ptr(src).ptr((DeviceBuffer) null).ptr(dst));
+            device.download(dst, 0, MemorySegment.ofArray(packed));
+            device.synchronize();
+            assertArrayEquals(new float[] {0, 2, 4, 6, 1, 3, 5, 7}, packed);
+            DeviceException e = assertThrows(DeviceException.class, () -> {
+                device.launchCooperative(pack, Dim3.of(limit + 1), Dim3.of(256), 0,
+                        new KernelArgs().i32(2).i32(1).ptr(src).ptr((DeviceBuffer) null).ptr(dst));
+                device.synchronize();
+            });
+            assertTrue(e.getMessage().contains("cuLaunchCooperativeKernel(lstmk_pack_gate_rows"), e.getMessage());
+        }
+    }
+
+    @Test
     void unknownKernelNamesTheCall() {
         DeviceException e = assertThrows(DeviceException.class, () -> device.kernel("lstmk_no_such_kernel"));
         assertTrue(e.getMessage().contains("cuModuleGetFunction(lstmk_no_such_kernel)"), e.getMessage());
