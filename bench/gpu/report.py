@@ -95,7 +95,7 @@ def build(timing, device, jmh, cudnn, cudnn_info):
                                                                cudnn_info.get("cuda"), cudnn_info.get("cudnn")))
     lines.append("- kernel ms: device time of one sequence with inputs on the GPU (CUDA events, median), launches "
                  "issued one by one; graph ms: the same launches replayed as one CUDA graph, as the API runs them; "
-                 "tf32 ms: graph, the input projection on tensor cores (matmulPrecision TF32); "
+                 "tf32 / bf16 ms: graph, the input projection on tensor cores (matmulPrecision TF32 / BF16); "
                  "persistent ms: the steps in one cooperative kernel (B <= 16, as the API runs them there); "
                  "model: bench/gpu/model.py's expectation for the graph path from published ceilings (not a measurement); "
                  "ratio = ours (the fastest of our paths) / cuDNN fp32 (TF32 off), lower is better")
@@ -103,14 +103,16 @@ def build(timing, device, jmh, cudnn, cudnn_info):
                  "Java API; cuDNN: x.cuda() -> LSTM -> y.cpu()); TFLOP/s = 2*T*B*4H*(I+H) / kernel time")
     lines.append("")
     lines.append("| shape HxBxT | ours kernel ms | ours graph ms | ours persistent ms | model ms | cuDNN fp32 ms | ratio "
-                 "| ours TFLOP/s | cuDNN TFLOP/s | ours tf32 ms | cuDNN tf32 ms | ours e2e ms (JMH) | cuDNN e2e ms |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "| ours TFLOP/s | cuDNN TFLOP/s | ours tf32 ms | cuDNN tf32 ms | ours bf16 ms | ours e2e ms (JMH) "
+                 "| cuDNN e2e ms |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     worst_b16 = None
     for s in shapes:
         t, c = timing.get(s), cudnn.get(s)
         eager = float(t["device_ms_median"]) if t else None
         graph = float(t["graph_ms_median"]) if t and "graph_ms_median" in t else None
         tf32 = float(t["tf32_graph_ms_median"]) if t and "tf32_graph_ms_median" in t else None
+        bf16 = float(t["bf16_graph_ms_median"]) if t and "bf16_graph_ms_median" in t else None
         pers = float(t["persistent_ms_median"]) if t and "persistent_ms_median" in t else None
         pers = None if pers is not None and math.isnan(pers) else pers
         ours = min(v for v in (pers, graph, eager) if v is not None) if t else None   # what the API would run
@@ -121,10 +123,10 @@ def build(timing, device, jmh, cudnn, cudnn_info):
             worst_b16 = ratio if worst_b16 is None else max(worst_b16, ratio)
         e2e = jmh.get(s)
         h, b, steps = (int(v) for v in s.split("x"))
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             s, fmt(eager), fmt(graph), fmt(pers), fmt(model.persistent_ms(h, b, steps) if pers is not None
                                                     else model.forward_ms(h, b, steps)), fmt(cd), fmt(ratio, 2), fmt(ours_tf, 2), fmt(c["fp32_tflops"] if c else None, 2),
-            fmt(tf32), fmt(c["tf32_ms"] if c else None), e2e_cell(e2e), fmt(c["fp32_e2e_ms"] if c else None)))
+            fmt(tf32), fmt(c["tf32_ms"] if c else None), fmt(bf16), e2e_cell(e2e), fmt(c["fp32_e2e_ms"] if c else None)))
     lines.append("")
     if worst_b16 is not None:
         lines.append("Issue 4 goal (within 2x of cuDNN fp32 for B >= 16): %s (worst ratio %.2f)"

@@ -33,18 +33,18 @@ __device__ __forceinline__ void gemm_out(float* out, float v, const float* bias,
 /**
  * C[M,N] = A.B (+ bias[n]) (+ beta*C). Blocks: x over M tiles, y over N tiles (grid-stride). With cRowGateH = H > 0, output row m
  * is a packed gate row and is stored at PyTorch row pytorch_row(m, H) (weight gradients); 0 stores row m at m.
- * beta == 0 never reads C, so C may hold garbage. TF32: the tile product on tensor cores (tensor_matmul.cuh), inputs
- * rounded to TF32, fp32 accumulation; the same grid and block.
+ * beta == 0 never reads C, so C may hold garbage. P = Tf32 or Bf16: the tile product on tensor cores (tensor_matmul.cuh),
+ * inputs rounded to P, fp32 accumulation; the same grid and block.
  */
-template <Contiguous A_FAST, Contiguous B_FAST, bool TF32>
+template <Contiguous A_FAST, Contiguous B_FAST, class P>
 __device__ __forceinline__ void gemm(int M, int N, int K, MatrixView A, MatrixView B, const float* bias, float beta,
                                      float* C, long long ldc, int cRowGateH) {
     const int m0 = (int) blockIdx.x * GemmTile::TM;
     // Grid-stride over N tiles: gridDim.y is capped at 65535 by CUDA, N is not.
     for (int n0 = (int) blockIdx.y * GemmTile::TN; n0 < N; n0 += (int) gridDim.y * GemmTile::TN) {
-        if constexpr (TF32) {
+        if constexpr (P::TENSOR) {
             __shared__ __align__(32) float Cs[GemmTile::TM][GemmTile::TN + TENSOR_PITCH_PAD];
-            tensor_block_product<GemmTile, A_FAST, B_FAST>(M, N, K, A, B, m0, n0, Cs);
+            tensor_block_product<GemmTile, A_FAST, B_FAST, P>(M, N, K, A, B, m0, n0, Cs);
             for (int e = (int) threadIdx.x; e < GemmTile::TM * GemmTile::TN; e += GemmTile::THREADS) {
                 const int r = e / GemmTile::TN, c = e % GemmTile::TN;   // consecutive threads: consecutive columns
                 const int m = m0 + r, n = n0 + c;
@@ -70,24 +70,27 @@ __device__ __forceinline__ void gemm(int M, int N, int K, MatrixView A, MatrixVi
     }
 }
 
-// The three operand layouts, each in fp32 and (suffix _tf32) on tensor cores, with one argument list:
+// The three operand layouts, each in fp32 and (suffixes _tf32, _bf16) on tensor cores, with one argument list:
 //   nt: C = A[M,K] . B[N,K]^T   the input projection x . W_ih^T for all timesteps at once
 //   nn: C = A[M,K] . B[K,N]     dx = dA . W_ih and dh0 = dA_0 . W_hh
 //   tn: C = A[K,M]^T . B[K,N]   the weight gradients dW = dA^T . x and dA^T . h_prev over all T*B rows
-#define LSTMK_GEMM_ENTRY(name, A_FAST, B_FAST, TF32, A_VIEW, B_VIEW)                                                 \
+#define LSTMK_GEMM_ENTRY(name, A_FAST, B_FAST, P, A_VIEW, B_VIEW)                                                    \
     LSTMK_ENTRY(name, LSTMK_GEMM_THREADS)(int M, int N, int K, const float* A, long long lda, const float* B,          \
                                           long long ldb, const float* bias, float beta, float* C, long long ldc,      \
                                           int cRowGateH) {                                                          \
-        gemm<Contiguous::A_FAST, Contiguous::B_FAST, TF32>(M, N, K, A_VIEW, B_VIEW, bias, beta, C, ldc, cRowGateH);  \
+        gemm<Contiguous::A_FAST, Contiguous::B_FAST, P>(M, N, K, A_VIEW, B_VIEW, bias, beta, C, ldc, cRowGateH);     \
     }                                                                                                              \
     LSTMK_KERNEL(name)
 
-LSTMK_GEMM_ENTRY(lstmk_gemm_nt, K, K, false, (MatrixView{A, lda, 1}), (MatrixView{B, 1, ldb}))
-LSTMK_GEMM_ENTRY(lstmk_gemm_nn, K, MN, false, (MatrixView{A, lda, 1}), (MatrixView{B, ldb, 1}))
-LSTMK_GEMM_ENTRY(lstmk_gemm_tn, MN, MN, false, (MatrixView{A, 1, lda}), (MatrixView{B, ldb, 1}))
-LSTMK_GEMM_ENTRY(lstmk_gemm_nt_tf32, K, K, true, (MatrixView{A, lda, 1}), (MatrixView{B, 1, ldb}))
-LSTMK_GEMM_ENTRY(lstmk_gemm_nn_tf32, K, MN, true, (MatrixView{A, lda, 1}), (MatrixView{B, ldb, 1}))
-LSTMK_GEMM_ENTRY(lstmk_gemm_tn_tf32, MN, MN, true, (MatrixView{A, 1, lda}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nt, K, K, Fp32, (MatrixView{A, lda, 1}), (MatrixView{B, 1, ldb}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nn, K, MN, Fp32, (MatrixView{A, lda, 1}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_tn, MN, MN, Fp32, (MatrixView{A, 1, lda}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nt_tf32, K, K, Tf32, (MatrixView{A, lda, 1}), (MatrixView{B, 1, ldb}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nn_tf32, K, MN, Tf32, (MatrixView{A, lda, 1}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_tn_tf32, MN, MN, Tf32, (MatrixView{A, 1, lda}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nt_bf16, K, K, Bf16, (MatrixView{A, lda, 1}), (MatrixView{B, 1, ldb}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_nn_bf16, K, MN, Bf16, (MatrixView{A, lda, 1}), (MatrixView{B, ldb, 1}))
+LSTMK_GEMM_ENTRY(lstmk_gemm_tn_bf16, MN, MN, Bf16, (MatrixView{A, 1, lda}), (MatrixView{B, ldb, 1}))
 
 // ---- fused recurrent forward step ---------------------------------------------------------------------------------
 

@@ -61,13 +61,13 @@ struct TileStage {
         }
     }
 
-    /** Registers -> tile[k][i] in shared memory. */
-    template <int PITCH>
-    __device__ __forceinline__ void store(float (*tile)[PITCH]) const {
+    /** Registers -> tile[k][i] in shared memory, converted to the tile's element type T (float, or bf16). */
+    template <int PITCH, class T>
+    __device__ __forceinline__ void store(T (*tile)[PITCH]) const {
 #pragma unroll
         for (int q = 0; q < PER; ++q) {
             const int e = (int) threadIdx.x + q * THREADS;
-            tile[k_of(e)][row_of(e)] = v[q];
+            tile[k_of(e)][row_of(e)] = T(v[q]);
         }
     }
 };
@@ -78,9 +78,9 @@ struct TileStage {
  * between two barriers, while the next slice's global loads are already in flight in registers. Every thread of the
  * block must call it (it synchronises).
  */
-template <class S, Contiguous A_FAST, Contiguous B_FAST, int PA, int PB, class Multiply>
+template <class S, Contiguous A_FAST, Contiguous B_FAST, int PA, int PB, class T, class Multiply>
 __device__ __forceinline__ void staged_tiles(int M, int N, int K, MatrixView A, MatrixView B, int m0, int n0,
-                                             float (*As)[PA], float (*Bs)[PB], Multiply multiply) {
+                                             T (*As)[PA], T (*Bs)[PB], Multiply multiply) {
     const MatrixView Bt{B.p, B.colStride, B.rowStride};   // B's columns as the rows of its tile
     TileStage<S::TM, S::TK, S::THREADS, A_FAST> a;
     TileStage<S::TN, S::TK, S::THREADS, B_FAST> b;

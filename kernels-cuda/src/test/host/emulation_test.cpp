@@ -482,6 +482,9 @@ void test_gemms_index_past_2_32() {
     check_gemm_past_2_32("lstmk_gemm_nt_tf32", row_major, col_major);
     check_gemm_past_2_32("lstmk_gemm_nn_tf32", row_major, row_major);
     check_gemm_past_2_32("lstmk_gemm_tn_tf32", col_major, row_major);
+    check_gemm_past_2_32("lstmk_gemm_nt_bf16", row_major, col_major);
+    check_gemm_past_2_32("lstmk_gemm_nn_bf16", row_major, row_major);
+    check_gemm_past_2_32("lstmk_gemm_tn_bf16", col_major, row_major);
 }
 
 // Loads a fragment from a pointer 4 bytes past a 256-bit boundary: a GPU requires 256-bit alignment.
@@ -599,13 +602,12 @@ void test_tf32_rounding() {
  * and against the fp32 GEMM (further apart than fp32 rounding: the inputs were rounded), for odd sizes that leave
  * partial tiles and K not a multiple of 8; with bias, beta and the gate-row map (the tn layout's use).
  */
-void test_tf32_gemms() {
-    using nvcuda::wmma::__float_to_tf32;
+void test_reduced_gemms(const char* suffix, float (*round)(float), double exactBound) {
     const int M = 70, N = 37, K = 45;
-    struct Layout { const char *fp32, *tf32; bool aT, bT; };   // aT: A stored [K,M]; bT: B stored [N,K]
-    const Layout layouts[] = {{"lstmk_gemm_nt", "lstmk_gemm_nt_tf32", false, true},
-                              {"lstmk_gemm_nn", "lstmk_gemm_nn_tf32", false, false},
-                              {"lstmk_gemm_tn", "lstmk_gemm_tn_tf32", true, false}};
+    struct Layout { std::string fp32, tf32; bool aT, bT; };   // aT: A stored [K,M]; bT: B stored [N,K]
+    const Layout layouts[] = {{"lstmk_gemm_nt", std::string("lstmk_gemm_nt") + suffix, false, true},
+                              {"lstmk_gemm_nn", std::string("lstmk_gemm_nn") + suffix, false, false},
+                              {"lstmk_gemm_tn", std::string("lstmk_gemm_tn") + suffix, true, false}};
     for (const Layout& l : layouts) {
         const bool gateRows = l.aT;   // the weight gradients: bias none, beta 0.5, rows through the gate map (H = 18)
         const int rowMap = gateRows ? 18 : 0;   // 4*18 = 72 >= M rows of packed gates
@@ -630,7 +632,7 @@ void test_tf32_gemms() {
         bool ok = true;
         for (float* C : {C32, CT}) {
             void* params[] = {&m_, &n_, &k_, &A, &lda, &B, &ldb, &biasArg, &beta, &C, &ldc, (void*) &rowMap};
-            const char* name = C == C32 ? l.fp32 : l.tf32;
+            const char* name = (C == C32 ? l.fp32 : l.tf32).c_str();
             ok &= lstmk_host_launch(name, "iiiplplpfpli", (M + 63) / 64, (N + 63) / 64, 1, 256, 1, 1, 0, params, err,
                                     sizeof err) == 0;
         }
@@ -641,7 +643,7 @@ void test_tf32_gemms() {
                 double exact = 0, rounded = 0, mag = 0;
                 for (int k = 0; k < K; ++k) {
                     exact += a[m * K + k] * b[k * N + n];
-                    rounded += (double) __float_to_tf32((float) a[m * K + k]) * __float_to_tf32((float) b[k * N + n]);
+                    rounded += (double) round((float) a[m * K + k]) * round((float) b[k * N + n]);
                     mag += std::fabs(a[m * K + k] * b[k * N + n]);
                 }
                 const double add = (biasArg ? bias[n] : 0.0) + beta * 0.25 * ((row * N + n) % 7);
@@ -651,11 +653,29 @@ void test_tf32_gemms() {
             }
         }
         char what[256];
-        std::snprintf(what, sizeof what, "%s: vs the rounded inputs' product %.1e (<= 1e-6), vs exact %.1e (<= 2e-3, "
-                      "> 10x fp32's %.1e) %s", l.tf32, worstRounded, worstTf32VsExact, worst32VsExact, err);
-        expect(ok && worstRounded <= 1e-6 && worstTf32VsExact <= 2e-3 && worstTf32VsExact > 10 * worst32VsExact, what);
+        std::snprintf(what, sizeof what, "%s: vs the rounded inputs' product %.1e (<= 1e-6), vs exact %.1e (<= %.0e, "
+                      "> 10x fp32's %.1e) %s", l.tf32.c_str(), worstRounded, worstTf32VsExact, exactBound,
+                      worst32VsExact, err);
+        expect(ok && worstRounded <= 1e-6 && worstTf32VsExact <= exactBound && worstTf32VsExact > 10 * worst32VsExact,
+               what);
         for (float* f : {A, B, bias, C32, CT}) lstmk_host_free(f, err, sizeof err);
     }
+}
+
+float to_tf32(float v) { return nvcuda::wmma::__float_to_tf32(v); }
+float to_bf16(float v) { return __bfloat162float(__float2bfloat16(v)); }
+
+void test_tf32_gemms() { test_reduced_gemms("_tf32", to_tf32, 2e-3); }
+
+/** BF16 rounding (8 mantissa bits, to nearest even, NaN kept) and the BF16 GEMMs. */
+void test_bf16() {
+    const float ulp = std::ldexp(1.f, -7);
+    expect(to_bf16(1.f) == 1.f && to_bf16(1.f + ulp / 2) == 1.f && to_bf16(1.f + 1.5f * ulp) == 1.f + 2 * ulp &&
+               to_bf16(-1.f - 1.5f * ulp) == -1.f - 2 * ulp && to_bf16(1.f + ulp / 2 + std::ldexp(1.f, -20)) == 1.f + ulp,
+           "bf16: ties to even (both signs), above half an ulp up");
+    expect(to_bf16(INFINITY) == INFINITY && std::isnan(to_bf16(NAN)) && to_bf16(3.4028235e38f) == INFINITY,
+           "bf16: infinities and NaN kept, the largest float rounds to infinity");
+    test_reduced_gemms("_bf16", to_bf16, 1.6e-2);
 }
 
 void test_memory_is_poisoned() {
@@ -686,6 +706,7 @@ int main() {
     test_tf32_rounding();
     test_cooperative_launches();
     test_tf32_gemms();
+    test_bf16();
     test_strided_kernels_index_past_2_32();
     test_lanes_report_the_first_failure();
     test_read_past_the_end_faults();

@@ -22,11 +22,12 @@
 // neighbour's bytes and the test passed. Writes past the end, and into the guard zone before the start, fail the
 // launch (or fault, further out). Fresh memory, and the < 16-byte tail, read as NaN.
 //
-// Tensor cores (nvcuda::wmma, TF32 m16n16k8 only), emulated at the matrix level: the API leaves the mapping of a
+// Tensor cores (nvcuda::wmma: TF32 m16n16k8, BF16 m16n16k16 with cuda_bf16.h's __nv_bfloat16), emulated at the
+// matrix level: the API leaves the mapping of a
 // fragment's elements to a warp's threads unspecified (a kernel may only apply the same operation to every element),
 // so here every thread's fragment holds the whole tile, and load/mma/store are done by each thread on its own copy,
 // giving the results the warp's collective operation would. The GPU's constraints are checked (and break the launch
-// like __trap): load/store pointers 256-bit aligned, ldm a multiple of 4 floats. Not checked: that all 32 threads
+// like __trap): load/store pointers 256-bit aligned, ldm a multiple of 16 bytes. Not checked: that all 32 threads
 // of a warp make the same call together (the kernels call them unconditionally, in uniform code).
 //
 // Cooperative launches and the grid-wide barrier (LSTMK_GRID_SYNC: cooperative_groups::this_grid().sync() on a GPU):
@@ -162,7 +163,29 @@ bool register_kernel(const char* name, void (*fn)(A...), unsigned maxThreads) {
     static const bool lstmk_registered_##name [[maybe_unused]] =                                            \
         ::lstmk_host::register_kernel(#name, &name, lstmk_max_threads_##name);
 
-// ---- tensor cores: nvcuda::wmma (TF32, m16n16k8), emulated at the matrix level (see the top of this file) -----------
+// ---- bfloat16 storage (cuda_bf16.h's __nv_bfloat16: the top 16 bits of a float) -----------------------------------
+
+struct __nv_bfloat16 {
+    std::uint16_t bits;
+    __nv_bfloat16() = default;
+    /** To nearest, ties to even, as __float2bfloat16; NaN stays (quiet) NaN. */
+    __nv_bfloat16(float f) {
+        std::uint32_t u;
+        std::memcpy(&u, &f, sizeof u);
+        bits = (u & 0x7fffffffu) > 0x7f800000u ? static_cast<std::uint16_t>((u >> 16) | 0x0040u)
+                                               : static_cast<std::uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+    operator float() const {
+        const std::uint32_t u = static_cast<std::uint32_t>(bits) << 16;
+        float f;
+        std::memcpy(&f, &u, sizeof f);
+        return f;
+    }
+};
+inline __nv_bfloat16 __float2bfloat16(float f) { return __nv_bfloat16(f); }
+inline float __bfloat162float(__nv_bfloat16 b) { return static_cast<float>(b); }
+
+// ---- tensor cores: nvcuda::wmma (TF32 m16n16k8, BF16 m16n16k16), emulated at the matrix level (see the top) ---------
 namespace nvcuda {
 namespace wmma {
 
@@ -186,12 +209,17 @@ struct fragment_shape<matrix_b, M, N, K> { static constexpr int rows = K, cols =
 template <int M, int N, int K>
 struct fragment_shape<accumulator, M, N, K> { static constexpr int rows = M, cols = N; };
 
-/** The whole tile, row-major, in every thread (x[] is opaque to kernels: only uniform per-element operations). */
+/**
+ * The whole tile, row-major, in every thread, as floats (a BF16 input holds bf16 values exactly); x[] is opaque to
+ * kernels: only uniform per-element operations.
+ */
 template <class Use, int M, int N, int K, class T, class Layout = void>
 struct fragment {
-    static_assert(M == 16 && N == 16 && K == 8, "the host build emulates the TF32 shape m16n16k8 only");
-    static_assert(std::is_same_v<Use, accumulator> ? std::is_same_v<T, float> : std::is_same_v<T, precision::tf32>,
-                  "TF32 inputs and float accumulators only");
+    static_assert(M == 16 && N == 16 && (K == 8 || K == 16), "the host build emulates m16n16k8 and m16n16k16 only");
+    static_assert(std::is_same_v<Use, accumulator>
+                          ? std::is_same_v<T, float>
+                          : (K == 8 && std::is_same_v<T, precision::tf32>) || (K == 16 && std::is_same_v<T, __nv_bfloat16>),
+                  "TF32 inputs with K = 8, BF16 inputs with K = 16, float accumulators");
     static constexpr int rows = fragment_shape<Use, M, N, K>::rows, cols = fragment_shape<Use, M, N, K>::cols;
     static constexpr int num_elements = rows * cols;
     float x[num_elements];
@@ -199,9 +227,10 @@ struct fragment {
     const float& at(int r, int c) const { return x[r * cols + c]; }
 };
 
-/** What a GPU requires of a wmma load or store: a 256-bit aligned pointer, ldm a multiple of 4 floats. */
-inline void check_matrix_pointer(const float* p, unsigned ldm, const char* call) {
-    if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || ldm % 4 != 0) ::lstmk_host::trap(call, (int) ldm);
+/** What a GPU requires of a wmma load or store: a 256-bit aligned pointer, ldm a multiple of 16 bytes. */
+template <class E>
+inline void check_matrix_pointer(const E* p, unsigned ldm, const char* call) {
+    if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || (ldm * sizeof(E)) % 16 != 0) ::lstmk_host::trap(call, (int) ldm);
 }
 
 template <class Use, int M, int N, int K, class T, class Layout>
@@ -210,20 +239,23 @@ inline void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float v) {
 }
 
 /** A or B from memory in the fragment's layout: row_major (r, c) at p[r*ldm + c], col_major at p[c*ldm + r]. */
-template <class Use, int M, int N, int K, class T, class Layout>
-inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
+template <class Use, int M, int N, int K, class T, class Layout, class E>
+inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const E* p, unsigned ldm) {
     static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>, "A and B need a layout");
-    check_matrix_pointer(p, ldm, "wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 4");
+    static_assert(std::is_same_v<E, std::conditional_t<std::is_same_v<T, __nv_bfloat16>, __nv_bfloat16, float>>,
+                  "TF32 fragments load floats, BF16 fragments load __nv_bfloat16");
+    check_matrix_pointer(p, ldm, "wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 16 bytes");
     for (int r = 0; r < f.rows; ++r) {
         for (int c = 0; c < f.cols; ++c) {
-            f.at(r, c) = std::is_same_v<Layout, row_major> ? p[(long long) r * ldm + c] : p[(long long) c * ldm + r];
+            f.at(r, c) = static_cast<float>(std::is_same_v<Layout, row_major> ? p[(long long) r * ldm + c]
+                                                                              : p[(long long) c * ldm + r]);
         }
     }
 }
 
 template <int M, int N, int K>
 inline void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p, unsigned ldm, layout_t l) {
-    check_matrix_pointer(p, ldm, "wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 4");
+    check_matrix_pointer(p, ldm, "wmma::load_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 16 bytes");
     for (int r = 0; r < f.rows; ++r) {
         for (int c = 0; c < f.cols; ++c) f.at(r, c) = l == mem_row_major ? p[(long long) r * ldm + c] : p[(long long) c * ldm + r];
     }
@@ -231,7 +263,7 @@ inline void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const flo
 
 template <int M, int N, int K>
 inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t l) {
-    check_matrix_pointer(p, ldm, "wmma::store_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 4");
+    check_matrix_pointer(p, ldm, "wmma::store_matrix_sync: pointer not 256-bit aligned or ldm not a multiple of 16 bytes");
     for (int r = 0; r < f.rows; ++r) {
         for (int c = 0; c < f.cols; ++c) {
             (l == mem_row_major ? p[(long long) r * ldm + c] : p[(long long) c * ldm + r]) = f.at(r, c);
@@ -240,10 +272,9 @@ inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, flo
 }
 
 /** d = a·b + c, accumulated in float in k order (the hardware's order within one mma is unspecified). */
-template <int M, int N, int K, class LA, class LB>
-inline void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, precision::tf32, LA>& a,
-                     const fragment<matrix_b, M, N, K, precision::tf32, LB>& b,
-                     const fragment<accumulator, M, N, K, float>& c) {
+template <int M, int N, int K, class T, class LA, class LB>
+inline void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, T, LA>& a,
+                     const fragment<matrix_b, M, N, K, T, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
     fragment<accumulator, M, N, K, float> out;
     for (int i = 0; i < M; ++i) {
         for (int j = 0; j < N; ++j) {

@@ -33,7 +33,7 @@ public final class GpuTiming {
 
     /** Header of the output. */
     public static final String HEADER = "shape\thidden\tbatch\tsteps\tdevice_ms_median\tdevice_ms_min\te2e_ms_median"
-            + "\tgflop\tdevice_tflops\tgraph_ms_median\ttf32_graph_ms_median\tpersistent_ms_median";
+            + "\tgflop\tdevice_tflops\tgraph_ms_median\ttf32_graph_ms_median\tpersistent_ms_median\tbf16_graph_ms_median";
 
     public static void main(String[] args) {
         String device = "cuda";
@@ -80,13 +80,16 @@ public final class GpuTiming {
         LstmConfig tf32 = cfg.toBuilder().matmulPrecision(MatmulPrecision.TF32).build();   // the projection on tensor cores
         double[] tf32Graph = deviceTimes(gpu, tf32, weights, x, steps, batch, reps, warmup, Path.GRAPH);
         double[] persistent = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, Path.PERSISTENT);
+        LstmConfig bf16 = cfg.toBuilder().matmulPrecision(MatmulPrecision.BF16).build();
+        double[] bf16Graph = deviceTimes(gpu, bf16, weights, x, steps, batch, reps, warmup, Path.GRAPH);
         double[] e2e = endToEndTimes(gpu ? CudaProvider.NAME : CudaHostProvider.NAME, cfg, weights, x, steps, batch,
                 reps, warmup);
         double gflop = 2.0 * steps * batch * 4 * hid * (2.0 * hid) / 1e9;
         double medianMs = median(device);
-        return String.format(Locale.ROOT, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.4f\t%.4f\t%.4f", shape,
-                hid, batch, steps, medianMs, Arrays.stream(device).min().orElse(0), median(e2e), gflop,
-                gflop / medianMs, median(graph), median(tf32Graph), persistent.length == 0 ? Double.NaN : median(persistent));
+        return String.format(Locale.ROOT, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.4f\t%.4f\t%.4f\t%.4f",
+                shape, hid, batch, steps, medianMs, Arrays.stream(device).min().orElse(0), median(e2e), gflop,
+                gflop / medianMs, median(graph), median(tf32Graph), persistent.length == 0 ? Double.NaN : median(persistent),
+                median(bf16Graph));
     }
 
     /** How the forward's launches are issued. */

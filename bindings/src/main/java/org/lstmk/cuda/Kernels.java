@@ -2,6 +2,7 @@ package org.lstmk.cuda;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.lstmk.api.MatmulPrecision;
 
 /**
@@ -22,7 +23,9 @@ final class Kernels {
     private final int maxGridY = Math.clamp(Integer.getInteger(MAX_GRID_Y_PROPERTY, CUDA_MAX_GRID_Y), 1, CUDA_MAX_GRID_Y);
     private final Device device;
     private final KernelGeometry geometry;
-    private final DeviceKernel gemmNt, gemmNn, gemmTn, gemmNtTf32, gemmNnTf32, gemmTnTf32, backwardDh, colsum, pack;
+    private final DeviceKernel backwardDh, colsum, pack;
+    /** The GEMMs by {@link MatmulPrecision} ordinal, then {@link Gemm} ordinal. */
+    private final DeviceKernel[][] gemms;
     /** The step kernels, one per cell variant, indexed by {@link CellArgs#variant()}. */
     private final DeviceKernel[] forwardStep, backwardStep, forwardSequence;
 
@@ -32,12 +35,14 @@ final class Kernels {
     Kernels(Device device) {
         this.device = device;
         this.geometry = KernelGeometry.load();
-        gemmNt = device.kernel("lstmk_gemm_nt");
-        gemmNn = device.kernel("lstmk_gemm_nn");
-        gemmTn = device.kernel("lstmk_gemm_tn");
-        gemmNtTf32 = device.kernel("lstmk_gemm_nt_tf32");
-        gemmNnTf32 = device.kernel("lstmk_gemm_nn_tf32");
-        gemmTnTf32 = device.kernel("lstmk_gemm_tn_tf32");
+        gemms = new DeviceKernel[MatmulPrecision.values().length][Gemm.values().length];
+        for (MatmulPrecision p : MatmulPrecision.values()) {
+            String suffix = p == MatmulPrecision.FP32 ? "" : "_" + p.name().toLowerCase(Locale.ROOT);
+            for (Gemm g : Gemm.values()) {
+                gemms[p.ordinal()][g.ordinal()] = device.kernel(
+                        "lstmk_gemm_" + g.name().toLowerCase(Locale.ROOT) + suffix);
+            }
+        }
         forwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         backwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         forwardSequence = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
@@ -93,18 +98,13 @@ final class Kernels {
 
     /**
      * As {@link #gemm(Gemm, int, int, int, DevicePointer, long, DevicePointer, long, DevicePointer, float,
-     * DevicePointer, long, int)}, on tensor cores for {@link MatmulPrecision#TF32} ({@code lstmk_gemm_*_tf32}: the
-     * same grid, block and arguments).
+     * DevicePointer, long, int)}, on tensor cores for {@link MatmulPrecision#TF32} and {@link MatmulPrecision#BF16}
+     * ({@code lstmk_gemm_*_tf32}, {@code _bf16}: the same grid, block and arguments).
      */
     void gemm(Gemm op, MatmulPrecision precision, int m, int n, int k, DevicePointer a, long lda, DevicePointer b,
               long ldb, DevicePointer bias, float beta, DevicePointer c, long ldc, int cRowGateH) {
         KernelGeometry.Tile t = geometry.gemm();
-        boolean tf32 = precision == MatmulPrecision.TF32;
-        DeviceKernel kernel = switch (op) {
-            case NT -> tf32 ? gemmNtTf32 : gemmNt;
-            case NN -> tf32 ? gemmNnTf32 : gemmNn;
-            case TN -> tf32 ? gemmTnTf32 : gemmTn;
-        };
+        DeviceKernel kernel = gemms[precision.ordinal()][op.ordinal()];
         launch(kernel, Dim3.of(blocks(m, t.m()), Math.min(blocks(n, t.n()), maxGridY)), Dim3.of(t.threads()),
                 NO_DYNAMIC_SHARED_MEMORY,
                 new KernelArgs().i32(m).i32(n).i32(k).ptr(a).i64(lda).ptr(b).i64(ldb).ptr(bias).f32(beta).ptr(c)

@@ -88,16 +88,27 @@ class CudaHostConformanceTest {
         assertPasses(c, MatmulPrecision.TF32);
     }
 
-    /** The setting reaches the kernels: the TF32 projection rounds (a different y), FP32 gives the FP32 kernels' bits. */
+    /** BF16: the same cases (ordinary data) at BF16's bound. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("tf32Cases")
+    void bf16CasesAgreeWithTheReferenceAtTheirTolerance(Case c) {
+        assertPasses(c, MatmulPrecision.BF16);
+    }
+
+    /**
+     * The setting reaches the kernels: the TF32 and BF16 projections round (each a different y), FP32 gives the FP32
+     * kernels' bits.
+     */
     @org.junit.jupiter.api.Test
-    void tf32ChangesTheResultsAndFp32DoesNot() {
-        LstmConfig fp32 = LstmConfig.of(24, 16), tf32 = fp32.toBuilder().matmulPrecision(MatmulPrecision.TF32).build();
+    void reducedPrecisionsChangeTheResultsAndFp32DoesNot() {
+        LstmConfig fp32 = LstmConfig.of(24, 16), tf32 = fp32.toBuilder().matmulPrecision(MatmulPrecision.TF32).build(),
+                bf16 = fp32.toBuilder().matmulPrecision(MatmulPrecision.BF16).build();
         RandomData rnd = new RandomData(9);
         LstmWeights weights = rnd.weights(fp32);
         float[] x = rnd.uniform(5 * 3 * 24, 1);
-        float[][] y = new float[3][];
-        LstmConfig[] configs = {fp32, tf32, fp32};
-        for (int i = 0; i < 3; i++) {
+        float[][] y = new float[4][];
+        LstmConfig[] configs = {fp32, tf32, fp32, bf16};
+        for (int i = 0; i < configs.length; i++) {
             try (Lstm lstm = Lstm.builder(configs[i]).backend(CudaHostProvider.NAME).verify(false).build();
                  PackedWeights w = lstm.pack(weights)) {
                 y[i] = new float[5 * 3 * 16];
@@ -106,6 +117,8 @@ class CudaHostConformanceTest {
         }
         org.junit.jupiter.api.Assertions.assertArrayEquals(y[0], y[2], "FP32 twice: the same bits");
         assertTrue(!java.util.Arrays.equals(y[0], y[1]), "TF32 rounds the projection's inputs");
+        assertTrue(!java.util.Arrays.equals(y[0], y[3]) && !java.util.Arrays.equals(y[1], y[3]),
+                "BF16 rounds them further");
     }
 
     static void assertPasses(Case c) {

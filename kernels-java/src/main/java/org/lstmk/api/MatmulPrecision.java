@@ -16,5 +16,11 @@ public enum MatmulPrecision {
      * (|x| ≲ 1), not to float32's; the error of a pre-activation grows with the inputs (about 2⁻¹¹·Σ|x·w|), so with
      * large inputs gates near their transition move by percents: use FP32 there.
      */
-    TF32
+    TF32,
+    /**
+     * bfloat16 products on NVIDIA tensor cores (as PyTorch's autocast to bfloat16 for the matmuls): inputs rounded to
+     * 8 mantissa bits (relative error up to 2⁻⁹), sums in float32; about 4× TF32's error, agreeing with the reference
+     * to about 1e-2 of the output's range on ordinary data ({@code verify.Tolerance#forPrecision}).
+     */
+    BF16
 }

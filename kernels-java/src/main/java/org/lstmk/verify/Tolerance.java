@@ -22,11 +22,18 @@ public final class Tolerance {
 
     /**
      * The tolerance for a call whose large matrix products use {@code precision}: {@code rtol} (from
-     * {@link #forCall}) for FP32; for TF32 at least {@link #TF32_RTOL}.
+     * {@link #forCall}) for FP32; for TF32 at least {@link #TF32_RTOL}, for BF16 {@link #BF16_RTOL}.
      */
     public static double forPrecision(MatmulPrecision precision, double rtol) {
-        return precision == MatmulPrecision.TF32 ? Math.max(rtol, TF32_RTOL) : rtol;
+        return switch (precision) {
+            case FP32 -> rtol;
+            case TF32 -> Math.max(rtol, TF32_RTOL);
+            case BF16 -> Math.max(rtol, BF16_RTOL);
+        };
     }
+
+    /** BF16's tolerance, by TF32's reasoning with {@code u = 2⁻⁹}: 8u ≈ 1.6e-2 of the output's range. */
+    public static final double BF16_RTOL = 8 * 0x1p-9;
 
     /**
      * TF32's tolerance: its inputs carry relative errors up to {@code u = 2⁻¹¹}, about {@code u} on average per

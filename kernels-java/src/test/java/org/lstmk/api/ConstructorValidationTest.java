@@ -59,6 +59,7 @@ class ConstructorValidationTest {
         assertEquals(tf32.hashCode(), tf32.toBuilder().build().hashCode());
         assertEquals(MatmulPrecision.TF32, tf32.layer(0, Layout.BATCH_MAJOR).matmulPrecision(), "a layer keeps it");
         assertTrue(tf32.toString().contains("matmul=TF32"), tf32.toString());
+        assertNotEquals(tf32, c.toBuilder().matmulPrecision(MatmulPrecision.BF16).build());
         assertNpe("matmulPrecision", () -> LstmConfig.builder(3, 5).matmulPrecision(null));
     }
 
