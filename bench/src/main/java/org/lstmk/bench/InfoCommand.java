@@ -39,6 +39,15 @@ final class InfoCommand {
             System.out.printf("%-10s %s%n", p.name(), f);
         }
         System.out.println();
+        boolean paths = false;
+        for (BackendProvider p : Dispatcher.providers()) {
+            for (String line : p.paths()) {
+                if (!paths) System.out.printf("%-10s %s%n", "backend", "paths (chosen per call)");
+                paths = true;
+                System.out.printf("%-10s %s%n", p.name(), line);
+            }
+        }
+        if (paths) System.out.println();
         String forced = System.getProperty(Dispatcher.BACKEND_PROPERTY, System.getenv(Dispatcher.BACKEND_ENV));
         System.out.printf("default     %s%n", Dispatcher.defaultChoice());
         if (forced != null && !forced.isBlank()) {

@@ -46,6 +46,11 @@ public final class CudaHostProvider implements BackendProvider {
     public boolean sharedWeights() { return true; }
 
     @Override
+    public java.util.List<String> paths() {
+        return CudaPaths.describe();
+    }
+
+    @Override
     public LstmBackend open(BackendOptions options) {
         return new CudaBackend(NAME, new HostDevice());
     }

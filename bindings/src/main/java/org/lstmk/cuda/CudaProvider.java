@@ -21,10 +21,8 @@ public final class CudaProvider implements BackendProvider {
 
     @Override
     public String description() {
-        return "hand-written CUDA kernels (fused LSTM step, tiled fp32 GEMMs; TF32 tensor-core GEMMs for a layer with"
-                + " matmulPrecision TF32) on an NVIDIA GPU through JCuda, each call's step launches replayed as one CUDA graph,"
-                + " a uniform forward at B <= 16 as one persistent cooperative kernel"
-                + (LaunchChain.graphsWanted() ? "" : " (off: -D" + LaunchChain.GRAPHS_PROPERTY + "=false)");
+        return "hand-written CUDA kernels (fused LSTM step, tiled fp32 and tensor-core GEMMs) on an NVIDIA GPU through"
+                + " JCuda; the paths it chooses per call: lstmk info";
     }
 
     /** Above the CPU backends: when a GPU is usable, it is the default. */
@@ -51,6 +49,11 @@ public final class CudaProvider implements BackendProvider {
     /** Packed weights live in device memory that every instance's stream may read ({@link CudaBackend}'s threads). */
     @Override
     public boolean sharedWeights() { return true; }
+
+    @Override
+    public java.util.List<String> paths() {
+        return CudaPaths.describe();
+    }
 
     @Override
     public LstmBackend open(BackendOptions options) {

@@ -37,6 +37,18 @@ class CudaProvidersTest {
     }
 
     @Test
+    void bothListThePathsTheyChooseAmongAndHowToTurnThemOff() {
+        for (List<String> paths : List.of(new CudaProvider().paths(), new CudaHostProvider().paths())) {
+            String all = String.join("\n", paths);
+            assertEquals(3, paths.size(), all);
+            for (String p : List.of("graphs:", "persistent:", "tensor cores:", "-Dlstmk.cuda.graphs=false",
+                    "-Dlstmk.cuda.persistent=false", "TF32 or BF16")) {
+                assertTrue(all.contains(p), p + " in\n" + all);
+            }
+        }
+    }
+
+    @Test
     void theDispatcherNeverChoosesTheHostBuildByItself() {
         assertNotEquals(CudaHostProvider.NAME, Dispatcher.defaultChoice());
         try (Lstm lstm = Lstm.builder(LstmConfig.of(2, 2)).verify(false).build()) {

@@ -53,6 +53,12 @@ public interface BackendProvider {
     default boolean sharedWeights() { return false; }
 
     /**
+     * The execution paths this backend chooses among per call, each with when it is taken and how to turn it off, one
+     * line each, for {@code lstmk info}. Default none.
+     */
+    default java.util.List<String> paths() { return java.util.List.of(); }
+
+    /**
      * Opens an instance; called only when {@link #availability()} is usable.
      *
      * @throws IllegalStateException if the backend fails to start although it looked usable
