@@ -320,6 +320,50 @@ LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep, true, false)
 LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_clip, false, true)
 LSTMK_BACKWARD_STEP(lstmk_lstm_backward_step_peep_clip, true, true)
 
+// ---- persistent backward: the whole backward time loop in one cooperative launch -------------------------------------
+
+/**
+ * A uniform backward's T steps, last first, in one launch: step t is backward_step on step t's rows with
+ * dIn = dA_{t+1} (none at the last step, where every row takes dhIn = dh_T), then a grid sync, since step t-1 reads
+ * every block's dA_t. Same grid and block as one step launch, launched cooperatively; each block updates only its own
+ * units' dc. Bit for bit the T step launches. Not with projection (backward_dh sits between the steps).
+ */
+template <class CellT>
+__device__ __forceinline__ void backward_sequence(int T, int B, int H, const float* w, const float* dhIn,
+                                                  const float* dy, long long dyStride, long long dyStep,
+                                                  const float* gates, long long gatesStride, long long gatesStep,
+                                                  const float* cPrev, long long cPrevStride, long long cPrevStep,
+                                                  float* dc, float* dA, long long dAStride, long long dAStep,
+                                                  float* peepRows, long long peepRowsStride, long long peepRowsStep,
+                                                  const CellT cell) {
+    for (int t = T - 1; t >= 0; --t) {
+        const bool last = t == T - 1;
+        backward_step(B, H, GATES * H, last ? nullptr : dA + (t + 1) * dAStep, dAStride, last ? 0 : B, w, dhIn,
+                      dy == nullptr ? nullptr : dy + t * dyStep, dyStride, gates + t * gatesStep, gatesStride, 0,
+                      cPrev + t * cPrevStep, cPrevStride, dc, dA + t * dAStep, dAStride, nullptr, 0,
+                      peepRows == nullptr ? nullptr : peepRows + t * peepRowsStep, peepRowsStride, cell);
+        LSTMK_GRID_SYNC();
+    }
+}
+
+#define LSTMK_BACKWARD_SEQUENCE(name, PEEP, CLIP)                                                                      \
+    LSTMK_ENTRY(name, LSTMK_BWD_THREADS)(int T, int B, int H, const float* w, const float* dhIn, const float* dy,      \
+                                         long long dyStride, long long dyStep, const float* gates,                     \
+                                         long long gatesStride, long long gatesStep, const float* cPrev,               \
+                                         long long cPrevStride, long long cPrevStep, float* dc, float* dA,             \
+                                         long long dAStride, long long dAStep, float* peepRows,                        \
+                                         long long peepRowsStride, long long peepRowsStep, LSTMK_CELL_PARAMS) {        \
+        backward_sequence(T, B, H, w, dhIn, dy, dyStride, dyStep, gates, gatesStride, gatesStep, cPrev, cPrevStride,  \
+                          cPrevStep, dc, dA, dAStride, dAStep, peepRows, peepRowsStride, peepRowsStep,               \
+                          Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                      \
+    }                                                                                                                  \
+    LSTMK_KERNEL(name)
+
+LSTMK_BACKWARD_SEQUENCE(lstmk_lstm_backward_sequence, false, false)
+LSTMK_BACKWARD_SEQUENCE(lstmk_lstm_backward_sequence_peep, true, false)
+LSTMK_BACKWARD_SEQUENCE(lstmk_lstm_backward_sequence_clip, false, true)
+LSTMK_BACKWARD_SEQUENCE(lstmk_lstm_backward_sequence_peep_clip, true, true)
+
 // ---- projection (LSTMP), backward ---------------------------------------------------------------------------------
 
 /**

@@ -250,8 +250,8 @@ final class CudaBackend implements LstmBackend {
     }
 
     /**
-     * System property: {@code false} keeps every forward on the step launches (read per call; default true). See
-     * {@link #persistent}.
+     * System property: {@code false} keeps every forward and backward on the step launches (read per call; default
+     * true). See {@link #persistent}.
      */
     static final String PERSISTENT_PROPERTY = "lstmk.cuda.persistent";
 
@@ -261,9 +261,19 @@ final class CudaBackend implements LstmBackend {
      * step, no projection (its GEMM sits between the steps), and a grid the device can hold at once.
      */
     boolean persistent(LstmConfig cfg, CudaWeights w, Sequence seq) {
-        return !"false".equalsIgnoreCase(System.getProperty(PERSISTENT_PROPERTY, "true").trim()) && seq.uniform()
+        return persistentWanted() && seq.uniform()
                 && seq.steps() > 1 && seq.batch() <= kernels.forwardBatchTile() && !cfg.hasProjection()
                 && kernels.forwardSequenceFits(w.cell, cfg.hiddenSize(), seq.batch());
+    }
+
+    /** {@link #persistent}'s conditions for the backward time loop ({@code lstmk_lstm_backward_sequence*}). */
+    private boolean persistentBackward(LstmConfig cfg, CudaWeights w, Sequence seq) {
+        return persistentWanted() && seq.uniform() && seq.steps() > 1 && seq.batch() <= kernels.forwardBatchTile()
+                && !cfg.hasProjection() && kernels.backwardSequenceFits(w.cell, cfg.hiddenSize(), seq.batch());
+    }
+
+    private static boolean persistentWanted() {
+        return !"false".equalsIgnoreCase(System.getProperty(PERSISTENT_PROPERTY, "true").trim());
     }
 
     /**
@@ -318,7 +328,16 @@ final class CudaBackend implements LstmBackend {
             // Step t runs its B_t live rows. Rows [0, B_{t+1}) receive dh from step t+1 (dA_{t+1}·W_hh); the rows
             // [B_{t+1}, B_t) are at their own last step and receive dh_T instead (the kernels' row bound), and their dc
             // (still dc_T: no later step touched it) from the dense dc. Uniform: B_{t+1} = B except at the last step.
-            device.run(kernels.record(() -> backwardSteps(cfg, seq, w, ws, dy, dhLast, dc, dA, peepRows, dhRows, mRows)));
+            if (persistentBackward(cfg, w, seq)) {
+                kernels.backwardSequence(w.cell, steps, batch, hid, w.wHh, dhLast,
+                        dy == null ? Rows.NONE : seq.step(dy, 0, out), seq.stepFloats(out),
+                        seq.step(ws.gates, 0, gateCols), seq.stepFloats(gateCols), seq.step(ws.cPrev, 0, hid),
+                        seq.stepFloats(hid), dc, seq.step(dA, 0, gateCols), seq.stepFloats(gateCols),
+                        peepRows == null ? Rows.NONE : seq.step(peepRows, 0, 3L * hid), seq.stepFloats(3L * hid));
+            } else {
+                device.run(kernels.record(() -> backwardSteps(cfg, seq, w, ws, dy, dhLast, dc, dA, peepRows, dhRows,
+                        mRows)));
+            }
             if (b.dh0() != null) {
                 DeviceBuffer dh0 = scratch.floats(Slot.DH0, (long) batch * out);
                 Rows first = seq.step(dA, 0, gateCols);

@@ -11,9 +11,9 @@ final class CudaPaths {
                 "graphs: each call's launches recorded as one chain and replayed as a CUDA graph, made once per "
                         + "distinct chain (-D" + LaunchChain.GRAPHS_PROPERTY + "=false: one launch each)"
                         + (LaunchChain.graphsWanted() ? "" : " [off]"),
-                "persistent: a uniform forward with B <= 16, T > 1 and no projection whose grid fits on the device at "
-                        + "once runs all its steps in one cooperative kernel (-D" + CudaBackend.PERSISTENT_PROPERTY
-                        + "=false)",
+                "persistent: a uniform forward or backward with B <= 16, T > 1 and no projection whose grid fits on "
+                        + "the device at once runs all its steps in one cooperative kernel (-D"
+                        + CudaBackend.PERSISTENT_PROPERTY + "=false)",
                 "tensor cores: LstmConfig.matmulPrecision TF32 or BF16 puts the input projection, dx and the weight "
                         + "gradients on wmma GEMMs (the recurrence stays fp32)");
     }

@@ -27,7 +27,7 @@ final class Kernels {
     /** The GEMMs by {@link MatmulPrecision} ordinal, then {@link Gemm} ordinal. */
     private final DeviceKernel[][] gemms;
     /** The step kernels, one per cell variant, indexed by {@link CellArgs#variant()}. */
-    private final DeviceKernel[] forwardStep, backwardStep, forwardSequence;
+    private final DeviceKernel[] forwardStep, backwardStep, forwardSequence, backwardSequence;
 
     /** Where launches go while {@link #record} runs, else null (they go to the device). */
     private List<LaunchChain.Launch> recording;
@@ -46,9 +46,11 @@ final class Kernels {
         forwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         backwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         forwardSequence = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
+        backwardSequence = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         for (int v = 0; v < forwardStep.length; v++) {
             forwardStep[v] = device.kernel("lstmk_lstm_forward_step" + CellArgs.VARIANT_SUFFIXES[v]);
             forwardSequence[v] = device.kernel("lstmk_lstm_forward_sequence" + CellArgs.VARIANT_SUFFIXES[v]);
+            backwardSequence[v] = device.kernel("lstmk_lstm_backward_sequence" + CellArgs.VARIANT_SUFFIXES[v]);
             backwardStep[v] = device.kernel("lstmk_lstm_backward_step" + CellArgs.VARIANT_SUFFIXES[v]);
         }
         backwardDh = device.kernel("lstmk_lstm_backward_dh");
@@ -156,6 +158,37 @@ final class Kernels {
                 Dim3.of(geometry.forward().threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
     }
 
+    /** The grid of a backward step (and of the persistent backward): hidden-unit tiles × batch tiles. */
+    private Dim3 backwardGrid(int hidden, int batch) {
+        KernelGeometry.Tile t = geometry.backward();
+        return Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY));
+    }
+
+    /** Whether {@link #backwardSequence} can run this shape: its grid fits on the device at once. */
+    boolean backwardSequenceFits(CellArgs cell, int hidden, int batch) {
+        Dim3 g = backwardGrid(hidden, batch);
+        return (long) g.x() * g.y() <= device.maxCooperativeBlocks(backwardSequence[cell.variant()],
+                geometry.backward().threads());
+    }
+
+    /**
+     * {@link #backwardStep} for all {@code steps} steps of a uniform sequence without projection, last first, in one
+     * cooperative launch ({@code lstmk_lstm_backward_sequence*}): {@code dA_{t+1}} as each step's {@code dIn} (none at
+     * the last step, whose rows take {@code dhIn}); each {@code Rows} is step 0's and the matching {@code *Step} the
+     * floats from one step's first row to the next's. Bit for bit the step launches.
+     */
+    void backwardSequence(CellArgs cell, int steps, int batch, int hidden, DeviceBuffer w, DeviceBuffer dhIn, Rows dy,
+                          long dyStep, Rows gates, long gatesStep, Rows cPrev, long cPrevStep, DeviceBuffer dc,
+                          Rows dA, long dAStep, Rows peepRows, long peepRowsStep) {
+        KernelArgs args = new KernelArgs().i32(steps).i32(batch).i32(hidden).ptr(w).ptr(dhIn).ptr(dy.first())
+                .i64(dy.strideFloats()).i64(dyStep).ptr(gates.first()).i64(gates.strideFloats()).i64(gatesStep)
+                .ptr(cPrev.first()).i64(cPrev.strideFloats()).i64(cPrevStep).ptr(dc).ptr(dA.first())
+                .i64(dA.strideFloats()).i64(dAStep).ptr(peepRows.first()).i64(peepRows.strideFloats())
+                .i64(peepRowsStep);
+        device.launchCooperative(backwardSequence[cell.variant()], backwardGrid(hidden, batch),
+                Dim3.of(geometry.backward().threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
+    }
+
     void forwardStep(CellArgs cell, int batch, int hidden, int k, Rows hPrev, DeviceBuffer wHh, Rows gx,
                      DeviceBuffer c, Rows y, DeviceBuffer hOut, Rows gates, boolean gatesPytorchOrder, Rows hSave,
                      Rows cSave) {
@@ -185,9 +218,8 @@ final class Kernels {
                 .i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0).ptr(cPrev.first())
                 .i64(cPrev.strideFloats()).ptr(dc).ptr(dA.first()).i64(dA.strideFloats()).ptr(mOut.first())
                 .i64(mOut.strideFloats()).ptr(peepRows.first()).i64(peepRows.strideFloats());
-        launch(backwardStep[cell.variant()],
-                Dim3.of(blocks(hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY)),
-                Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
+        launch(backwardStep[cell.variant()], backwardGrid(hidden, batch), Dim3.of(t.threads()),
+                NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
     }
 
     /**

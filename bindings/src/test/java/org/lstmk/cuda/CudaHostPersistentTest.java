@@ -25,10 +25,10 @@ import org.lstmk.api.TrainingWorkspace;
 import org.lstmk.verify.RandomData;
 
 /**
- * The persistent forward ({@code lstmk_lstm_forward_sequence*}: every step in one cooperative launch, a grid sync
- * between steps) through the host build, whose cooperative launches run every block at once with a real grid
- * barrier: bit for bit the step launches, for inference and for the training forward (whose saved activations the
- * backward then reads), both layouts, every cell variant, with and without h0, B from 1 to one batch tile; used
+ * The persistent forward and backward ({@code lstmk_lstm_forward_sequence*}, {@code lstmk_lstm_backward_sequence*}:
+ * every step in one cooperative launch, a grid sync between steps) through the host build, whose cooperative launches
+ * run every block at once with a real grid barrier: bit for bit the step launches, for inference, the training
+ * forward and the backward, both layouts, every cell variant, with and without h0, B from 1 to one batch tile; used
  * exactly where the backend says (uniform, B ≤ 16, T > 1, no projection, a grid the device holds at once).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -83,10 +83,11 @@ class CudaHostPersistentTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
-    void thePersistentForwardIsBitForBitTheStepLaunches(Case c) {
+    void thePersistentKernelsAreBitForBitTheStepLaunches(Case c) {
         long before = HostDevice.processCooperativeLaunches();
         float[][] persistent = run(c, true, 41);
-        assertEquals(2, HostDevice.processCooperativeLaunches() - before, "inference and training forward persistent");
+        assertEquals(3, HostDevice.processCooperativeLaunches() - before,
+                "inference, training forward and backward persistent");
         float[][] steps = run(c, false, 41);
         for (int i = 0; i < steps.length; i++) assertArrayEquals(steps[i], persistent[i], c + ": output " + i);
         assertTrue(steps[0][0] != 0 || steps[0][1] != 0, "something was computed");
