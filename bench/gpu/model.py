@@ -43,7 +43,8 @@ def step_parts_us(h, b, k=None):
     k = k or h
     flops = 2.0 * b * 4 * h * k
     blocks = (h // 8 or 1) * -(-b // 16)
-    useful = b / (16.0 * -(-b // 16))                   # the 16-row batch tile's filled fraction
+    tile = 4 if b <= 4 else 16                           # the small batch tile (_b4 kernels) for B <= 4
+    useful = b / (tile * float(-(-b // tile)))           # the batch tile's filled fraction
     rate = FP32_PEAK * STEP_EFF * useful * min(1.0, blocks / SMS)
     w_bytes = 4.0 * 4 * h * k
     bw = L2_BW if w_bytes <= L2_BYTES else HBM_BW
@@ -79,7 +80,7 @@ def table(shapes):
         arith, traffic = step_parts_us(h, b)
         where = "HBM" if 16.0 * h * h > L2_BYTES else "L2"
         bound = ("eager: host launches; " if step + GRAPH_NODE_US < HOST_LAUNCH_US else "") + (
-            "step arithmetic (%s%d blocks)" % ("1/16-filled batch tile, " if b < 16 else "", (h // 8) * -(-b // 16))
+            "step arithmetic (%s%d blocks)" % ("%d/%d-filled batch tile, " % (b, 4 if b <= 4 else 16) if b % 16 and b not in (4,) else "", (h // 8) * -(-b // 16))
             if arith >= traffic else "W_hh from %s each step" % where)
         pers = "%.2f" % persistent_ms(h, b, t) if b <= 16 and (h // 8) * -(-b // 16) <= 6 * SMS else "-"
         rows.append("| %s | %.2f | %.0f / %.0f | %.1f | %.2f | %.2f | %.2f | %s | %s |" % (

@@ -24,6 +24,12 @@
 #define LSTMK_FWD_MICRO_N 4
 #define LSTMK_FWD_THREADS 64
 
+// The same for small batches (B <= FWD_SMALL_TILE_B): a 4-row batch tile, one row per thread, one warp per block, so
+// that at B = 1 a block does a quarter of the 16-row tile's wasted work. Same units per block and K tile.
+#define LSTMK_FWD_SMALL_TILE_B 4
+#define LSTMK_FWD_SMALL_MICRO_B 1
+#define LSTMK_FWD_SMALL_THREADS 32
+
 // Fused recurrent backward step: dh_t = dA_{t+1} . W_hh for TILE_B batch rows x TILE_N hidden units, K = 4H,
 // then the elementwise gate gradients of step t in the epilogue.
 #define LSTMK_BWD_TILE_B 16

@@ -98,6 +98,9 @@ using ForwardTile = TileShape<LSTMK_FWD_TILE_B, LSTMK_FWD_TILE_N, LSTMK_FWD_TILE
                               LSTMK_FWD_MICRO_N>;
 static_assert(ForwardTile::THREADS == LSTMK_FWD_THREADS, "kernel_geometry.h: LSTMK_FWD_THREADS");
 static_assert(ForwardTile::RN == GATES, "a thread must own the four gates of its unit");
+using SmallForwardTile = TileShape<LSTMK_FWD_SMALL_TILE_B, LSTMK_FWD_TILE_N, LSTMK_FWD_TILE_K, LSTMK_FWD_SMALL_MICRO_B,
+                                   LSTMK_FWD_MICRO_N>;
+static_assert(SmallForwardTile::THREADS == LSTMK_FWD_SMALL_THREADS, "kernel_geometry.h: LSTMK_FWD_SMALL_THREADS");
 
 // The cell-feature arguments every step kernel ends with (see lstm_cell.cuh: CellParams); a variant without the
 // feature ignores them.
@@ -116,14 +119,13 @@ static_assert(ForwardTile::RN == GATES, "a thread must own the four gates of its
  * @param gates  optional activations out, packed or (gatesPytorchOrder != 0) PyTorch order
  * @param hSave  optional copy of h_{t-1} [B, K] (for dW_hh)   @param cSave optional copy of c_{t-1} (for backward)
  */
-template <class CellT>
+template <class S, class CellT>
 __device__ __forceinline__ void forward_step(int B, int H, int K, const float* hPrev, long long hPrevStride,
                                              const float* wHh, const float* gx, long long gxStride, float* c,
                                              float* y, long long yStride, float* hOut, float* gates,
                                              long long gatesStride, int gatesPytorchOrder, float* hSave,
                                              long long hSaveStride, float* cSave, long long cSaveStride,
                                              const CellT cell) {
-    using S = ForwardTile;
     const int n0 = (int) blockIdx.x * S::TN;
     const int j = (n0 + S::thread_col()) / GATES;   // this thread's hidden unit
     const bool pt = gatesPytorchOrder != 0;
@@ -165,19 +167,23 @@ __device__ __forceinline__ void forward_step(int B, int H, int K, const float* h
         long long gxStride, float *c, float *y, long long yStride, float *hOut, float *gates, long long gatesStride,  \
         int gatesPytorchOrder, float *hSave, long long hSaveStride, float *cSave, long long cSaveStride,              \
         LSTMK_CELL_PARAMS
-#define LSTMK_FORWARD_STEP(name, PEEP, CLIP)                                                                           \
-    LSTMK_ENTRY(name, LSTMK_FWD_THREADS)(LSTMK_FORWARD_STEP_PARAMS) {                                                 \
-        forward_step(B, H, K, hPrev, hPrevStride, wHh, gx, gxStride, c, y, yStride, hOut, gates, gatesStride,         \
+#define LSTMK_FORWARD_STEP(name, TILE, THREADS, PEEP, CLIP)                                                            \
+    LSTMK_ENTRY(name, THREADS)(LSTMK_FORWARD_STEP_PARAMS) {                                                           \
+        forward_step<TILE>(B, H, K, hPrev, hPrevStride, wHh, gx, gxStride, c, y, yStride, hOut, gates, gatesStride,   \
                      gatesPytorchOrder, hSave, hSaveStride, cSave, cSaveStride,                                       \
                      Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                           \
     }                                                                                                                  \
     LSTMK_KERNEL(name)
 
-// One entry point per cell variant, same arguments; the launcher picks by the layer's features.
-LSTMK_FORWARD_STEP(lstmk_lstm_forward_step, false, false)
-LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_peep, true, false)
-LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_clip, false, true)
-LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_peep_clip, true, true)
+// One entry point per cell variant and batch tile, same arguments; the launcher picks by the layer's features and
+// the batch (the _b4 ones for B <= 4; each output's sum runs over k in the same order, so both tiles give the same bits).
+#define LSTMK_FORWARD_STEPS(name, TILE, THREADS)                                                                       \
+    LSTMK_FORWARD_STEP(name, TILE, THREADS, false, false)                                                              \
+    LSTMK_FORWARD_STEP(name##_peep, TILE, THREADS, true, false)                                                        \
+    LSTMK_FORWARD_STEP(name##_clip, TILE, THREADS, false, true)                                                        \
+    LSTMK_FORWARD_STEP(name##_peep_clip, TILE, THREADS, true, true)
+LSTMK_FORWARD_STEPS(lstmk_lstm_forward_step, ForwardTile, LSTMK_FWD_THREADS)
+LSTMK_FORWARD_STEPS(lstmk_lstm_forward_step_b4, SmallForwardTile, LSTMK_FWD_SMALL_THREADS)
 
 // ---- persistent forward: the whole time loop in one cooperative launch ----------------------------------------------
 
@@ -188,7 +194,7 @@ LSTMK_FORWARD_STEP(lstmk_lstm_forward_step_peep_clip, true, true)
  * own units' c, so c needs no barrier of its own. Bit for bit the T step launches (the same function per step); what
  * it saves is the launch and the kernel's start per step. Not with projection (a GEMM sits between the steps).
  */
-template <class CellT>
+template <class S, class CellT>
 __device__ __forceinline__ void forward_sequence(int T, int B, int H, int K, const float* h0, long long h0Stride,
                                                  const float* wHh, const float* gx, long long gxStride,
                                                  long long gxStep, float* c, float* y, long long yStride,
@@ -198,7 +204,7 @@ __device__ __forceinline__ void forward_sequence(int T, int B, int H, int K, con
                                                  long long cSaveStep, const CellT cell) {
     for (int t = 0; t < T; ++t) {
         const float* hPrev = t == 0 ? h0 : y + (t - 1) * yStep;
-        forward_step(B, H, K, hPrev, t == 0 ? h0Stride : yStride, wHh, gx + t * gxStep, gxStride, c, y + t * yStep,
+        forward_step<S>(B, H, K, hPrev, t == 0 ? h0Stride : yStride, wHh, gx + t * gxStep, gxStride, c, y + t * yStep,
                      yStride, t == T - 1 ? hOut : nullptr, gates == nullptr ? nullptr : gates + t * gatesStep,
                      gatesStride, 0, hSave == nullptr ? nullptr : hSave + t * hSaveStep, hSaveStride,
                      cSave == nullptr ? nullptr : cSave + t * cSaveStep, cSaveStride, cell);
@@ -206,23 +212,27 @@ __device__ __forceinline__ void forward_sequence(int T, int B, int H, int K, con
     }
 }
 
-#define LSTMK_FORWARD_SEQUENCE(name, PEEP, CLIP)                                                                       \
-    LSTMK_ENTRY(name, LSTMK_FWD_THREADS)(int T, int B, int H, int K, const float* h0, long long h0Stride,              \
+#define LSTMK_FORWARD_SEQUENCE(name, TILE, THREADS, PEEP, CLIP)                                                        \
+    LSTMK_ENTRY(name, THREADS)(int T, int B, int H, int K, const float* h0, long long h0Stride,                        \
                                          const float* wHh, const float* gx, long long gxStride, long long gxStep,      \
                                          float* c, float* y, long long yStride, long long yStep, float* hOut,          \
                                          float* gates, long long gatesStride, long long gatesStep, float* hSave,       \
                                          long long hSaveStride, long long hSaveStep, float* cSave,                     \
                                          long long cSaveStride, long long cSaveStep, LSTMK_CELL_PARAMS) {              \
-        forward_sequence(T, B, H, K, h0, h0Stride, wHh, gx, gxStride, gxStep, c, y, yStride, yStep, hOut, gates,      \
+        forward_sequence<TILE>(T, B, H, K, h0, h0Stride, wHh, gx, gxStride, gxStep, c, y, yStride, yStep, hOut,       \
+                               gates,                                                                                 \
                          gatesStride, gatesStep, hSave, hSaveStride, hSaveStep, cSave, cSaveStride, cSaveStep,        \
                          Cell<PEEP, CLIP>{LSTMK_CELL_ARGS(H)});                                                       \
     }                                                                                                                  \
     LSTMK_KERNEL(name)
 
-LSTMK_FORWARD_SEQUENCE(lstmk_lstm_forward_sequence, false, false)
-LSTMK_FORWARD_SEQUENCE(lstmk_lstm_forward_sequence_peep, true, false)
-LSTMK_FORWARD_SEQUENCE(lstmk_lstm_forward_sequence_clip, false, true)
-LSTMK_FORWARD_SEQUENCE(lstmk_lstm_forward_sequence_peep_clip, true, true)
+#define LSTMK_FORWARD_SEQUENCES(name, TILE, THREADS)                                                                   \
+    LSTMK_FORWARD_SEQUENCE(name, TILE, THREADS, false, false)                                                          \
+    LSTMK_FORWARD_SEQUENCE(name##_peep, TILE, THREADS, true, false)                                                    \
+    LSTMK_FORWARD_SEQUENCE(name##_clip, TILE, THREADS, false, true)                                                    \
+    LSTMK_FORWARD_SEQUENCE(name##_peep_clip, TILE, THREADS, true, true)
+LSTMK_FORWARD_SEQUENCES(lstmk_lstm_forward_sequence, ForwardTile, LSTMK_FWD_THREADS)
+LSTMK_FORWARD_SEQUENCES(lstmk_lstm_forward_sequence_b4, SmallForwardTile, LSTMK_FWD_SMALL_THREADS)
 
 // ---- fused recurrent backward step --------------------------------------------------------------------------------
 

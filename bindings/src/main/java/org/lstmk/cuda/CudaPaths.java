@@ -14,6 +14,8 @@ final class CudaPaths {
                 "persistent: a uniform forward or backward with B <= 16, T > 1 and no projection whose grid fits on "
                         + "the device at once runs all its steps in one cooperative kernel (-D"
                         + CudaBackend.PERSISTENT_PROPERTY + "=false)",
+                "small batch: B <= 4 runs the forward steps on a 4-row batch tile (-D" + Kernels.SMALL_TILE_PROPERTY
+                        + "=false: the 16-row tile)",
                 "tensor cores: LstmConfig.matmulPrecision TF32 or BF16 puts the input projection, dx and the weight "
                         + "gradients on wmma GEMMs (the recurrence stays fp32)");
     }

@@ -9,7 +9,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A {@link Device} that runs the host build of the kernels on the CPU (see {@link HostLibrary}): the test vehicle
@@ -152,6 +154,15 @@ public final class HostDevice implements Device {
         COOPERATIVE_LAUNCHES.incrementAndGet();
     }
 
+    private static final ConcurrentHashMap<String, LongAdder> LAUNCHES =
+            new ConcurrentHashMap<>();
+
+    /** Launches (cooperative or not) of kernel {@code name} by every {@code HostDevice} of this process (tests). */
+    static long processLaunches(String name) {
+        LongAdder n = LAUNCHES.get(name);
+        return n == null ? 0 : n.sum();
+    }
+
     private void launch(String api, boolean cooperative, DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes,
                         KernelArgs args) {
         open();
@@ -161,6 +172,7 @@ public final class HostDevice implements Device {
         String call = api + "(" + k.name + ", grid " + grid + ", block " + block + ")";
         String rejected = lib.checkLaunch(k.name, args.signature(), grid, block, sharedBytes);
         if (rejected != null) throw new DeviceException(call + " failed: " + rejected);
+        LAUNCHES.computeIfAbsent(k.name, n -> new LongAdder()).increment();
         Arena arena = Arena.ofShared();
         MemorySegment params = marshal(args, arena, call);
         enqueue(new Op(call, arena) {

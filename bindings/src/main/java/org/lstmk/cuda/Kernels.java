@@ -28,6 +28,16 @@ final class Kernels {
     private final DeviceKernel[][] gemms;
     /** The step kernels, one per cell variant, indexed by {@link CellArgs#variant()}. */
     private final DeviceKernel[] forwardStep, backwardStep, forwardSequence, backwardSequence;
+    /** The forward kernels with the small batch tile ({@code _b4}), for B up to its rows. */
+    private final DeviceKernel[] forwardStepSmall, forwardSequenceSmall;
+    /** Whether batches that fit the small tile use it ({@link #SMALL_TILE_PROPERTY}). */
+    private final boolean smallTile = !"false".equalsIgnoreCase(System.getProperty(SMALL_TILE_PROPERTY, "true").trim());
+
+    /**
+     * System property: {@code false} keeps small batches on the 16-row forward tile (read when a backend opens; both
+     * tiles give the same bits: each output's sum runs over k in the same order).
+     */
+    static final String SMALL_TILE_PROPERTY = "lstmk.cuda.smallBatchTile";
 
     /** Where launches go while {@link #record} runs, else null (they go to the device). */
     private List<LaunchChain.Launch> recording;
@@ -47,10 +57,14 @@ final class Kernels {
         backwardStep = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         forwardSequence = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         backwardSequence = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
+        forwardStepSmall = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
+        forwardSequenceSmall = new DeviceKernel[CellArgs.VARIANT_SUFFIXES.length];
         for (int v = 0; v < forwardStep.length; v++) {
             forwardStep[v] = device.kernel("lstmk_lstm_forward_step" + CellArgs.VARIANT_SUFFIXES[v]);
             forwardSequence[v] = device.kernel("lstmk_lstm_forward_sequence" + CellArgs.VARIANT_SUFFIXES[v]);
             backwardSequence[v] = device.kernel("lstmk_lstm_backward_sequence" + CellArgs.VARIANT_SUFFIXES[v]);
+            forwardStepSmall[v] = device.kernel("lstmk_lstm_forward_step_b4" + CellArgs.VARIANT_SUFFIXES[v]);
+            forwardSequenceSmall[v] = device.kernel("lstmk_lstm_forward_sequence_b4" + CellArgs.VARIANT_SUFFIXES[v]);
             backwardStep[v] = device.kernel("lstmk_lstm_backward_step" + CellArgs.VARIANT_SUFFIXES[v]);
         }
         backwardDh = device.kernel("lstmk_lstm_backward_dh");
@@ -119,10 +133,20 @@ final class Kernels {
      * into {@code y} (and {@code hOut}): h_t without projection, the projection's input with it; {@code c} updated
      * in place, optionally the activations and copies of {@code h_{t-1}}, {@code c_{t-1}} saved for backward.
      */
+    /** The forward tile for {@code batch} rows: the small one when they fit it (and it is not turned off). */
+    private KernelGeometry.Tile forwardTile(int batch) {
+        return smallTile && batch <= geometry.forwardSmall().m() ? geometry.forwardSmall() : geometry.forward();
+    }
+
     /** The grid of a forward step (and of the persistent forward): packed gate-column tiles × batch tiles. */
     private Dim3 forwardGrid(int hidden, int batch) {
-        KernelGeometry.Tile t = geometry.forward();
+        KernelGeometry.Tile t = forwardTile(batch);
         return Dim3.of(blocks(4L * hidden, t.n()), Math.min(blocks(batch, t.m()), maxGridY));
+    }
+
+    /** The kernel of {@code variants} (16-row tile) or {@code small} ({@code _b4}) for this batch and cell. */
+    private DeviceKernel forwardKernel(DeviceKernel[] variants, DeviceKernel[] small, CellArgs cell, int batch) {
+        return (forwardTile(batch) == geometry.forwardSmall() ? small : variants)[cell.variant()];
     }
 
     /** Batch rows of a forward step's block tile. */
@@ -136,8 +160,8 @@ final class Kernels {
      */
     boolean forwardSequenceFits(CellArgs cell, int hidden, int batch) {
         Dim3 g = forwardGrid(hidden, batch);
-        return (long) g.x() * g.y() <= device.maxCooperativeBlocks(forwardSequence[cell.variant()],
-                geometry.forward().threads());
+        return (long) g.x() * g.y() <= device.maxCooperativeBlocks(
+                forwardKernel(forwardSequence, forwardSequenceSmall, cell, batch), forwardTile(batch).threads());
     }
 
     /**
@@ -154,8 +178,9 @@ final class Kernels {
                 .ptr(y.first()).i64(y.strideFloats()).i64(yStep).ptr(hOut).ptr(gates.first())
                 .i64(gates.strideFloats()).i64(gatesStep).ptr(hSave.first()).i64(hSave.strideFloats()).i64(hSaveStep)
                 .ptr(cSave.first()).i64(cSave.strideFloats()).i64(cSaveStep);
-        device.launchCooperative(forwardSequence[cell.variant()], forwardGrid(hidden, batch),
-                Dim3.of(geometry.forward().threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
+        device.launchCooperative(forwardKernel(forwardSequence, forwardSequenceSmall, cell, batch),
+                forwardGrid(hidden, batch), Dim3.of(forwardTile(batch).threads()), NO_DYNAMIC_SHARED_MEMORY,
+                cell.appendTo(args));
     }
 
     /** The grid of a backward step (and of the persistent backward): hidden-unit tiles × batch tiles. */
@@ -192,13 +217,12 @@ final class Kernels {
     void forwardStep(CellArgs cell, int batch, int hidden, int k, Rows hPrev, DeviceBuffer wHh, Rows gx,
                      DeviceBuffer c, Rows y, DeviceBuffer hOut, Rows gates, boolean gatesPytorchOrder, Rows hSave,
                      Rows cSave) {
-        KernelGeometry.Tile t = geometry.forward();
         KernelArgs args = new KernelArgs().i32(batch).i32(hidden).i32(k).ptr(hPrev.first()).i64(hPrev.strideFloats())
                 .ptr(wHh).ptr(gx.first()).i64(gx.strideFloats()).ptr(c).ptr(y.first()).i64(y.strideFloats())
                 .ptr(hOut).ptr(gates.first()).i64(gates.strideFloats()).i32(gatesPytorchOrder ? 1 : 0)
                 .ptr(hSave.first()).i64(hSave.strideFloats()).ptr(cSave.first()).i64(cSave.strideFloats());
-        launch(forwardStep[cell.variant()], forwardGrid(hidden, batch), Dim3.of(t.threads()), NO_DYNAMIC_SHARED_MEMORY,
-                cell.appendTo(args));
+        launch(forwardKernel(forwardStep, forwardStepSmall, cell, batch), forwardGrid(hidden, batch),
+                Dim3.of(forwardTile(batch).threads()), NO_DYNAMIC_SHARED_MEMORY, cell.appendTo(args));
     }
 
     /**

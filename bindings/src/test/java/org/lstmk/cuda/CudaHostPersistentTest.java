@@ -93,6 +93,45 @@ class CudaHostPersistentTest {
         assertTrue(steps[0][0] != 0 || steps[0][1] != 0, "something was computed");
     }
 
+    /** The cases the small batch tile takes (B ≤ 4). */
+    static Stream<Case> smallCases() {
+        return cases().filter(c -> c.batch <= 4);
+    }
+
+    /** Launches of the small-tile forward kernels ({@code _b4}, every cell variant) in this process. */
+    private static long smallTileLaunches() {
+        long n = 0;
+        for (String k : List.of("lstmk_lstm_forward_step_b4", "lstmk_lstm_forward_sequence_b4")) {
+            for (String v : CellArgs.VARIANT_SUFFIXES) n += HostDevice.processLaunches(k + v);
+        }
+        return n;
+    }
+
+    /**
+     * B ≤ 4 runs on the small batch tile ({@code _b4} kernels: 4 rows, one warp), step launches and persistent alike,
+     * with the bits of the 16-row tile (each output's sum runs over k in the same order).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("smallCases")
+    void theSmallBatchTileGivesTheBitsOfTheLargeOne(Case c) {
+        for (boolean persistent : new boolean[] {true, false}) {
+            long before = smallTileLaunches();
+            float[][] smallTile = run(c, persistent, 43);
+            assertTrue(smallTileLaunches() > before, c + ": the small tile ran");
+            System.setProperty(Kernels.SMALL_TILE_PROPERTY, "false");
+            try {
+                before = smallTileLaunches();
+                float[][] large = run(c, persistent, 43);
+                assertEquals(before, smallTileLaunches(), c + ": turned off, the small tile does not run");
+                for (int i = 0; i < large.length; i++) {
+                    assertArrayEquals(large[i], smallTile[i], c + (persistent ? " persistent" : " steps") + ": output " + i);
+                }
+            } finally {
+                System.clearProperty(Kernels.SMALL_TILE_PROPERTY);
+            }
+        }
+    }
+
     @Test
     void shapesThePersistentKernelDoesNotTakeRunAsSteps() {
         // B over one batch tile, one step, projection, a grid larger than the device holds at once (129 blocks > 128)
