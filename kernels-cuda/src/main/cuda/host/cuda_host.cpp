@@ -682,12 +682,16 @@ int lstmk_host_check_launch(const char* name, const char* signature, unsigned gx
     return rc;
 }
 
+}  // extern "C"
+
+namespace {
+
 /**
- * Runs a kernel over its whole grid, on the calling thread and its block lanes (lstmk_host_set_block_lanes), and
- * returns when every block is done; 0, or a status with a message in err (the failure of the lowest failing block).
+ * The checks and the run both launch kinds share: the configuration as cuLaunchKernel checks it, then (cooperative)
+ * the co-residency limit, no launch from inside a kernel, the grid, the guard zones; 0 or a status with err.
  */
-int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-                      unsigned by, unsigned bz, unsigned sharedBytes, void** params, char* err, int errLen) {
+int launch(bool cooperative, const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz,
+           unsigned bx, unsigned by, unsigned bz, unsigned sharedBytes, void** params, char* err, int errLen) {
     const Kernel* k = nullptr;
     std::string e;
     int rc = check_launch(name, signature, gx, gy, gz, bx, by, bz, sharedBytes, &k, e);
@@ -695,11 +699,18 @@ int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsi
         copy_message(e, err, errLen);
         return rc;
     }
+    const unsigned long long blocks = 1ULL * gx * gy * gz;
+    if (cooperative && blocks > static_cast<unsigned long long>(max_cooperative_blocks.load())) {
+        copy_message("cooperative launch too large: " + std::to_string(blocks) + " blocks, at most " +
+                     std::to_string(max_cooperative_blocks.load()) + " can be resident at once", err, errLen);
+        return BAD_CONFIGURATION;
+    }
     if (tl_runner && tl_runner->current != nullptr) {
         copy_message("a kernel launched from inside a kernel", err, errLen);
         return BAD_CONFIGURATION;
     }
-    e = run_grid(k, params, dim3{gx, gy, gz}, dim3{bx, by, bz});
+    e = cooperative ? run_cooperative(k, params, dim3{gx, gy, gz}, dim3{bx, by, bz})
+                    : run_grid(k, params, dim3{gx, gy, gz}, dim3{bx, by, bz});
     if (!e.empty()) {
         copy_message(std::string(name) + ": " + e, err, errLen);
         return KERNEL_FAILED;
@@ -712,6 +723,19 @@ int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsi
     return OK;
 }
 
+}  // namespace
+
+extern "C" {
+
+/**
+ * Runs a kernel over its whole grid, on the calling thread and its block lanes (lstmk_host_set_block_lanes), and
+ * returns when every block is done; 0, or a status with a message in err (the failure of the lowest failing block).
+ */
+int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                      unsigned by, unsigned bz, unsigned sharedBytes, void** params, char* err, int errLen) {
+    return launch(false, name, signature, gx, gy, gz, bx, by, bz, sharedBytes, params, err, errLen);
+}
+
 /**
  * A cooperative launch (cuLaunchCooperativeKernel): every block at once, each on its own OS thread, so that the
  * kernel's grid syncs are real barriers; 0, or a status with a message in err. A grid larger than
@@ -720,34 +744,7 @@ int lstmk_host_launch(const char* name, const char* signature, unsigned gx, unsi
 int lstmk_host_launch_cooperative(const char* name, const char* signature, unsigned gx, unsigned gy, unsigned gz,
                                   unsigned bx, unsigned by, unsigned bz, unsigned sharedBytes, void** params, char* err,
                                   int errLen) {
-    const Kernel* k = nullptr;
-    std::string e;
-    int rc = check_launch(name, signature, gx, gy, gz, bx, by, bz, sharedBytes, &k, e);
-    if (rc != OK) {
-        copy_message(e, err, errLen);
-        return rc;
-    }
-    const unsigned long long blocks = 1ULL * gx * gy * gz;
-    if (blocks > static_cast<unsigned long long>(max_cooperative_blocks.load())) {
-        copy_message("cooperative launch too large: " + std::to_string(blocks) + " blocks, at most " +
-                     std::to_string(max_cooperative_blocks.load()) + " can be resident at once", err, errLen);
-        return BAD_CONFIGURATION;
-    }
-    if (tl_runner && tl_runner->current != nullptr) {
-        copy_message("a kernel launched from inside a kernel", err, errLen);
-        return BAD_CONFIGURATION;
-    }
-    e = run_cooperative(k, params, dim3{gx, gy, gz}, dim3{bx, by, bz});
-    if (!e.empty()) {
-        copy_message(std::string(name) + ": " + e, err, errLen);
-        return KERNEL_FAILED;
-    }
-    e = check_all_guards();
-    if (!e.empty()) {
-        copy_message(std::string(name) + " wrote outside a buffer: " + e, err, errLen);
-        return KERNEL_FAILED;
-    }
-    return OK;
+    return launch(true, name, signature, gx, gy, gz, bx, by, bz, sharedBytes, params, err, errLen);
 }
 
 /** Blocks a cooperative launch may have (the emulated device's co-residency limit; default 128). */
