@@ -261,19 +261,18 @@ final class CudaBackend implements LstmBackend {
      * step, no projection (its GEMM sits between the steps), and a grid the device can hold at once.
      */
     boolean persistent(LstmConfig cfg, CudaWeights w, Sequence seq) {
-        return persistentWanted() && seq.uniform()
-                && seq.steps() > 1 && seq.batch() <= kernels.forwardBatchTile() && !cfg.hasProjection()
-                && kernels.forwardSequenceFits(w.cell, cfg.hiddenSize(), seq.batch());
+        return persistentShape(cfg, seq) && kernels.forwardSequenceFits(w.cell, cfg.hiddenSize(), seq.batch());
     }
 
     /** {@link #persistent}'s conditions for the backward time loop ({@code lstmk_lstm_backward_sequence*}). */
     private boolean persistentBackward(LstmConfig cfg, CudaWeights w, Sequence seq) {
-        return persistentWanted() && seq.uniform() && seq.steps() > 1 && seq.batch() <= kernels.forwardBatchTile()
-                && !cfg.hasProjection() && kernels.backwardSequenceFits(w.cell, cfg.hiddenSize(), seq.batch());
+        return persistentShape(cfg, seq) && kernels.backwardSequenceFits(w.cell, cfg.hiddenSize(), seq.batch());
     }
 
-    private static boolean persistentWanted() {
-        return !"false".equalsIgnoreCase(System.getProperty(PERSISTENT_PROPERTY, "true").trim());
+    /** What both persistent kernels need of a call, besides a grid that fits. */
+    private boolean persistentShape(LstmConfig cfg, Sequence seq) {
+        return CudaPaths.on(PERSISTENT_PROPERTY) && seq.uniform() && seq.steps() > 1
+                && seq.batch() <= kernels.forwardBatchTile() && !cfg.hasProjection();
     }
 
     /**

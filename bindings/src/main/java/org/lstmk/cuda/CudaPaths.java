@@ -6,11 +6,16 @@ import java.util.List;
 final class CudaPaths {
     private CudaPaths() {}
 
+    /** Whether the path that system property {@code property} switches is on: anything but {@code false} (default on). */
+    static boolean on(String property) {
+        return !"false".equalsIgnoreCase(System.getProperty(property, "true").trim());
+    }
+
     static List<String> describe() {
         return List.of(
                 "graphs: each call's launches recorded as one chain and replayed as a CUDA graph, made once per "
                         + "distinct chain (-D" + LaunchChain.GRAPHS_PROPERTY + "=false: one launch each)"
-                        + (LaunchChain.graphsWanted() ? "" : " [off]"),
+                        + (on(LaunchChain.GRAPHS_PROPERTY) ? "" : " [off]"),
                 "persistent: a uniform forward or backward with B <= 16, T > 1 and no projection whose grid fits on "
                         + "the device at once runs all its steps in one cooperative kernel (-D"
                         + CudaBackend.PERSISTENT_PROPERTY + "=false)",

@@ -214,7 +214,10 @@ final class JCudaDevice implements Device {
         if (launchedSinceSync.size() < 8) launchedSinceSync.add(k.name);
     }
 
-    /** Blocks per multiprocessor the occupancy calculator allows, times the multiprocessors; 0 without support. */
+    /**
+     * Blocks per multiprocessor the occupancy calculator allows, times the multiprocessors; 0 without support. Asked
+     * of the driver once per kernel and block size (the backend asks before every persistent call).
+     */
     @Override
     public synchronized int maxCooperativeBlocks(DeviceKernel kernel, int blockThreads) {
         bind();
@@ -222,12 +225,17 @@ final class JCudaDevice implements Device {
             throw new IllegalArgumentException("cuOccupancyMaxActiveBlocksPerMultiprocessor: kernel " + kernel.name()
                     + " belongs to another device");
         }
-        if (attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH) == 0) return 0;
-        int[] perSm = new int[1];
-        check("cuOccupancyMaxActiveBlocksPerMultiprocessor(" + k.name + ")",
-                () -> cuOccupancyMaxActiveBlocksPerMultiprocessor(perSm, k.function, blockThreads, 0));
-        return perSm[0] * attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        return cooperativeLimits.computeIfAbsent(k.name + "/" + blockThreads, key -> {
+            if (attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH) == 0) return 0;
+            int[] perSm = new int[1];
+            check("cuOccupancyMaxActiveBlocksPerMultiprocessor(" + k.name + ")",
+                    () -> cuOccupancyMaxActiveBlocksPerMultiprocessor(perSm, k.function, blockThreads, 0));
+            return perSm[0] * attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        });
     }
+
+    /** {@link #maxCooperativeBlocks} by kernel name and block size. */
+    private final Map<String, Integer> cooperativeLimits = new HashMap<>();
 
     @Override
     public synchronized void launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
@@ -261,7 +269,7 @@ final class JCudaDevice implements Device {
 
     /** Graphs kept: one per distinct chain recently run (a shape's forward and backward, a few shapes). */
     private static final int GRAPHS_KEPT = 8;
-    private final boolean graphs = LaunchChain.graphsWanted();
+    private final boolean graphs = CudaPaths.on(LaunchChain.GRAPHS_PROPERTY);
     private final LaunchChain.Cache<CUgraphExec> graphCache = new LaunchChain.Cache<>(GRAPHS_KEPT, JCudaDriver::cuGraphExecDestroy);
 
     /** Whether {@link #run} replays CUDA graphs ({@link LaunchChain#GRAPHS_PROPERTY}). */

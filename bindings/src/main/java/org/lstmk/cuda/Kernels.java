@@ -31,7 +31,7 @@ final class Kernels {
     /** The forward kernels with the small batch tile ({@code _b4}), for B up to its rows. */
     private final DeviceKernel[] forwardStepSmall, forwardSequenceSmall;
     /** Whether batches that fit the small tile use it ({@link #SMALL_TILE_PROPERTY}). */
-    private final boolean smallTile = !"false".equalsIgnoreCase(System.getProperty(SMALL_TILE_PROPERTY, "true").trim());
+    private final boolean smallTile = CudaPaths.on(SMALL_TILE_PROPERTY);
 
     /**
      * System property: {@code false} keeps small batches on the 16-row forward tile (read when a backend opens; both

@@ -27,11 +27,6 @@ final class LaunchChain implements Iterable<LaunchChain.Launch> {
      */
     static final String GRAPHS_PROPERTY = "lstmk.cuda.graphs";
 
-    /** Whether {@link #GRAPHS_PROPERTY} leaves CUDA graphs on. */
-    static boolean graphsWanted() {
-        return !"false".equalsIgnoreCase(System.getProperty(GRAPHS_PROPERTY, "true").trim());
-    }
-
     /** One recorded launch, as {@link Device#launch} takes it. */
     record Launch(DeviceKernel kernel, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) {
         Launch {
