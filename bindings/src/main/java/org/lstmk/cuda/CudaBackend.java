@@ -135,16 +135,17 @@ final class CudaBackend implements LstmBackend {
             long rows = rows(maxSteps, maxBatch);
             long hid = cfg.hiddenSize(), out = cfg.outputSize();
             shared.retain();
-            DeviceBuffer projected = null, gates = null, hPrev = null, cPrev = null;
+            DeviceBuffer projected = null, gates = null, hPrev = null, cPrev = null, x = null;
             try {
                 projected = device.allocate(Math.multiplyExact(rows, 4 * hid * Float.BYTES));
                 gates = device.allocate(Math.multiplyExact(rows, 4 * hid * Float.BYTES));
                 hPrev = device.allocate(Math.multiplyExact(rows, out * Float.BYTES));
                 cPrev = device.allocate(Math.multiplyExact(rows, hid * Float.BYTES));
-                return new CudaWorkspace(shared, rows, projected, gates, hPrev, cPrev);
+                x = device.allocate(Math.multiplyExact(rows, (long) cfg.inputSize() * Float.BYTES));
+                return new CudaWorkspace(shared, rows, projected, gates, hPrev, cPrev, x);
             } catch (RuntimeException e) {
                 try {
-                    DeviceBuffer.closeAll(projected, gates, hPrev, cPrev);
+                    DeviceBuffer.closeAll(projected, gates, hPrev, cPrev, x);
                 } finally {
                     shared.release();
                 }
@@ -173,29 +174,75 @@ final class CudaBackend implements LstmBackend {
             CudaWeights w = (CudaWeights) f.weights();
             CudaWorkspace ws = (CudaWorkspace) f.workspace();
 
-            DeviceBuffer x = upload(Slot.X, f.x(), rows * in);
+            StepChunks chunks = StepChunks.of(steps, seq.contiguousSteps(), rows * (in + out) * Float.BYTES);
+            // A training forward keeps x in the workspace: its backward needs it again (Calls.Backward.x).
+            DeviceBuffer x = ws != null ? ws.x : scratch.floats(Slot.X, rows * in);
+            if (ws != null) ws.forgetInput();   // until this forward has succeeded
+            Device.Mark[] xIn = uploadRows(chunks, seq, f.x(), in, x);
             DeviceBuffer h0 = f.h0() == null ? null : upload(Slot.H0, f.h0(), (long) batch * out);
             DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
             DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
             DeviceBuffer hLast = f.hT() == null ? null : scratch.floats(Slot.H_LAST, (long) batch * out);
-            if (persistent(cfg, w, seq)) {
-                forwardPersistent(cfg, w, ws, seq, x, h0, c, y, hLast);
-            } else {
-                // the projection and the T steps as one chain of launches: one CUDA graph launch on a GPU
-                device.run(kernels.record(() -> forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast)));
+            boolean persistent = persistent(cfg, w, seq);
+            for (int k = 0; k < chunks.count(); k++) {
+                int from = chunks.from(k), to = chunks.to(k);
+                if (xIn != null) device.await(Device.Stream.MAIN, xIn[k]);
+                if (persistent) {
+                    forwardPersistent(cfg, w, ws, seq, x, h0, c, y, hLast, from, to);
+                } else {
+                    // the projection and the steps as one chain of launches: one CUDA graph launch on a GPU
+                    device.run(kernels.record(() -> forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast, from, to)));
+                }
+                downloadRows(chunks, k, seq, y, out, f.y());
             }
-            download(y, f.y(), rows * out);
             download(hLast, f.hT(), (long) batch * out);
             download(c, f.cT(), (long) batch * hid);
             device.synchronize();
+            if (ws != null) ws.holdInput(f.x());
         }
+    }
+
+    /**
+     * Uploads the rows of {@code src} ({@code width} floats each) into {@code dst}: cut by {@code chunks} on the copy
+     * stream, returning the mark after each chunk for the kernels to await; or whole on the main stream (null).
+     */
+    private Device.Mark[] uploadRows(StepChunks chunks, Sequence seq, MemorySegment src, long width, DeviceBuffer dst) {
+        if (!chunks.overlapped()) {
+            upload(src, seq.rows() * width, dst);
+            return null;
+        }
+        Device.Mark[] marks = new Device.Mark[chunks.count()];
+        for (int k = 0; k < chunks.count(); k++) {
+            long first = seq.firstRow(chunks.from(k)) * width * Float.BYTES;
+            long bytes = seq.firstRow(chunks.to(k)) * width * Float.BYTES - first;
+            device.upload(Device.Stream.COPY, src.asSlice(first, bytes), dst, first);
+            marks[k] = device.mark(Device.Stream.COPY);
+        }
+        return marks;
+    }
+
+    /**
+     * Downloads chunk k's rows of {@code src} ({@code width} floats each) into {@code dst} once the kernels issued so
+     * far have written them, on the copy stream, so that it overlaps the next chunk's kernels; unchunked, all rows on
+     * the main stream. Nothing if {@code dst} is null.
+     */
+    private void downloadRows(StepChunks chunks, int k, Sequence seq, DeviceBuffer src, long width, MemorySegment dst) {
+        if (dst == null) return;
+        if (!chunks.overlapped()) {
+            download(src, dst, seq.rows() * width);
+            return;
+        }
+        long first = seq.firstRow(chunks.from(k)) * width * Float.BYTES;
+        long bytes = seq.firstRow(chunks.to(k)) * width * Float.BYTES - first;
+        device.await(Device.Stream.COPY, device.mark(Device.Stream.MAIN));
+        device.download(Device.Stream.COPY, src, first, dst.asSlice(first, bytes));
     }
 
     /** {@link #forwardOnDevice(LstmConfig, CudaWeights, CudaWorkspace, Sequence, DeviceBuffer, DeviceBuffer,
      *  DeviceBuffer, DeviceBuffer, DeviceBuffer)} of a uniform batch. */
     void forwardOnDevice(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, int steps, int batch, DeviceBuffer x,
                          DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
-        forwardOnDevice(cfg, w, ws, Sequence.uniform(cfg.layout(), steps, batch), x, h0, c, y, hLast);
+        forwardOnDevice(cfg, w, ws, Sequence.uniform(cfg.layout(), steps, batch), x, h0, c, y, hLast, 0, steps);
     }
 
     /**
@@ -210,16 +257,19 @@ final class CudaBackend implements LstmBackend {
      * t: the step writes every live row's h into {@code hLast} (the last write of a row is its own last step), and
      * with projection their {@code m_t} rows are projected into {@code hLast}. A uniform batch is the case
      * {@code B_t = B}, where only the last step ends rows.
+     *
+     * <p>Steps {@code [from, to)} only (a chunk of {@link StepChunks}; {@code 0, T} for all): the input projection of
+     * their rows, then their steps, the first reading {@code h_{from-1}} from {@code y}.
      */
     void forwardOnDevice(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x,
-                         DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
+                         DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast, int from, int to) {
         int hid = cfg.hiddenSize(), out = cfg.outputSize();
         boolean projection = cfg.hasProjection();
         long gateCols = 4L * hid;
-        DeviceBuffer projected = projectInput(cfg, w, ws, seq, x);
+        DeviceBuffer projected = projectInput(cfg, w, ws, seq, x, from, to);
         // With projection the step writes m_t = o·tanh(c_t) here, and the projection GEMM turns it into h_t.
         DeviceBuffer m = projection ? scratch.floats(Slot.M, (long) seq.batch() * hid) : null;
-        for (int t = 0; t < seq.steps(); t++) {
+        for (int t = from; t < to; t++) {
             int live = seq.batch(t), goOn = seq.next(t);   // rows [goOn, live) have their last step here
             boolean rowsEnd = goOn < live;
             Rows hPrev = t == 0 ? Rows.dense(h0, out) : seq.step(y, t - 1, out);
@@ -239,13 +289,17 @@ final class CudaBackend implements LstmBackend {
         }
     }
 
-    /** {@code x·W_ihᵀ + b} for every row of the call, into the workspace's buffer (training) or scratch. */
-    private DeviceBuffer projectInput(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x) {
+    /**
+     * {@code x·W_ihᵀ + b} for the rows of steps {@code [from, to)} (all rows when that is every step), into the
+     * workspace's buffer (training) or scratch. Each row's result does not depend on which rows share the GEMM.
+     */
+    private DeviceBuffer projectInput(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x,
+                                      int from, int to) {
         int in = cfg.inputSize();
-        long rows = seq.rows(), gateCols = 4L * cfg.hiddenSize();
-        DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, rows * gateCols);
-        kernels.gemm(Gemm.NT, cfg.matmulPrecision(), (int) rows, (int) gateCols, in, x.floatAt(0), in,
-                w.wIh.floatAt(0), in, w.bias.floatAt(0), 0f, projected.floatAt(0), gateCols, 0);
+        long gateCols = 4L * cfg.hiddenSize(), first = seq.firstRow(from), rows = seq.firstRow(to) - first;
+        DeviceBuffer projected = ws != null ? ws.projected : scratch.floats(Slot.PROJECTED, seq.rows() * gateCols);
+        kernels.gemm(Gemm.NT, cfg.matmulPrecision(), (int) rows, (int) gateCols, in, x.floatAt(first * in), in,
+                w.wIh.floatAt(0), in, w.bias.floatAt(0), 0f, projected.floatAt(first * gateCols), gateCols, 0);
         return projected;
     }
 
@@ -281,15 +335,24 @@ final class CudaBackend implements LstmBackend {
      * {@link #forwardOnDevice} computes.
      */
     void forwardPersistent(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x,
-                                   DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
+                           DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast) {
+        forwardPersistent(cfg, w, ws, seq, x, h0, c, y, hLast, 0, seq.steps());
+    }
+
+    /** {@link #forwardPersistent} of steps {@code [from, to)} only, as {@link #forwardOnDevice} cuts them. */
+    private void forwardPersistent(LstmConfig cfg, CudaWeights w, CudaWorkspace ws, Sequence seq, DeviceBuffer x,
+                                   DeviceBuffer h0, DeviceBuffer c, DeviceBuffer y, DeviceBuffer hLast, int from,
+                                   int to) {
         int hid = cfg.hiddenSize(), out = cfg.outputSize();
         long gateCols = 4L * hid;
-        DeviceBuffer projected = projectInput(cfg, w, ws, seq, x);
-        kernels.forwardSequence(w.cell, seq.steps(), seq.batch(), hid, out, Rows.dense(h0, out), w.wHh,
-                seq.step(projected, 0, gateCols), seq.stepFloats(gateCols), c, seq.step(y, 0, out), seq.stepFloats(out),
-                hLast, ws != null ? seq.step(ws.gates, 0, gateCols) : Rows.NONE, seq.stepFloats(gateCols),
-                ws != null ? seq.step(ws.hPrev, 0, out) : Rows.NONE, seq.stepFloats(out),
-                ws != null ? seq.step(ws.cPrev, 0, hid) : Rows.NONE, seq.stepFloats(hid));
+        DeviceBuffer projected = projectInput(cfg, w, ws, seq, x, from, to);
+        kernels.forwardSequence(w.cell, to - from, seq.batch(), hid, out,
+                from == 0 ? Rows.dense(h0, out) : seq.step(y, from - 1, out), w.wHh,
+                seq.step(projected, from, gateCols), seq.stepFloats(gateCols), c, seq.step(y, from, out),
+                seq.stepFloats(out), to == seq.steps() ? hLast : null,
+                ws != null ? seq.step(ws.gates, from, gateCols) : Rows.NONE, seq.stepFloats(gateCols),
+                ws != null ? seq.step(ws.hPrev, from, out) : Rows.NONE, seq.stepFloats(out),
+                ws != null ? seq.step(ws.cPrev, from, hid) : Rows.NONE, seq.stepFloats(hid));
     }
 
     /** The launches {@code launches} makes through this backend's kernels, recorded as one chain (for GpuTiming). */
@@ -347,7 +410,8 @@ final class CudaBackend implements LstmBackend {
             download(dc, b.dc0(), (long) batch * hid);
             inputGradient(cfg.matmulPrecision(), rows, in, hid, dA, w, b.dx());
             if (g != null) {
-                DeviceBuffer x = upload(Slot.X, b.x(), rows * in);
+                // the forward's x is still on the device unless backward was given another segment
+                DeviceBuffer x = ws.holdsInput(b.x()) ? ws.x : upload(Slot.X, b.x(), rows * in);
                 weightGradients(cfg.matmulPrecision(), rows, in, hid, out, dA, x, ws.hPrev, g, b.accumulate());
                 peepholeGradient(rows, hid, peepRows, g, b.accumulate());
                 projectionGradient(cfg.matmulPrecision(), rows, hid, out, dhRows, mRows, g, b.accumulate());
@@ -483,29 +547,26 @@ final class CudaBackend implements LstmBackend {
 
     /**
      * {@code dW_ih = dAᵀ·x}, {@code dW_hh = dAᵀ·h_prev} ({@code h_prev} is {@code out} = H_out wide),
-     * {@code db = Σ_rows dA} over {@code rows} rows, in PyTorch row order; accumulated onto the caller's values when
-     * {@code accumulate}; the two products in {@code p}.
+     * {@code db = Σ_rows dA} over {@code rows} rows, in PyTorch row order; added onto the caller's values as they
+     * come down when {@code accumulate} ({@link #downloadGradient}); the two products in {@code p}.
      */
     private void weightGradients(MatmulPrecision p, long rows, int in, int hid, int out, DeviceBuffer dA, DeviceBuffer x,
                                  DeviceBuffer hPrev, LstmGradients g, boolean accumulate) {
         long gateRows = 4L * hid;
-        float beta = accumulate ? 1f : 0f;
-        DeviceBuffer dWih = accumulate ? upload(Slot.DW_IH, g.dWih(), gateRows * in)
-                : scratch.floats(Slot.DW_IH, gateRows * in);
-        kernels.gemm(Gemm.TN, p, (int) gateRows, in, (int) rows, dA.floatAt(0), gateRows, x.floatAt(0), in, null, beta,
+        DeviceBuffer dWih = scratch.floats(Slot.DW_IH, gateRows * in);
+        kernels.gemm(Gemm.TN, p, (int) gateRows, in, (int) rows, dA.floatAt(0), gateRows, x.floatAt(0), in, null, 0f,
                 dWih.floatAt(0), in, hid);
-        download(dWih, g.dWih(), gateRows * in);
-        DeviceBuffer dWhh = accumulate ? upload(Slot.DW_HH, g.dWhh(), gateRows * out)
-                : scratch.floats(Slot.DW_HH, gateRows * out);
+        downloadGradient(dWih, g.dWih(), gateRows * in, accumulate);
+        DeviceBuffer dWhh = scratch.floats(Slot.DW_HH, gateRows * out);
         kernels.gemm(Gemm.TN, p, (int) gateRows, out, (int) rows, dA.floatAt(0), gateRows, hPrev.floatAt(0), out, null,
-                beta, dWhh.floatAt(0), out, hid);
-        download(dWhh, g.dWhh(), gateRows * out);
+                0f, dWhh.floatAt(0), out, hid);
+        downloadGradient(dWhh, g.dWhh(), gateRows * out, accumulate);
         if (g.dbIh() != null) {
-            DeviceBuffer dbIh = accumulate ? upload(Slot.DB_IH, g.dbIh(), gateRows) : scratch.floats(Slot.DB_IH, gateRows);
-            DeviceBuffer dbHh = accumulate ? upload(Slot.DB_HH, g.dbHh(), gateRows) : scratch.floats(Slot.DB_HH, gateRows);
-            kernels.biasGradient((int) rows, hid, dA.floatAt(0), beta, dbIh, dbHh);
-            download(dbIh, g.dbIh(), gateRows);
-            download(dbHh, g.dbHh(), gateRows);
+            DeviceBuffer dbIh = scratch.floats(Slot.DB_IH, gateRows);
+            DeviceBuffer dbHh = scratch.floats(Slot.DB_HH, gateRows);
+            kernels.biasGradient((int) rows, hid, dA.floatAt(0), 0f, dbIh, dbHh);
+            downloadGradient(dbIh, g.dbIh(), gateRows, accumulate);
+            downloadGradient(dbHh, g.dbHh(), gateRows, accumulate);
         }
     }
 
@@ -522,10 +583,10 @@ final class CudaBackend implements LstmBackend {
                                     LstmGradients g, boolean accumulate) {
         if (mRows == null) return;
         long n = (long) out * hid;
-        DeviceBuffer dWhr = accumulate ? upload(Slot.DW_HR, g.dWhr(), n) : scratch.floats(Slot.DW_HR, n);
+        DeviceBuffer dWhr = scratch.floats(Slot.DW_HR, n);
         kernels.gemm(Gemm.TN, p, out, hid, (int) rows, dhRows == null ? null : dhRows.floatAt(0), out, mRows.floatAt(0),
-                hid, null, accumulate ? 1f : 0f, dWhr.floatAt(0), hid, 0);
-        download(dWhr, g.dWhr(), n);
+                hid, null, 0f, dWhr.floatAt(0), hid, 0);
+        downloadGradient(dWhr, g.dWhr(), n, accumulate);
     }
 
     /**
@@ -544,9 +605,9 @@ final class CudaBackend implements LstmBackend {
     private void peepholeGradient(long rows, int hid, DeviceBuffer peepRows, LstmGradients g, boolean accumulate) {
         if (peepRows == null) return;
         long n = 3L * hid;
-        DeviceBuffer dP = accumulate ? upload(Slot.D_PEEP, g.dPeepholes(), n) : scratch.floats(Slot.D_PEEP, n);
-        kernels.columnSum((int) rows, (int) n, peepRows.floatAt(0), n, accumulate ? 1f : 0f, dP, null, 0);
-        download(dP, g.dPeepholes(), n);
+        DeviceBuffer dP = scratch.floats(Slot.D_PEEP, n);
+        kernels.columnSum((int) rows, (int) n, peepRows.floatAt(0), n, 0f, dP, null, 0);
+        downloadGradient(dP, g.dPeepholes(), n, accumulate);
     }
 
     /** Copies the first {@code floats} floats of {@code src} into the scratch buffer of {@code slot}. */
@@ -566,6 +627,19 @@ final class CudaBackend implements LstmBackend {
 
     private void upload(MemorySegment src, long floats, DeviceBuffer dst) {
         device.upload(src.asSlice(0, floats * Float.BYTES), dst, 0);
+    }
+
+    /**
+     * A weight gradient to the caller: copied, or with {@code accumulate} added onto the caller's values as it comes
+     * down ({@link Device#downloadAdding}: the same single rounding as a {@code beta = 1} epilogue, without first
+     * copying the caller's gradients up).
+     */
+    private void downloadGradient(DeviceBuffer src, MemorySegment dst, long floats, boolean accumulate) {
+        if (!accumulate) {
+            download(src, dst, floats);
+        } else if (dst != null) {
+            device.downloadAdding(src, 0, dst.asSlice(0, floats * Float.BYTES));
+        }
     }
 
     /** Copies {@code floats} floats from {@code src} into {@code dst} at the next synchronize; nothing if dst is null. */
@@ -663,6 +737,20 @@ final class CudaBackend implements LstmBackend {
 
         /** The rows of step t that go on to step t+1 (0 at the last step); rows from there to {@link #batch(int)} end at t. */
         int next(int t) { return t + 1 < steps ? batch(t + 1) : 0; }
+
+        /** Whether the rows of any range of steps are consecutive (time-major or packed): see {@link #firstRow}. */
+        boolean contiguousSteps() { return batchSizes != null || layout == Layout.TIME_MAJOR || steps == 1; }
+
+        /**
+         * The first row of step t, {@code 0 <= t <= T} ({@link #rows()} at T): steps {@code [a, b)} are rows
+         * {@code [firstRow(a), firstRow(b))}. Only 0 and T when the steps are not {@link #contiguousSteps}.
+         */
+        long firstRow(int t) {
+            if (t == 0) return 0;
+            if (t == steps) return rows();
+            if (!contiguousSteps()) throw new IllegalStateException("batch-major steps are not consecutive rows");
+            return batchSizes != null ? offsets[t] : (long) t * batch;
+        }
 
         /** Rows of the sequence buffers: T·B, or packed Σ batchSizes. */
         long rows() { return batchSizes == null ? (long) steps * batch : offsets[steps]; }

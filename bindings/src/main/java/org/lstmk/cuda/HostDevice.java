@@ -21,8 +21,11 @@ import java.util.concurrent.atomic.LongAdder;
  * JVM (a crashed test fork fails the build) instead of reading a neighbour's data.
  *
  * <p>It keeps the asynchronous contract of a CUDA stream rather than running things as they are issued: uploads are
- * snapshotted, then everything (copies, fills, launches) is queued and runs in order at {@link #synchronize()}, so
- * a caller that reads a download before synchronizing, or forgets to synchronize, gets wrong results here too.
+ * snapshotted (except from {@link #allocateHost pinned memory}, read when they run, as a DMA would), then everything
+ * (copies, fills, launches) is queued and runs in order at {@link #synchronize()}, so a caller that reads a download
+ * before synchronizing, or forgets to synchronize, gets wrong results here too. The two streams are two queues,
+ * interleaved at {@link #synchronize()} only as their marks require and otherwise in the {@link #streamOrder} that
+ * puts a missing wait in plain sight.
  *
  * <p>Thread-safe in the way a CUDA context is: every operation takes this device's monitor, and buffers of any
  * {@code HostDevice} may be passed to any other (one address space, like the streams of one context).
@@ -35,7 +38,10 @@ public final class HostDevice implements Device {
     public enum Schedule { ASCENDING, DESCENDING, SHUFFLED }
 
     private final HostLibrary lib;
-    private final ArrayDeque<Op> stream = new ArrayDeque<>();
+    private final Queue[] queues = {new Queue(), new Queue()};   // by Stream ordinal
+    /** Start of each {@link #allocateHost} allocation → its end. */
+    private final java.util.TreeMap<Long, Long> pinned = new java.util.TreeMap<>();
+    private long epoch, synchronizations;
     private final Set<Buffer> live = new LinkedHashSet<>();
     /**
      * Chains run so far: an equal later chain runs the launches of the first one, as a GPU replays the graph it made
@@ -94,34 +100,95 @@ public final class HostDevice implements Device {
     }
 
     @Override
-    public synchronized void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+    public synchronized void upload(Stream stream, MemorySegment src, DeviceBuffer dst, long dstOffset) {
         Buffer d = own(dst, "cuMemcpyHtoDAsync");
         long n = src.byteSize();
         Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
+        UPLOADED_BYTES.addAndGet(n);
+        if (pinned(src)) {   // as a DMA from pinned memory: read when the copy runs
+            enqueue(stream, new Op("cuMemcpyHtoDAsync", null) {
+                @Override void run() { MemorySegment.copy(src, 0, d.segment(), dstOffset, n); }
+            });
+            return;
+        }
         Arena arena = Arena.ofShared();
         MemorySegment snapshot = arena.allocate(Math.max(n, 1), 16);
         MemorySegment.copy(src, 0, snapshot, 0, n);
-        enqueue(new Op("cuMemcpyHtoDAsync", arena) {
+        enqueue(stream, new Op("cuMemcpyHtoDAsync", arena) {
             @Override void run() { MemorySegment.copy(snapshot, 0, d.segment(), dstOffset, n); }
         });
     }
 
     @Override
-    public synchronized void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+    public synchronized void download(Stream stream, DeviceBuffer src, long srcOffset, MemorySegment dst) {
         Buffer s = own(src, "cuMemcpyDtoHAsync");
         long n = dst.byteSize();
         Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
         if (dst.isReadOnly()) throw new IllegalArgumentException("cuMemcpyDtoHAsync: destination is read-only");
-        enqueue(new Op("cuMemcpyDtoHAsync", null) {
+        enqueue(stream, new Op("cuMemcpyDtoHAsync", null) {
             @Override void run() { MemorySegment.copy(s.segment(), srcOffset, dst, 0, n); }
         });
+    }
+
+    @Override
+    public synchronized void downloadAdding(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        Buffer s = own(src, "cuMemcpyDtoHAsync");
+        long n = dst.byteSize();
+        Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
+        if (dst.isReadOnly()) throw new IllegalArgumentException("cuMemcpyDtoHAsync: destination is read-only");
+        enqueue(Stream.MAIN, new Op("cuMemcpyDtoHAsync", null) {
+            @Override void run() { HostFloats.addInto(s.segment().asSlice(srcOffset, n), dst); }
+        });
+    }
+
+    @Override
+    public synchronized Mark mark(Stream stream) {
+        open();
+        return new HostMark(this, stream, queue(stream).issued);
+    }
+
+    @Override
+    public synchronized void await(Stream stream, Mark mark) {
+        open();
+        if (!(mark instanceof HostMark m) || m.device != this || m.epoch != epoch) {
+            throw new IllegalArgumentException("cuStreamWaitEvent: the mark is not one of this device's since its "
+                    + "last synchronize");
+        }
+        enqueue(stream, new Op("cuStreamWaitEvent", null) {
+            @Override boolean ready() { return queue(m.stream).done >= m.position; }
+            @Override void run() {}
+        });
+    }
+
+    @Override
+    @SuppressWarnings("restricted")   // our own allocation of exactly this size, tied to the caller's arena
+    public synchronized MemorySegment allocateHost(long bytes, Arena arena) {
+        open();
+        if (bytes < 0) throw new IllegalArgumentException("cuMemAllocHost: negative size " + bytes);
+        Arena own = Arena.ofShared();
+        MemorySegment raw = own.allocate(Math.max(bytes, 1), 64);
+        long address = raw.address();
+        pinned.put(address, address + bytes);
+        return MemorySegment.ofAddress(address).reinterpret(bytes, arena, ignored -> {
+            synchronized (HostDevice.this) {
+                pinned.remove(address);
+            }
+            own.close();
+        });
+    }
+
+    /** Whether {@code segment} lies in memory from {@link #allocateHost} (copies of it are not staged). */
+    synchronized boolean pinned(MemorySegment segment) {
+        if (!segment.isNative()) return false;
+        var range = pinned.floorEntry(segment.address());
+        return range != null && segment.address() + segment.byteSize() <= range.getValue();
     }
 
     @Override
     public synchronized void fillZero(DeviceBuffer dst, long offset, long bytes) {
         Buffer d = own(dst, "cuMemsetD8Async");
         Device.checkRange(d, offset, bytes, "cuMemsetD8Async");
-        enqueue(new Op("cuMemsetD8Async", null) {
+        enqueue(Stream.MAIN, new Op("cuMemsetD8Async", null) {
             @Override void run() { d.segment().asSlice(offset, bytes).fill((byte) 0); }
         });
     }
@@ -175,7 +242,7 @@ public final class HostDevice implements Device {
         LAUNCHES.computeIfAbsent(k.name, n -> new LongAdder()).increment();
         Arena arena = Arena.ofShared();
         MemorySegment params = marshal(args, arena, call);
-        enqueue(new Op(call, arena) {
+        enqueue(Stream.MAIN, new Op(call, arena) {
             @Override void run() {
                 String failed = cooperative
                         ? lib.launchCooperative(k.name, args.signature(), grid, block, sharedBytes, params)
@@ -217,22 +284,60 @@ public final class HostDevice implements Device {
         return new long[] {CHAIN_HITS.get(), CHAIN_MISSES.get()};
     }
 
+    /**
+     * Runs both streams' operations in an order their marks allow: each turn the preferred stream runs its next
+     * operation if it may ({@link #streamOrder}), else the other one, so a missing {@link #await} gives wrong
+     * results here (a download that ran before the kernel that writes its source, an upload that overwrote what a
+     * kernel was still to read, a kernel that read before its upload) as it would on a GPU, some of the time.
+     */
     @Override
     public synchronized void synchronize() {
         open();
-        while (!stream.isEmpty()) {
-            Op op = stream.poll();
-            try {
-                op.run();
-            } catch (RuntimeException e) {
-                // Like a CUDA stream after a fault: nothing issued after the failure runs.
-                stream.forEach(Op::release);
-                stream.clear();
-                throw new DeviceException("cuStreamSynchronize failed after " + op.call + ": " + e.getMessage());
-            } finally {
-                op.release();
+        Stream preferred = switch (STREAM_ORDER.get()) {
+            case COPY_FIRST -> Stream.COPY;
+            case MAIN_FIRST -> Stream.MAIN;
+            case ALTERNATE -> (synchronizations++ & 1) == 0 ? Stream.COPY : Stream.MAIN;
+        };
+        Queue first = queue(preferred), second = queue(preferred == Stream.MAIN ? Stream.COPY : Stream.MAIN);
+        try {
+            while (!first.ops.isEmpty() || !second.ops.isEmpty()) {
+                Queue q = first.ready() ? first : second.ready() ? second : null;
+                if (q == null) {
+                    throw new DeviceException("cuStreamSynchronize: the streams wait for each other's marks");
+                }
+                Op op = q.ops.poll();
+                try {
+                    op.run();
+                } catch (RuntimeException e) {
+                    // Like a CUDA stream after a fault: nothing issued after the failure runs.
+                    throw new DeviceException("cuStreamSynchronize failed after " + op.call + ": " + e.getMessage());
+                } finally {
+                    op.release();
+                }
+                q.done++;
             }
+        } finally {
+            for (Queue q : queues) {
+                q.ops.forEach(Op::release);
+                q.ops.clear();
+                q.issued = q.done = 0;
+            }
+            epoch++;   // marks of this round are spent
         }
+    }
+
+    /** Which stream {@link #synchronize()} runs first when both could run. */
+    public enum StreamOrder { ALTERNATE, COPY_FIRST, MAIN_FIRST }
+
+    private static final java.util.concurrent.atomic.AtomicReference<StreamOrder> STREAM_ORDER =
+            new java.util.concurrent.atomic.AtomicReference<>(StreamOrder.ALTERNATE);
+
+    /**
+     * Sets, for every {@code HostDevice} of this process, which stream runs first when both may (default: each
+     * synchronize switches), so that tests can make a missing {@link #await} show.
+     */
+    public static void streamOrder(StreamOrder order) {
+        STREAM_ORDER.set(java.util.Objects.requireNonNull(order, "order"));
     }
 
     @Override
@@ -243,8 +348,10 @@ public final class HostDevice implements Device {
     @Override
     public synchronized void close() {
         if (closed) return;
-        stream.forEach(Op::release);
-        stream.clear();
+        for (Queue q : queues) {
+            q.ops.forEach(Op::release);
+            q.ops.clear();
+        }
         for (Buffer b : new ArrayList<>(live)) b.close();   // a leak here would be the caller's bug; free anyway
         chains.clear();
         closed = true;
@@ -254,8 +361,44 @@ public final class HostDevice implements Device {
         if (closed) throw new IllegalStateException("device has been closed");
     }
 
-    private void enqueue(Op op) {
-        stream.add(op);
+    private static final AtomicLong UPLOADED_BYTES = new AtomicLong(), COPY_STREAM_OPS = new AtomicLong();
+
+    /** Bytes uploaded by every {@code HostDevice} of this process (tests: what a call copies up). */
+    static long processUploadedBytes() {
+        return UPLOADED_BYTES.get();
+    }
+
+    /** Operations (copies, waits) issued to {@link Stream#COPY} by every {@code HostDevice} of this process (tests). */
+    static long processCopyStreamOps() {
+        return COPY_STREAM_OPS.get();
+    }
+
+    private void enqueue(Stream stream, Op op) {
+        if (stream == Stream.COPY) COPY_STREAM_OPS.incrementAndGet();
+        Queue q = queue(stream);
+        q.ops.add(op);
+        q.issued++;
+    }
+
+    private Queue queue(Stream stream) {
+        return queues[stream.ordinal()];
+    }
+
+    /** One stream's queued operations, and how many it has been given and has run since the last synchronize. */
+    private static final class Queue {
+        final ArrayDeque<Op> ops = new ArrayDeque<>();
+        long issued, done;
+
+        boolean ready() {
+            return !ops.isEmpty() && ops.peek().ready();
+        }
+    }
+
+    /** A point in a stream: after its first {@code position} operations of synchronize round {@code epoch}. */
+    private record HostMark(HostDevice device, Stream stream, long position, long epoch) implements Mark {
+        HostMark(HostDevice device, Stream stream, long position) {
+            this(device, stream, position, device.epoch);
+        }
     }
 
     /**
@@ -302,6 +445,11 @@ public final class HostDevice implements Device {
         }
 
         abstract void run();
+
+        /** Whether it may run now (a wait for a mark the other stream has not reached may not). */
+        boolean ready() {
+            return true;
+        }
 
         void release() {
             if (arena != null) {

@@ -35,8 +35,11 @@ import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -64,8 +67,9 @@ import jcuda.driver.JCudaDriver;
 
 /**
  * A real GPU through JCuda's driver API: the device's primary context (shared with other CUDA users in the JVM),
- * the kernels' fatbin loaded from the jar with {@code cuModuleLoadData}, one non-blocking stream per instance, and
- * pinned host staging for every copy (so copies are truly asynchronous and heap segments can be copied at all).
+ * the kernels' fatbin loaded from the jar with {@code cuModuleLoadData}, two non-blocking streams per instance (kernels;
+ * copies beside them, ordered by events), and pinned host staging for every copy of ordinary memory (so copies are
+ * truly asynchronous and heap segments can be copied at all); memory from {@link #allocateHost} is copied directly.
  * Every driver call is checked; a failure is a {@link DeviceException} naming the call. Every operation takes this
  * device's monitor; buffers of other instances on the same context are accepted (shared packed weights).
  *
@@ -78,6 +82,12 @@ final class JCudaDevice implements Device {
     private final CUcontext context;
     private final CUmodule module;
     private final CUstream stream;
+    /** The {@link Stream#COPY} stream: copies beside the kernels. */
+    private final CUstream copyStream;
+    /** Events for marks: free ones, and those handed out since the last synchronize (free again after it). */
+    private final ArrayDeque<CUevent> freeEvents = new ArrayDeque<>();
+    private final List<CUevent> markedEvents = new ArrayList<>();
+    private long epoch;
     private final String description;
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Set<Buffer> live = new LinkedHashSet<>();
@@ -86,11 +96,13 @@ final class JCudaDevice implements Device {
     private final Staging<Pointer, Buffer> staging = new Staging<>(new StagingCalls());
     private boolean closed;
 
-    private JCudaDevice(CUdevice device, CUcontext context, CUmodule module, CUstream stream, String description) {
+    private JCudaDevice(CUdevice device, CUcontext context, CUmodule module, CUstream stream, CUstream copyStream,
+                        String description) {
         this.device = device;
         this.context = context;
         this.module = module;
         this.stream = stream;
+        this.copyStream = copyStream;
         this.description = description;
     }
 
@@ -109,7 +121,14 @@ final class JCudaDevice implements Device {
             mod = m;
             CUstream st = new CUstream();
             check("cuStreamCreate", () -> cuStreamCreate(st, STREAM_NON_BLOCKING));
-            return new JCudaDevice(dev, ctx, m, st, describe(dev));
+            CUstream copies = new CUstream();
+            try {
+                check("cuStreamCreate", () -> cuStreamCreate(copies, STREAM_NON_BLOCKING));
+            } catch (RuntimeException e) {
+                cuStreamDestroy(st);
+                throw e;
+            }
+            return new JCudaDevice(dev, ctx, m, st, copies, describe(dev));
         } catch (RuntimeException e) {
             if (mod != null) cuModuleUnload(mod);
             cuDevicePrimaryCtxRelease(dev);
@@ -161,20 +180,84 @@ final class JCudaDevice implements Device {
     }
 
     @Override
-    public synchronized void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+    public synchronized void upload(Stream on, MemorySegment src, DeviceBuffer dst, long dstOffset) {
         Buffer d = own(dst, "cuMemcpyHtoDAsync");
         long n = src.byteSize();
         Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
-        staging.upload(src, d, dstOffset);
+        staging.upload(on, src, d, dstOffset);
     }
 
     @Override
-    public synchronized void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+    public synchronized void download(Stream on, DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        download(on, src, srcOffset, dst, false);
+    }
+
+    @Override
+    public synchronized void downloadAdding(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        download(Stream.MAIN, src, srcOffset, dst, true);
+    }
+
+    private void download(Stream on, DeviceBuffer src, long srcOffset, MemorySegment dst, boolean add) {
         Buffer s = own(src, "cuMemcpyDtoHAsync");
         long n = dst.byteSize();
         Device.checkRange(s, srcOffset, n, "cuMemcpyDtoHAsync");
         if (dst.isReadOnly()) throw new IllegalArgumentException("cuMemcpyDtoHAsync: destination is read-only");
-        staging.download(s, srcOffset, dst);
+        staging.download(on, s, srcOffset, dst, add);
+    }
+
+    private CUstream stream(Stream on) {
+        return on == Stream.COPY ? copyStream : stream;
+    }
+
+    @Override
+    public synchronized Mark mark(Stream on) {
+        bind();
+        CUevent e = freeEvents.poll();
+        if (e == null) {
+            CUevent made = new CUevent();
+            check("cuEventCreate", () -> cuEventCreate(made, EVENT_DISABLE_TIMING));
+            e = made;
+        }
+        markedEvents.add(e);
+        CUevent recorded = e;
+        check("cuEventRecord", () -> cuEventRecord(recorded, stream(on)));
+        return new EventMark(this, on, e, epoch);
+    }
+
+    @Override
+    public synchronized void await(Stream on, Mark mark) {
+        bind();
+        if (!(mark instanceof EventMark m) || m.device != this || m.epoch != epoch) {
+            throw new IllegalArgumentException("cuStreamWaitEvent: the mark is not one of this device's since its "
+                    + "last synchronize");
+        }
+        check("cuStreamWaitEvent", () -> cuStreamWaitEvent(stream(on), m.event, 0));
+    }
+
+    private static final int EVENT_DISABLE_TIMING = 2;   // CU_EVENT_DISABLE_TIMING: the cheapest event
+
+    private record EventMark(JCudaDevice device, Stream stream, CUevent event, long epoch) implements Mark {}
+
+    /**
+     * Pinned memory ({@code cuMemAllocHost}) that {@link Staging} copies to and from directly, freed when
+     * {@code arena} closes (after waiting for this device's streams: a copy may still be reading it).
+     */
+    @Override
+    @SuppressWarnings("restricted")   // the driver's allocation of exactly this size, tied to the caller's arena
+    public synchronized MemorySegment allocateHost(long bytes, Arena arena) {
+        bind();
+        if (bytes < 0) throw new IllegalArgumentException("cuMemAllocHost: negative size " + bytes);
+        Staging.Pinned<Pointer> p = new StagingCalls().allocateHost(Math.max(bytes, 1));
+        p.segment().fill((byte) 0);
+        staging.register(p);
+        return MemorySegment.ofAddress(p.segment().address()).reinterpret(bytes, arena, ignored -> freeHost(p));
+    }
+
+    private synchronized void freeHost(Staging.Pinned<Pointer> p) {
+        if (closed || !staging.unregister(p)) return;   // closed: the context's memory went with it (see close)
+        bind();
+        staging.synchronize();   // no copy in flight may still read or write it
+        check("cuMemFreeHost", () -> cuMemFreeHost(p.handle()));
     }
 
     @Override
@@ -313,7 +396,13 @@ final class JCudaDevice implements Device {
     @Override
     public synchronized void synchronize() {
         bind();
-        staging.synchronize();   // cuStreamSynchronize (StagingCalls), then the staged downloads are copied out
+        try {
+            staging.synchronize();   // cuStreamSynchronize on both streams (StagingCalls), then staged downloads copied out
+        } finally {
+            freeEvents.addAll(markedEvents);   // every recorded event has completed (or the context is broken)
+            markedEvents.clear();
+            epoch++;
+        }
     }
 
     /**
@@ -366,8 +455,16 @@ final class JCudaDevice implements Device {
             } catch (RuntimeException e) {
                 // as for buffers: keep releasing the rest
             }
+            cuStreamSynchronize(copyStream);
             Pointer pinned = staging.release();
             if (pinned != null) cuMemFreeHost(pinned);
+            // Pinned memory still handed out is left to the context: freeing it under a caller's live segment would
+            // turn a misuse (closing the device before the arena) into a crash.
+            freeEvents.addAll(markedEvents);
+            markedEvents.clear();
+            for (CUevent e : freeEvents) cuEventDestroy(e);
+            freeEvents.clear();
+            cuStreamDestroy(copyStream);
             cuStreamDestroy(stream);
             cuModuleUnload(module);
         } finally {
@@ -391,15 +488,15 @@ final class JCudaDevice implements Device {
         }
 
         @Override
-        public void copyToDevice(Buffer dst, long dstOffset, Pointer host, long hostOffset, long bytes) {
+        public void copyToDevice(Stream on, Buffer dst, long dstOffset, Pointer host, long hostOffset, long bytes) {
             check("cuMemcpyHtoDAsync(" + bytes + " bytes)", () -> cuMemcpyHtoDAsync(
-                    dst.pointer.withByteOffset(dstOffset), host.withByteOffset(hostOffset), bytes, stream));
+                    dst.pointer.withByteOffset(dstOffset), host.withByteOffset(hostOffset), bytes, stream(on)));
         }
 
         @Override
-        public void copyToHost(Pointer host, long hostOffset, Buffer src, long srcOffset, long bytes) {
+        public void copyToHost(Stream on, Pointer host, long hostOffset, Buffer src, long srcOffset, long bytes) {
             check("cuMemcpyDtoHAsync(" + bytes + " bytes)", () -> cuMemcpyDtoHAsync(
-                    host.withByteOffset(hostOffset), src.pointer.withByteOffset(srcOffset), bytes, stream));
+                    host.withByteOffset(hostOffset), src.pointer.withByteOffset(srcOffset), bytes, stream(on)));
         }
 
         /** Names the kernels launched since the last synchronize, where an execution error would come from. */
@@ -409,6 +506,7 @@ final class JCudaDevice implements Device {
                     + String.join(", ", launchedSinceSync) + (launchedSinceSync.size() == 8 ? ", ..." : "") + ")";
             launchedSinceSync.clear();
             check("cuStreamSynchronize" + after, () -> cuStreamSynchronize(stream));
+            check("cuStreamSynchronize(copy stream)", () -> cuStreamSynchronize(copyStream));
         }
     }
 

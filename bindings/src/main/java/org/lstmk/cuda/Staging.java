@@ -6,7 +6,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The pinned host staging that {@link JCudaDevice} copies through, and the bookkeeping around it: copies are cut
+ * The pinned host staging that {@link JCudaDevice} copies through (except to and from pinned memory it handed out,
+ * {@link #register}ed here and copied directly), and the bookkeeping around it: copies are cut
  * into pieces of at most one chunk, each piece gets an aligned slot of the staging memory, a full staging memory is
  * waited for (a stream synchronize) and then reused, grown first while it is under {@link #MAX_CHUNKS} chunks, and
  * downloads are copied out of staging only once a synchronize has landed them.
@@ -36,13 +37,19 @@ final class Staging<H, D> {
         /** Frees what {@link #allocateHost} returned ({@code cuMemFreeHost}). Nothing is in flight on it. */
         void freeHost(H host);
 
-        /** Enqueues a copy of {@code bytes} from {@code host} at {@code hostOffset} to {@code dst} at {@code dstOffset}. */
-        void copyToDevice(D dst, long dstOffset, H host, long hostOffset, long bytes);
+        /**
+         * Enqueues on {@code stream} a copy of {@code bytes} from {@code host} at {@code hostOffset} to {@code dst}
+         * at {@code dstOffset}.
+         */
+        void copyToDevice(Device.Stream stream, D dst, long dstOffset, H host, long hostOffset, long bytes);
 
-        /** Enqueues a copy of {@code bytes} from {@code src} at {@code srcOffset} to {@code host} at {@code hostOffset}. */
-        void copyToHost(H host, long hostOffset, D src, long srcOffset, long bytes);
+        /**
+         * Enqueues on {@code stream} a copy of {@code bytes} from {@code src} at {@code srcOffset} to {@code host} at
+         * {@code hostOffset}.
+         */
+        void copyToHost(Device.Stream stream, H host, long hostOffset, D src, long srcOffset, long bytes);
 
-        /** Waits for everything enqueued so far ({@code cuStreamSynchronize}). */
+        /** Waits for everything enqueued so far on both streams ({@code cuStreamSynchronize} each). */
         void synchronizeStream();
     }
 
@@ -61,6 +68,8 @@ final class Staging<H, D> {
     private final List<Runnable> afterSync = new ArrayList<>();   // staged downloads to copy out
     private Pinned<H> pinned;
     private long used;
+    /** Pinned memory handed out to callers ({@link #register}), by start address: copied to and from directly. */
+    private final java.util.TreeMap<Long, Pinned<H>> handedOut = new java.util.TreeMap<>();
 
     /** Staging with the production sizes: {@link #CHUNK}, {@link #ALIGN}, {@link #FIRST_CAPACITY}. */
     Staging(Driver<H, D> driver) {
@@ -79,31 +88,72 @@ final class Staging<H, D> {
     }
 
     /**
-     * Enqueues copies of all of {@code src} to {@code dst} at {@code dstOffset}; {@code src} has been read when this
-     * returns. The caller has checked the range.
+     * Enqueues copies of all of {@code src} to {@code dst} at {@code dstOffset} on {@code stream}. A source inside
+     * {@link #register registered} memory is copied directly (read when the copy runs); any other has been read into
+     * staging when this returns. The caller has checked the range.
      */
-    void upload(MemorySegment src, D dst, long dstOffset) {
+    void upload(Device.Stream stream, MemorySegment src, D dst, long dstOffset) {
         long n = src.byteSize();
+        Pinned<H> direct = registered(src);
+        if (direct != null) {
+            if (n > 0) driver.copyToDevice(stream, dst, dstOffset, direct.handle(), offsetIn(direct, src), n);
+            return;
+        }
         for (long done = 0; done < n; done += chunk) {
             long part = Math.min(chunk, n - done), at = stage(part);
             MemorySegment.copy(src, done, pinned.segment(), at, part);
-            driver.copyToDevice(dst, dstOffset + done, pinned.handle(), at, part);
+            driver.copyToDevice(stream, dst, dstOffset + done, pinned.handle(), at, part);
         }
     }
 
     /**
-     * Enqueues copies of {@code dst.byteSize()} bytes from {@code src} at {@code srcOffset} into staging, copied on
-     * into {@code dst} by the next {@link #synchronize()}. The caller has checked the range and that {@code dst} is
-     * writable.
+     * Enqueues copies of {@code dst.byteSize()} bytes from {@code src} at {@code srcOffset} on {@code stream}:
+     * directly into {@code dst} when it lies in {@link #register registered} memory and {@code add} is false, else
+     * into staging, copied on into {@code dst} (or, with {@code add}, added onto its floats) by the next
+     * {@link #synchronize()}. The caller has checked the range and that {@code dst} is writable.
      */
-    void download(D src, long srcOffset, MemorySegment dst) {
+    void download(Device.Stream stream, D src, long srcOffset, MemorySegment dst, boolean add) {
         long n = dst.byteSize();
+        Pinned<H> direct = add ? null : registered(dst);
+        if (direct != null) {
+            if (n > 0) driver.copyToHost(stream, direct.handle(), offsetIn(direct, dst), src, srcOffset, n);
+            return;
+        }
         for (long done = 0; done < n; done += chunk) {
             long part = Math.min(chunk, n - done), into = done, at = stage(part);
-            driver.copyToHost(pinned.handle(), at, src, srcOffset + done, part);
+            driver.copyToHost(stream, pinned.handle(), at, src, srcOffset + done, part);
             MemorySegment landing = pinned.segment();   // staging is only replaced after a synchronize has run this
-            afterSync.add(() -> MemorySegment.copy(landing, at, dst, into, part));
+            afterSync.add(add ? () -> HostFloats.addInto(landing.asSlice(at, part), dst.asSlice(into, part))
+                    : () -> MemorySegment.copy(landing, at, dst, into, part));
         }
+    }
+
+    /** Makes copies to and from segments inside {@code p} direct (pinned memory handed out to a caller). */
+    void register(Pinned<H> p) {
+        handedOut.put(p.segment().address(), p);
+    }
+
+    /** Undoes {@link #register}; false if {@code p} was not registered. */
+    boolean unregister(Pinned<H> p) {
+        return handedOut.remove(p.segment().address(), p);
+    }
+
+    /** Registered allocations not yet unregistered. */
+    java.util.Collection<Pinned<H>> registered() {
+        return java.util.List.copyOf(handedOut.values());
+    }
+
+    /** The registered allocation {@code s} lies inside, or null. */
+    private Pinned<H> registered(MemorySegment s) {
+        if (!s.isNative() || handedOut.isEmpty()) return null;
+        var e = handedOut.floorEntry(s.address());
+        if (e == null) return null;
+        MemorySegment whole = e.getValue().segment();
+        return s.address() + s.byteSize() <= whole.address() + whole.byteSize() ? e.getValue() : null;
+    }
+
+    private static long offsetIn(Pinned<?> p, MemorySegment s) {
+        return s.address() - p.segment().address();
     }
 
     /**

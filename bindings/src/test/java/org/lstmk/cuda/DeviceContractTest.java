@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -224,5 +226,71 @@ abstract class DeviceContractTest {
         }
         device.synchronize();
         assertEquals(before, device.liveAllocations());
+    }
+
+    @Test
+    void theCopyStreamIsOrderedWithTheMainStreamByMarks() {
+        float[] back = new float[4], back2 = new float[4];
+        try (DeviceBuffer b = device.allocate(4 * Float.BYTES); DeviceBuffer b2 = device.allocate(4 * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(sequence(4, 1)), b, 0);
+            device.fillZero(b, Float.BYTES, Float.BYTES);
+            device.await(Device.Stream.COPY, device.mark(Device.Stream.MAIN));
+            device.download(Device.Stream.COPY, b, 0, MemorySegment.ofArray(back));
+
+            device.upload(Device.Stream.COPY, MemorySegment.ofArray(sequence(4, 9)), b2, 0);
+            Device.Mark up = device.mark(Device.Stream.COPY);
+            assertEquals(Device.Stream.COPY, up.stream());
+            device.await(Device.Stream.MAIN, up);
+            device.download(b2, 0, MemorySegment.ofArray(back2));
+            device.synchronize();
+        }
+        assertArrayEquals(new float[] {1, 0, 3, 4}, back, "the copy stream waited for the main stream's fill");
+        assertArrayEquals(sequence(4, 9), back2, "the main stream waited for the copy stream's upload");
+    }
+
+    @Test
+    void aMarkIsSpentBySynchronize() {
+        Device.Mark m = device.mark(Device.Stream.MAIN);
+        device.synchronize();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> device.await(Device.Stream.COPY, m));
+        assertTrue(e.getMessage().contains("cuStreamWaitEvent"), e.getMessage());
+    }
+
+    @Test
+    void downloadAddingAddsOntoTheDestinationWithOneRounding() {
+        float[] src = {1e-8f, 3f, -0.1f, Float.MAX_VALUE, 7f};
+        float[] dst = {1f, 0.25f, 0.3f, Float.MAX_VALUE, 11f};
+        float[] expected = new float[4];
+        for (int i = 0; i < 4; i++) expected[i] = dst[i] + src[i];
+        try (DeviceBuffer b = device.allocate(5 * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(src), b, 0);
+            device.downloadAdding(b, 0, MemorySegment.ofArray(dst).asSlice(0, 4 * Float.BYTES));
+            assertEquals(1f, dst[0], "nothing lands before the synchronize");
+            device.synchronize();
+        }
+        assertArrayEquals(expected, java.util.Arrays.copyOf(dst, 4));
+        assertEquals(Float.POSITIVE_INFINITY, dst[3]);
+        assertEquals(11f, dst[4], "only the destination's floats");
+    }
+
+    @Test
+    void pinnedHostMemoryCopiesBothWaysAndIsFreedWithItsArena() {
+        MemorySegment pinned;
+        try (Arena arena = Arena.ofConfined(); DeviceBuffer b = device.allocate(64 * Float.BYTES)) {
+            pinned = device.allocateHost(64 * Float.BYTES, arena);
+            assertEquals(64 * Float.BYTES, pinned.byteSize());
+            assertEquals(0, pinned.address() % 64, "64-byte aligned");
+            for (int i = 0; i < 64; i++) assertEquals(0f, pinned.getAtIndex(ValueLayout.JAVA_FLOAT, i), "zeroed");
+            for (int i = 0; i < 32; i++) pinned.setAtIndex(ValueLayout.JAVA_FLOAT, i, i + 0.5f);
+            device.upload(Device.Stream.COPY, pinned.asSlice(0, 32 * Float.BYTES), b, 8 * Float.BYTES);
+            device.await(Device.Stream.MAIN, device.mark(Device.Stream.COPY));
+            device.download(b, 8 * Float.BYTES, pinned.asSlice(32 * Float.BYTES, 32 * Float.BYTES));
+            device.synchronize();
+            for (int i = 0; i < 32; i++) {
+                assertEquals(i + 0.5f, pinned.getAtIndex(ValueLayout.JAVA_FLOAT, 32 + i), "element " + i);
+            }
+        }
+        assertTrue(!pinned.scope().isAlive(), "freed with the arena");
     }
 }

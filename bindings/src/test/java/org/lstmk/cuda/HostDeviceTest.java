@@ -121,4 +121,46 @@ class HostDeviceTest extends DeviceContractTest {
         assertEquals(before, HostDevice.processLiveAllocations());
         assertThrows(IllegalStateException.class, () -> d.allocate(1));
     }
+
+    /** What makes the overlap tests able to fail: a copy that does not wait for its mark runs too early here. */
+    @Test
+    void aMissingWaitShowsInOneOfTheStreamOrders() {
+        float[] back = new float[2];
+        try (DeviceBuffer b = device.allocate(2 * Float.BYTES)) {
+            for (HostDevice.StreamOrder order : HostDevice.StreamOrder.values()) {
+                if (order == HostDevice.StreamOrder.ALTERNATE) continue;
+                HostDevice.streamOrder(order);
+                try {
+                    device.upload(MemorySegment.ofArray(new float[] {1, 2}), b, 0);
+                    device.synchronize();
+                    device.fillZero(b, 0, 2 * Float.BYTES);   // main stream
+                    device.download(Device.Stream.COPY, b, 0, MemorySegment.ofArray(back));   // no await
+                    device.synchronize();
+                    assertEquals(order == HostDevice.StreamOrder.COPY_FIRST ? 1f : 0f, back[0], order.toString());
+                } finally {
+                    HostDevice.streamOrder(HostDevice.StreamOrder.ALTERNATE);
+                }
+            }
+        }
+    }
+
+    @Test
+    void pinnedMemoryIsReadWhenTheUploadRunsOtherMemoryWhenIssued() {
+        float[] back = new float[2], back2 = new float[2];
+        float[] heap = {1, 2};
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+             DeviceBuffer b = device.allocate(2 * Float.BYTES); DeviceBuffer b2 = device.allocate(2 * Float.BYTES)) {
+            MemorySegment pinned = device.allocateHost(2 * Float.BYTES, arena);
+            pinned.copyFrom(MemorySegment.ofArray(heap));
+            device.upload(pinned, b, 0);
+            device.upload(MemorySegment.ofArray(heap), b2, 0);
+            pinned.fill((byte) 0);
+            heap[0] = 9;
+            device.download(b, 0, MemorySegment.ofArray(back));
+            device.download(b2, 0, MemorySegment.ofArray(back2));
+            device.synchronize();
+        }
+        assertEquals(0f, back[0], "a DMA from pinned memory reads it when it runs");
+        assertEquals(1f, back2[0], "ordinary memory is staged when the upload is issued");
+    }
 }

@@ -98,12 +98,12 @@ class StagingTest {
         }
 
         @Override
-        public void copyToDevice(Mem dst, long dstOffset, Host host, long hostOffset, long bytes) {
+        public void copyToDevice(Device.Stream stream, Mem dst, long dstOffset, Host host, long hostOffset, long bytes) {
             enqueue(new Copy(true, host, hostOffset, dst, dstOffset, bytes));
         }
 
         @Override
-        public void copyToHost(Host host, long hostOffset, Mem src, long srcOffset, long bytes) {
+        public void copyToHost(Device.Stream stream, Host host, long hostOffset, Mem src, long srcOffset, long bytes) {
             enqueue(new Copy(false, host, hostOffset, src, srcOffset, bytes));
         }
 
@@ -190,7 +190,7 @@ class StagingTest {
         FakeDriver.Mem mem = new FakeDriver.Mem(n + 100);
 
         int logAt = driver.log.size();
-        staging.upload(MemorySegment.ofArray(data), mem, offset);
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(data), mem, offset);
         assertPieces(copies(logAt, true), offset, n, CHUNK, ALIGN);
         staging.synchronize();
         assertArrayEquals(data, slice(mem.toArray(), offset, n), "device after the upload");
@@ -200,7 +200,7 @@ class StagingTest {
 
         byte[] back = filled(n, 0x5A);
         logAt = driver.log.size();
-        staging.download(mem, offset, MemorySegment.ofArray(back));
+        staging.download(Device.Stream.MAIN, mem, offset, MemorySegment.ofArray(back), false);
         assertPieces(copies(logAt, false), offset, n, CHUNK, ALIGN);
         if (n <= 2 * CHUNK) {   // fits staging without an internal synchronize: nothing may have landed yet
             assertArrayEquals(filled(n, 0x5A), back, "a download is visible only after a synchronize");
@@ -215,9 +215,9 @@ class StagingTest {
     void aDownloadLandsOnlyAtTheSynchronize() {
         FakeDriver.Mem mem = new FakeDriver.Mem(32);
         byte[] data = random(new Random(1), 32);
-        staging.upload(MemorySegment.ofArray(data), mem, 0);
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(data), mem, 0);
         byte[] back = filled(32, 0x5A);
-        staging.download(mem, 0, MemorySegment.ofArray(back));
+        staging.download(Device.Stream.MAIN, mem, 0, MemorySegment.ofArray(back), false);
         assertEquals(1, staging.pendingDownloads());
         assertArrayEquals(filled(32, 0x5A), back);
         staging.synchronize();
@@ -233,7 +233,7 @@ class StagingTest {
         long[][] copies = {{3, 1, 5}, {11, 37, 70}, {101, 200, 129}, {301, 450, 33}, {499, 599, 1}};
         int logAt = driver.log.size();
         for (long[] c : copies) {
-            staging.upload(MemorySegment.ofArray(whole).asSlice(c[0], c[2]), mem, c[1]);
+            staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(whole).asSlice(c[0], c[2]), mem, c[1]);
         }
         for (FakeDriver.Copy c : copies(logAt, true)) assertEquals(0, c.hostOffset() % ALIGN);
         staging.synchronize();
@@ -247,7 +247,7 @@ class StagingTest {
         long[][] downs = {{1, 3, 5}, {37, 9, 70}, {200, 99, 129}, {598, 400, 2}};
         logAt = driver.log.size();
         for (long[] d : downs) {
-            staging.download(mem, d[0], MemorySegment.ofArray(back).asSlice(d[1], d[2]));
+            staging.download(Device.Stream.MAIN, mem, d[0], MemorySegment.ofArray(back).asSlice(d[1], d[2]), false);
             System.arraycopy(expected, (int) d[0], want, (int) d[1], (int) d[2]);
         }
         for (FakeDriver.Copy c : copies(logAt, false)) assertEquals(0, c.hostOffset() % ALIGN);
@@ -262,7 +262,7 @@ class StagingTest {
         byte[] all = random(new Random(3), 10 * 60);
         int[] syncsAfter = new int[61];
         for (int i = 0; i < 60; i++) {
-            staging.upload(MemorySegment.ofArray(all).asSlice(10L * i, 10), mem, 10L * i);
+            staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(all).asSlice(10L * i, 10), mem, 10L * i);
             syncsAfter[i + 1] = driver.syncs;
             FakeDriver.Copy c = driver.log.getLast();
             assertEquals(0, c.hostOffset() % ALIGN);
@@ -295,7 +295,7 @@ class StagingTest {
             int n = 1 + rnd.nextInt((int) CHUNK * 3);   // up to three chunks per call
             int at = rnd.nextInt(model.length - n + 1);
             byte[] data = random(rnd, n);
-            staging.upload(MemorySegment.ofArray(data), mem, at);
+            staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(data), mem, at);
             System.arraycopy(data, 0, model, at, n);
             assertTrue(staging.capacity() <= Staging.MAX_CHUNKS * CHUNK, "capacity " + staging.capacity());
         }
@@ -309,13 +309,13 @@ class StagingTest {
     void aFirstPieceLargerThanTheFirstCapacityGetsItsOwnSize() {
         Staging<FakeDriver.Host, FakeDriver.Mem> s = new Staging<>(driver, CHUNK, ALIGN, 8);
         FakeDriver.Mem mem = new FakeDriver.Mem(100);
-        s.upload(MemorySegment.ofArray(new byte[40]), mem, 0);   // 40 > 8: staging of 40
-        s.upload(MemorySegment.ofArray(new byte[10]), mem, 0);   // 48 + 10 > 40: doubled to 80
-        s.upload(MemorySegment.ofArray(new byte[64]), mem, 0);   // 16 + 64 fits 80 exactly
-        s.upload(MemorySegment.ofArray(new byte[64]), mem, 0);   // 80 + 64 > 80: 160
-        s.upload(MemorySegment.ofArray(new byte[64]), mem, 0);   // 64 + 64 fits 160
-        s.upload(MemorySegment.ofArray(new byte[64]), mem, 0);   // 128 + 64 > 160: min(320, 256)
-        for (int i = 0; i < 10; i++) s.upload(MemorySegment.ofArray(new byte[64]), mem, 0);   // stays 256
+        s.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[40]), mem, 0);   // 40 > 8: staging of 40
+        s.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[10]), mem, 0);   // 48 + 10 > 40: doubled to 80
+        s.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[64]), mem, 0);   // 16 + 64 fits 80 exactly
+        s.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[64]), mem, 0);   // 80 + 64 > 80: 160
+        s.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[64]), mem, 0);   // 64 + 64 fits 160
+        s.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[64]), mem, 0);   // 128 + 64 > 160: min(320, 256)
+        for (int i = 0; i < 10; i++) s.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[64]), mem, 0);   // stays 256
         assertEquals(List.of(40L, 80L, 160L, 256L), driver.allocations);
         List<Long> slots = driver.log.stream().map(FakeDriver.Copy::hostOffset).toList();
         assertEquals(List.of(0L, 0L, 16L, 0L, 64L, 0L, 64L, 128L, 192L, 0L), slots.subList(0, 10));
@@ -327,14 +327,14 @@ class StagingTest {
         Random rnd = new Random(5);
         FakeDriver.Mem mem = new FakeDriver.Mem(300);
         byte[] before = random(rnd, 300);
-        staging.upload(MemorySegment.ofArray(before), mem, 0);
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(before), mem, 0);
         staging.synchronize();
 
         // stream order: the download reads the old bytes, then the upload overwrites them
         byte[] back = filled(150, 0x5A);
         byte[] after = random(rnd, 150);
-        staging.download(mem, 100, MemorySegment.ofArray(back));
-        staging.upload(MemorySegment.ofArray(after), mem, 100);
+        staging.download(Device.Stream.MAIN, mem, 100, MemorySegment.ofArray(back), false);
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(after), mem, 100);
         staging.synchronize();
         assertArrayEquals(slice(before, 100, 150), back, "the download saw the bytes before the upload");
         assertArrayEquals(after, slice(mem.toArray(), 100, 150), "the upload landed after the download");
@@ -344,15 +344,15 @@ class StagingTest {
     void aPendingDownloadSurvivesStagingBeingReplaced() {
         FakeDriver.Mem mem = new FakeDriver.Mem(200);
         byte[] old = random(new Random(6), 200);
-        staging.upload(MemorySegment.ofArray(old), mem, 0);
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(old), mem, 0);
         staging.synchronize();
         assertEquals(256, staging.capacity());
 
         Staging<FakeDriver.Host, FakeDriver.Mem> s = new Staging<>(driver, CHUNK, ALIGN, FIRST);
         byte[] back = filled(10, 0x5A);
-        s.download(mem, 50, MemorySegment.ofArray(back));   // in the first staging (64 bytes) at 0
+        s.download(Device.Stream.MAIN, mem, 50, MemorySegment.ofArray(back), false);   // in the first staging (64 bytes) at 0
         byte[] fresh = random(new Random(7), 64);
-        s.upload(MemorySegment.ofArray(fresh), mem, 50);    // 16 + 64 > 64: synchronize, free, allocate 128
+        s.upload(Device.Stream.MAIN, MemorySegment.ofArray(fresh), mem, 50);    // 16 + 64 > 64: synchronize, free, allocate 128
         assertArrayEquals(slice(old, 50, 10), back, "copied out of the old staging before it was freed");
         assertEquals(0, s.pendingDownloads());
         s.synchronize();
@@ -398,13 +398,13 @@ class StagingTest {
                     byte[] dst = filled(n + 6, 0x5A);
                     byte[] want = filled(n + 6, 0x5A);
                     System.arraycopy(model, at, want, 3, n);   // as of now, in stream order
-                    staging.download(mems[which], at, MemorySegment.ofArray(dst).asSlice(3, n));
+                    staging.download(Device.Stream.MAIN, mems[which], at, MemorySegment.ofArray(dst).asSlice(3, n), false);
                     pending.add(new byte[][] {dst, want});
                 }
                 default -> {
                     byte[] data = random(rnd, n + 5);
                     int from = rnd.nextInt(6);
-                    staging.upload(MemorySegment.ofArray(data).asSlice(from, n), mems[which], at);
+                    staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(data).asSlice(from, n), mems[which], at);
                     System.arraycopy(data, from, model, at, n);
                 }
             }
@@ -429,7 +429,7 @@ class StagingTest {
         long n = Staging.CHUNK + 3;
         FakeDriver.Mem mem = new FakeDriver.Mem(n + 1000);
         byte[] small = random(new Random(8), 300);
-        for (int i = 0; i < 3; i++) s.upload(MemorySegment.ofArray(small).asSlice(i, 100), mem, n + 10 + 100L * i);
+        for (int i = 0; i < 3; i++) s.upload(Device.Stream.MAIN, MemorySegment.ofArray(small).asSlice(i, 100), mem, n + 10 + 100L * i);
         assertEquals(List.of(0L, 256L, 512L), driver.log.stream().map(FakeDriver.Copy::hostOffset).toList());
         assertEquals(List.of(1L << 20), driver.allocations);
 
@@ -439,14 +439,14 @@ class StagingTest {
             for (long i = 0; i < n / 8; i++) big.setAtIndex(ValueLayout.JAVA_LONG, i, rnd.nextLong());
             big.set(ValueLayout.JAVA_BYTE, n - 1, (byte) 77);
             int logAt = driver.log.size();
-            s.upload(big, mem, 1);
+            s.upload(Device.Stream.MAIN, big, mem, 1);
             assertPieces(copies(logAt, true), 1, n, Staging.CHUNK, Staging.ALIGN);
             // 768 + 64 MiB does not fit 1 MiB: a chunk's worth; then the 3-byte tail does not fit: doubled
             assertEquals(List.of(1L << 20, 64L << 20, 128L << 20), driver.allocations);
 
             MemorySegment back = arena.allocate(n, 8);
             logAt = driver.log.size();
-            s.download(mem, 1, back);
+            s.download(Device.Stream.MAIN, mem, 1, back, false);
             assertPieces(copies(logAt, false), 1, n, Staging.CHUNK, Staging.ALIGN);
             s.synchronize();
             assertEquals(-1, big.mismatch(back), "production-sized round trip");
@@ -462,11 +462,11 @@ class StagingTest {
     void aFailedSynchronizeDropsPendingDownloadsAndFreesTheSlots() {
         FakeDriver.Mem mem = new FakeDriver.Mem(100);
         byte[] data = random(new Random(10), 100);
-        staging.upload(MemorySegment.ofArray(data), mem, 0);
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(data), mem, 0);
         staging.synchronize();
 
         byte[] back = filled(20, 0x5A);
-        staging.download(mem, 0, MemorySegment.ofArray(back));
+        staging.download(Device.Stream.MAIN, mem, 0, MemorySegment.ofArray(back), false);
         driver.failNextSync = new DeviceException("cuStreamSynchronize failed: CUDA_ERROR_ILLEGAL_ADDRESS");
         DeviceException e = assertThrows(DeviceException.class, staging::synchronize);
         assertTrue(e.getMessage().startsWith("cuStreamSynchronize"));
@@ -474,7 +474,7 @@ class StagingTest {
         assertArrayEquals(filled(20, 0x5A), back, "nothing copied out after a failed synchronize");
 
         int logAt = driver.log.size();
-        staging.upload(MemorySegment.ofArray(data).asSlice(0, 5), mem, 0);
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(data).asSlice(0, 5), mem, 0);
         assertEquals(0, driver.log.get(logAt).hostOffset(), "staging starts over after a failed synchronize");
         staging.synchronize();
         assertArrayEquals(filled(20, 0x5A), back, "the dropped download stays dropped");
@@ -483,8 +483,8 @@ class StagingTest {
     @Test
     void emptyCopiesDoNothing() {
         FakeDriver.Mem mem = new FakeDriver.Mem(10);
-        staging.upload(MemorySegment.ofArray(new byte[0]), mem, 10);
-        staging.download(mem, 10, MemorySegment.ofArray(new byte[0]));
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[0]), mem, 10);
+        staging.download(Device.Stream.MAIN, mem, 10, MemorySegment.ofArray(new byte[0]), false);
         assertTrue(driver.log.isEmpty());
         assertTrue(driver.allocations.isEmpty());
         assertEquals(0, driver.syncs);
@@ -495,8 +495,8 @@ class StagingTest {
     void releaseHandsTheStagingToTheCaller() {
         assertNull(staging.release());
         FakeDriver.Mem mem = new FakeDriver.Mem(10);
-        staging.upload(MemorySegment.ofArray(new byte[10]), mem, 0);
-        staging.download(mem, 0, MemorySegment.ofArray(new byte[10]));
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(new byte[10]), mem, 0);
+        staging.download(Device.Stream.MAIN, mem, 0, MemorySegment.ofArray(new byte[10]), false);
         FakeDriver.Host h = driver.hosts.getFirst();
         assertSame(h, staging.release());
         assertFalse(h.freed, "release does not free: the caller does, its own way");
@@ -517,5 +517,42 @@ class StagingTest {
                 assertFalse(constants.contains("jcuda"), name + " refers to JCuda");
             }
         }
+    }
+
+    @Test
+    void registeredMemoryIsCopiedDirectlyAndAddingDownloadsAreStaged() {
+        Staging.Pinned<FakeDriver.Host> handed = driver.allocateHost(256);
+        staging.register(handed);
+        FakeDriver.Mem mem = new FakeDriver.Mem(300);
+        byte[] data = random(new Random(11), 100);
+        MemorySegment.copy(MemorySegment.ofArray(data), 0, handed.segment(), 20, 100);
+        int logAt = driver.log.size();
+        staging.upload(Device.Stream.COPY, handed.segment().asSlice(20, 100), mem, 5);
+        staging.download(Device.Stream.COPY, mem, 5, handed.segment().asSlice(150, 100), false);
+        assertEquals(List.of(new FakeDriver.Copy(true, handed.handle(), 20, mem, 5, 100),
+                new FakeDriver.Copy(false, handed.handle(), 150, mem, 5, 100)), driver.log.subList(logAt, driver.log.size()),
+                "one direct copy each way, whatever the chunk size");
+        assertEquals(0, staging.capacity(), "no staging");
+        staging.synchronize();
+        assertArrayEquals(data, handed.segment().asSlice(150, 100).toArray(ValueLayout.JAVA_BYTE));
+
+        // adding: staged (a DMA would overwrite), then added as floats
+        float[] add = {1.5f, -2f, 0.25f};
+        MemorySegment.copy(MemorySegment.ofArray(add), 0, mem.bytes, 0, 12);
+        MemorySegment onto = handed.segment().asSlice(0, 12);
+        onto.copyFrom(MemorySegment.ofArray(new float[] {1f, 1f, 1f}));
+        staging.download(Device.Stream.MAIN, mem, 0, onto, true);
+        assertTrue(staging.capacity() > 0, "an adding download goes through staging");
+        assertArrayEquals(new float[] {1f, 1f, 1f}, onto.toArray(ValueLayout.JAVA_FLOAT), "not before a synchronize");
+        staging.synchronize();
+        assertArrayEquals(new float[] {2.5f, -1f, 1.25f}, onto.toArray(ValueLayout.JAVA_FLOAT));
+
+        assertTrue(staging.unregister(handed));
+        assertFalse(staging.unregister(handed), "only once");
+        logAt = driver.log.size();
+        staging.upload(Device.Stream.MAIN, handed.segment().asSlice(20, 100), mem, 5);
+        assertTrue(driver.log.get(logAt).host() != handed.handle(), "unregistered memory is staged");
+        staging.synchronize();
+        driver.freeHost(handed.handle());
     }
 }

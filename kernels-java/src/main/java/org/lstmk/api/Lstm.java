@@ -333,8 +333,9 @@ public final class Lstm implements AutoCloseable {
     /**
      * Backpropagation through time over the last {@link #forwardTraining} stored in {@code workspace}.
      *
-     * <p>Inputs: {@code x [T,B,I]} (the same input that forward saw: the workspace does not keep it, as with cuDNN
-     * and oneDNN), {@code dy [T,B,D·H_out]}, and {@code dLast = (dhT, dcT)} (null or null components mean zeros).
+     * <p>Inputs: {@code x [T,B,I]} (the same input that forward saw, unchanged: as with cuDNN and oneDNN the
+     * workspace does not promise to keep it, though a GPU backend keeps its device copy and skips the upload when
+     * given the same segment), {@code dy [T,B,D·H_out]}, and {@code dLast = (dhT, dcT)} (null or null components mean zeros).
      * Outputs (each optional: null is not computed): {@code dx [T,B,I]}, {@code dInitial = (dh0, dc0)}, and the
      * weight gradients, which {@link GradientMode#OVERWRITE} replaces and {@link GradientMode#ACCUMULATE} adds to.
      * {@code T, B} and lengths are those of the stored forward; gradients in the padding are 0. {@code gradients}

@@ -97,7 +97,8 @@ public final class Calls {
      * Sequence backward (BPTT) over the last training forward saved in {@code workspace}, whose {@code steps},
      * {@code batch}, lengths, direction and weights these are.
      *
-     * @param x          {@code [T,B,I]} the input of that forward (not saved by the workspace)
+     * @param x          {@code [T,B,I]} the input of that forward, unchanged (a backend may keep its own copy from
+     *                   the forward and use it when this is the same segment)
      * @param dy         {@code [T,B,H_out]} gradient of the loss with respect to {@code y} (null: zeros)
      * @param dhT        optional {@code [B,H_out]} gradient with respect to the final hidden state
      * @param dcT        optional {@code [B,H]} gradient with respect to the final cell state
