@@ -1,7 +1,9 @@
 package org.lstmk.cuda;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.Objects;
 import org.lstmk.api.Layout;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmGradients;
@@ -78,6 +80,38 @@ final class CudaBackend implements LstmBackend {
     /** The device this backend runs on (for benchmarks that time device work). */
     Device device() {
         return device;
+    }
+
+    /**
+     * Pinned memory of this backend's device ({@link Device#allocateHost}), which keeps the device open until
+     * {@code arena} frees it.
+     */
+    @Override
+    @SuppressWarnings("restricted")   // the device's own allocation of exactly this size, tied to the caller's arena
+    public MemorySegment allocateHost(long bytes, Arena arena) {
+        Objects.requireNonNull(arena, "arena");
+        synchronized (device) {
+            open();
+            shared.retain();
+            Arena own = Arena.ofShared();   // closing it frees the pinned memory
+            try {
+                MemorySegment pinned = device.allocateHost(bytes, own);
+                return pinned.reinterpret(bytes, arena, ignored -> {
+                    try {
+                        own.close();
+                    } finally {
+                        shared.release();
+                    }
+                });
+            } catch (RuntimeException e) {
+                try {
+                    own.close();
+                } finally {
+                    shared.release();
+                }
+                throw e;
+            }
+        }
     }
 
     @Override

@@ -106,6 +106,7 @@ public final class HostDevice implements Device {
         Device.checkRange(d, dstOffset, n, "cuMemcpyHtoDAsync");
         UPLOADED_BYTES.addAndGet(n);
         if (pinned(src)) {   // as a DMA from pinned memory: read when the copy runs
+            PINNED_UPLOADS.incrementAndGet();
             enqueue(stream, new Op("cuMemcpyHtoDAsync", null) {
                 @Override void run() { MemorySegment.copy(src, 0, d.segment(), dstOffset, n); }
             });
@@ -361,7 +362,13 @@ public final class HostDevice implements Device {
         if (closed) throw new IllegalStateException("device has been closed");
     }
 
-    private static final AtomicLong UPLOADED_BYTES = new AtomicLong(), COPY_STREAM_OPS = new AtomicLong();
+    private static final AtomicLong UPLOADED_BYTES = new AtomicLong(), COPY_STREAM_OPS = new AtomicLong(),
+            PINNED_UPLOADS = new AtomicLong();
+
+    /** Uploads from {@link #allocateHost pinned memory} by every {@code HostDevice} of this process (tests). */
+    static long processPinnedUploads() {
+        return PINNED_UPLOADS.get();
+    }
 
     /** Bytes uploaded by every {@code HostDevice} of this process (tests: what a call copies up). */
     static long processUploadedBytes() {

@@ -190,4 +190,43 @@ class CudaHostOverlapTest {
         lstm.backward(w, ws, x, MemorySegment.ofArray(dy), null, null, null, LstmGradients.of(g[0], g[1], g[2], g[3]),
                 mode);
     }
+
+    /**
+     * Pinned memory from the engine: copied without staging (read when the copy runs), the same results as heap
+     * memory, valid after the engine closes, freed with its arena.
+     */
+    @Test
+    void pinnedMemoryFromTheEngineIsCopiedDirectlyAndOutlivesIt() {
+        int t = 6, b = 3, in = 5, h = 7;
+        LstmConfig cfg = LstmConfig.of(in, h);
+        RandomData rnd = new RandomData(54);
+        float[] x = rnd.uniform(t * b * in, 1);
+        float[] y = new float[t * b * h];
+        MemorySegment xp, yp;
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+            try (Lstm lstm = Lstm.builder(cfg).backend(BACKEND).verify(false).build();
+                 PackedWeights w = lstm.pack(rnd.weights(cfg))) {
+                xp = lstm.allocateHost((long) x.length * Float.BYTES, arena);
+                yp = lstm.allocateHost((long) y.length * Float.BYTES, arena);
+                xp.copyFrom(MemorySegment.ofArray(x));
+                System.setProperty(StepChunks.MIN_BYTES_PROPERTY, "0");
+                long before = HostDevice.processPinnedUploads();
+                lstm.forward(w, t, b, xp, null, yp, null);
+                assertTrue(HostDevice.processPinnedUploads() > before, "x went up without staging");
+                lstm.forward(w, t, b, MemorySegment.ofArray(x), null, MemorySegment.ofArray(y), null);
+                IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                        IllegalArgumentException.class, () -> lstm.allocateHost(-1, arena));
+                assertTrue(e.getMessage().startsWith("bytes"), e.getMessage());
+            }
+            assertArrayEquals(y, yp.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT), "pinned and heap agree");
+            yp.fill((byte) 1);   // still valid after the engine closed
+        }
+        assertFalse(xp.scope().isAlive(), "freed with the arena");
+        try (Lstm ref = Lstm.builder(cfg).backend("reference").build();
+             java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment m = ref.allocateHost(100, arena);
+            assertEquals(100, m.byteSize());
+            assertEquals(0, m.address() % 64);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package org.lstmk.api;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
@@ -472,6 +473,23 @@ public final class Lstm implements AutoCloseable {
                     + "; use one single-layer engine per layer and direction for your own time loop");
         }
         return w[0];
+    }
+
+    /**
+     * Host memory for this engine's inputs and outputs, {@code bytes} long, zeroed, 64-byte aligned, freed when
+     * {@code arena} closes (valid until then, even after this engine closes). On a GPU backend it is pinned
+     * (page-locked), so that the backend copies it directly and overlaps those copies with its kernels instead of
+     * going through a staging copy; elsewhere it is ordinary memory of {@code arena}. Any segment works with every
+     * call: this one is only faster to copy.
+     *
+     * @throws IllegalArgumentException if {@code bytes} is negative
+     */
+    public MemorySegment allocateHost(long bytes, Arena arena) {
+        Objects.requireNonNull(arena, "arena");
+        if (bytes < 0) throw new IllegalArgumentException("bytes: negative (" + bytes + ")");
+        try (Call ignored = new Call()) {
+            return backend.allocateHost(bytes, arena);
+        }
     }
 
     /**

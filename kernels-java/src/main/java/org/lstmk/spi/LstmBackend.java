@@ -1,5 +1,7 @@
 package org.lstmk.spi;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import org.lstmk.api.LstmConfig;
 import org.lstmk.api.LstmWeights;
 
@@ -33,6 +35,16 @@ public interface LstmBackend extends AutoCloseable {
      * stretch of steps with a constant number of live sequences as its own call.
      */
     default boolean packedSequences() { return false; }
+
+    /**
+     * {@code bytes} of host memory, zeroed and 64-byte aligned, that this backend copies fastest, freed when
+     * {@code arena} closes (valid until then even if the backend closes first). Default: ordinary memory of
+     * {@code arena}; a GPU backend hands out pinned memory, which its copies reach directly.
+     */
+    default MemorySegment allocateHost(long bytes, Arena arena) {
+        if (bytes < 0) throw new IllegalArgumentException("bytes: negative (" + bytes + ")");
+        return arena.allocate(bytes, 64);
+    }
 
     /** Converts weights once into this backend's layout; the result does not alias {@code weights}. */
     BackendWeights pack(LstmConfig config, LstmWeights weights);

@@ -52,6 +52,11 @@ public final class VerifyingBackend implements LstmBackend {
     @Override public boolean packedSequences() { return tested.packedSequences(); }
 
     @Override
+    public java.lang.foreign.MemorySegment allocateHost(long bytes, java.lang.foreign.Arena arena) {
+        return tested.allocateHost(bytes, arena);
+    }
+
+    @Override
     public BackendWeights pack(LstmConfig config, LstmWeights weights) {
         BackendWeights t = tested.pack(config, weights);
         try {
