@@ -212,7 +212,7 @@ final class CudaBackend implements LstmBackend {
             // A training forward keeps x in the workspace: its backward needs it again (Calls.Backward.x).
             DeviceBuffer x = ws != null ? ws.x : scratch.floats(Slot.X, rows * in);
             if (ws != null) ws.forgetInput();   // until this forward has succeeded
-            Device.Mark[] xIn = uploadRows(chunks, seq, f.x(), in, x);
+            Device.Mark[] xIn = uploadRows(chunks, seq, f.x(), in, x, false);
             DeviceBuffer h0 = f.h0() == null ? null : upload(Slot.H0, f.h0(), (long) batch * out);
             DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
             DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
@@ -238,15 +238,18 @@ final class CudaBackend implements LstmBackend {
 
     /**
      * Uploads the rows of {@code src} ({@code width} floats each) into {@code dst}: cut by {@code chunks} on the copy
-     * stream, returning the mark after each chunk for the kernels to await; or whole on the main stream (null).
+     * stream, in the order the kernels need them (backward: {@code lastFirst}), returning the mark after each chunk
+     * for the kernels to await; or whole on the main stream (null).
      */
-    private Device.Mark[] uploadRows(StepChunks chunks, Sequence seq, MemorySegment src, long width, DeviceBuffer dst) {
+    private Device.Mark[] uploadRows(StepChunks chunks, Sequence seq, MemorySegment src, long width, DeviceBuffer dst,
+                                     boolean lastFirst) {
         if (!chunks.overlapped()) {
             upload(src, seq.rows() * width, dst);
             return null;
         }
         Device.Mark[] marks = new Device.Mark[chunks.count()];
-        for (int k = 0; k < chunks.count(); k++) {
+        for (int i = 0; i < chunks.count(); i++) {
+            int k = lastFirst ? chunks.count() - 1 - i : i;
             long first = seq.firstRow(chunks.from(k)) * width * Float.BYTES;
             long bytes = seq.firstRow(chunks.to(k)) * width * Float.BYTES - first;
             device.upload(Device.Stream.COPY, src.asSlice(first, bytes), dst, first);
@@ -412,10 +415,15 @@ final class CudaBackend implements LstmBackend {
             CudaWorkspace ws = (CudaWorkspace) b.workspace();
             LstmGradients g = b.gradients();
 
-            DeviceBuffer dy = b.dy() == null ? null : upload(Slot.DY, b.dy(), rows * out);
+            // dy goes up and dx comes down in chunks of steps, last chunk first, beside the kernels (StepChunks)
+            StepChunks chunks = StepChunks.of(steps, seq.contiguousSteps(),
+                    rows * ((b.dy() != null ? out : 0) + (b.dx() != null ? in : 0)) * Float.BYTES);
+            DeviceBuffer dy = b.dy() == null ? null : scratch.floats(Slot.DY, rows * out);
+            Device.Mark[] dyIn = dy == null ? null : uploadRows(chunks, seq, b.dy(), out, dy, true);
             DeviceBuffer dhLast = b.dhT() == null ? null : upload(Slot.DH_LAST, b.dhT(), (long) batch * out);
             DeviceBuffer dc = uploadOrZero(Slot.DC, b.dcT(), (long) batch * hid);
             DeviceBuffer dA = ws.projected;   // the projection is not needed any more: it becomes the gate gradients
+            DeviceBuffer dx = b.dx() == null ? null : scratch.floats(Slot.DX, rows * in);
             DeviceBuffer peepRows = peepRows(cfg, g, rows);
             // Projection: every step's dh_t [rows, P] (the cell's input through W_hr, and dW_hr's left factor) and, if
             // dW_hr is wanted, every m_t [rows, H] (its right factor, recomputed by the cell epilogue).
@@ -425,14 +433,21 @@ final class CudaBackend implements LstmBackend {
             // [B_{t+1}, B_t) are at their own last step and receive dh_T instead (the kernels' row bound), and their dc
             // (still dc_T: no later step touched it) from the dense dc. Uniform: B_{t+1} = B except at the last step.
             if (persistentBackward(cfg, w, seq)) {
+                if (dyIn != null) device.await(Device.Stream.MAIN, dyIn[0]);   // chunk 0 went up last
                 kernels.backwardSequence(w.cell, steps, batch, hid, w.wHh, dhLast,
                         dy == null ? Rows.NONE : seq.step(dy, 0, out), seq.stepFloats(out),
                         seq.step(ws.gates, 0, gateCols), seq.stepFloats(gateCols), seq.step(ws.cPrev, 0, hid),
                         seq.stepFloats(hid), dc, seq.step(dA, 0, gateCols), seq.stepFloats(gateCols),
                         peepRows == null ? Rows.NONE : seq.step(peepRows, 0, 3L * hid), seq.stepFloats(3L * hid));
+                for (int k = chunks.count() - 1; k >= 0; k--) inputGradient(cfg, chunks, k, seq, dA, w, dx, b.dx());
             } else {
-                device.run(kernels.record(() -> backwardSteps(cfg, seq, w, ws, dy, dhLast, dc, dA, peepRows, dhRows,
-                        mRows)));
+                for (int k = chunks.count() - 1; k >= 0; k--) {
+                    int from = chunks.from(k), to = chunks.to(k);
+                    if (dyIn != null) device.await(Device.Stream.MAIN, dyIn[k]);
+                    device.run(kernels.record(() -> backwardSteps(cfg, seq, w, ws, dy, dhLast, dc, dA, peepRows,
+                            dhRows, mRows, from, to)));
+                    inputGradient(cfg, chunks, k, seq, dA, w, dx, b.dx());   // its dA rows are final
+                }
             }
             if (b.dh0() != null) {
                 DeviceBuffer dh0 = scratch.floats(Slot.DH0, (long) batch * out);
@@ -442,7 +457,6 @@ final class CudaBackend implements LstmBackend {
                 download(dh0, b.dh0(), (long) batch * out);
             }
             download(dc, b.dc0(), (long) batch * hid);
-            inputGradient(cfg.matmulPrecision(), rows, in, hid, dA, w, b.dx());
             if (g != null) {
                 // the forward's x is still on the device unless backward was given another segment
                 DeviceBuffer x = ws.holdsInput(b.x()) ? ws.x : upload(Slot.X, b.x(), rows * in);
@@ -456,15 +470,16 @@ final class CudaBackend implements LstmBackend {
 
     /**
      * The backward time loop, from the last step to the first: per step the fused backward step (with projection,
-     * {@code backward_dh} first). Only launches: {@link #backward} records them as one chain.
+     * {@code backward_dh} first), for steps {@code [from, to)} (a chunk of {@link StepChunks}). Only launches:
+     * {@link #backward} records them as one chain.
      */
     private void backwardSteps(LstmConfig cfg, Sequence seq, CudaWeights w, CudaWorkspace ws, DeviceBuffer dy,
                                DeviceBuffer dhLast, DeviceBuffer dc, DeviceBuffer dA, DeviceBuffer peepRows,
-                               DeviceBuffer dhRows, DeviceBuffer mRows) {
+                               DeviceBuffer dhRows, DeviceBuffer mRows, int from, int to) {
         int hid = cfg.hiddenSize(), out = cfg.outputSize();
         boolean projection = cfg.hasProjection();
         long gateCols = 4L * hid;
-        for (int t = seq.steps() - 1; t >= 0; t--) {
+        for (int t = to - 1; t >= from; t--) {
             int live = seq.batch(t), goOn = seq.next(t);
             Rows dANext = goOn == 0 ? Rows.NONE : seq.step(dA, t + 1, gateCols);
             Rows dyT = dy == null ? Rows.NONE : seq.step(dy, t, out);
@@ -570,7 +585,22 @@ final class CudaBackend implements LstmBackend {
         }
     }
 
-    /** {@code dx = dA·W_ih} over {@code rows} rows, if wanted, in {@code p}. */
+    /**
+     * {@code dx = dA·W_ih} for the rows of chunk k into {@code dx} (null: not wanted), in the configured precision,
+     * and down to {@code out} beside the next chunk's kernels ({@link #downloadRows}).
+     */
+    private void inputGradient(LstmConfig cfg, StepChunks chunks, int k, Sequence seq, DeviceBuffer dA, CudaWeights w,
+                               DeviceBuffer dx, MemorySegment out) {
+        if (dx == null) return;
+        int in = cfg.inputSize();
+        long gateCols = 4L * cfg.hiddenSize();
+        long first = seq.firstRow(chunks.from(k)), rows = seq.firstRow(chunks.to(k)) - first;
+        kernels.gemm(Gemm.NN, cfg.matmulPrecision(), (int) rows, in, (int) gateCols, dA.floatAt(first * gateCols),
+                gateCols, w.wIh.floatAt(0), in, null, 0f, dx.floatAt(first * in), in, 0);
+        downloadRows(chunks, k, seq, dx, in, out);
+    }
+
+    /** {@code dx = dA·W_ih} over {@code rows} rows, if wanted, in {@code p} (one step: the cell call). */
     private void inputGradient(MatmulPrecision p, long rows, int in, int hid, DeviceBuffer dA, CudaWeights w, MemorySegment out) {
         if (out == null) return;
         DeviceBuffer dx = scratch.floats(Slot.DX, rows * in);
