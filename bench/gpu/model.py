@@ -2,7 +2,7 @@
 """The CUDA backend's performance model: expected device time per kernel and per forward call on an H100 SXM, from
 published ceilings (leads, not measurements: replace them with the card's measured figures, as METHOD.md says).
 
-Usage: python3 model.py [HxBxT ...]     prints the Markdown table kernels-cuda/README.md quotes
+Usage: python3 model.py [HxBxT ...]     prints the Markdown tables kernels-cuda/README.md quotes (kernels; host path)
        report.py imports forward_ms() to put the model beside what bench/gpu measured.
 
 Each kernel's time is the larger of its arithmetic at an assumed fraction of the unit's peak and its memory traffic
@@ -26,6 +26,10 @@ HOST_LAUNCH_US = 4.0       # one cuLaunchKernel through JCuda, host side (the st
 GRAPH_NODE_US = 1.0        # gap between dependent kernel nodes of a replayed graph
 KERNEL_MIN_US = 2.0        # a dependent kernel's shortest duration (launch latency on the device, ramp, drain)
 GRID_SYNC_US = 1.5         # one grid-wide barrier of a cooperative launch (the persistent forward's per-step cost)
+# ---- the host path (leads: PCIe 5.0 x16 is 64 GB/s raw per direction; measured pinned DMA is usually 40-55) ---------
+PCIE_BW = 45e9             # B/s, one direction, DMA from/to pinned host memory
+STAGE_BW = 8e9             # B/s, the calling thread's memcpy into / out of pinned staging (one core, pageable memory)
+CHUNKS = 4                 # StepChunks.MAX_CHUNKS: copies cut by steps, overlapped with the kernels
 
 
 def gemm_us(m, n, k, tf32=False):
@@ -69,6 +73,37 @@ def forward_ms(h, b, t, graph=True, tf32=False):
     return (proj + t * per_step) / 1e3
 
 
+def host_ms(h, b, t, kernels_ms, pinned=False, overlap=True):
+    """A whole forward call from host memory: x [t*b, h] up, the kernels, y [t*b, h] down (I = H).
+
+    Serial (-Dlstmk.cuda.overlap=false): staging memcpy, DMA up, kernels, DMA down, memcpy out, one after another.
+    Overlapped (StepChunks): chunk k's DMA beside chunk k-1's kernels, so only the first chunk up and the last chunk
+    down are exposed; ordinary (pageable) memory still pays the calling thread's staging memcpy in full (uploads are
+    staged before the first launch is issued, downloads copied out at the synchronize); pinned memory pays none.
+    """
+    one_way = 4.0 * t * b * h
+    dma_ms = 2 * one_way / PCIE_BW * 1e3
+    stage_ms = 0.0 if pinned else 2 * one_way / STAGE_BW * 1e3
+    if not overlap:
+        return stage_ms + dma_ms + kernels_ms
+    exposed = dma_ms / CHUNKS                       # first chunk up + last chunk down (each half a chunk's round trip)
+    return stage_ms + exposed + max(kernels_ms, dma_ms - exposed)
+
+
+def host_table(shapes):
+    rows = ["| shape HxBxT | MB each way | kernels ms (graph) | serial, ordinary memory ms | overlapped, ordinary ms "
+            "| overlapped, pinned ms | bound (pinned) |",
+            "|---|---:|---:|---:|---:|---:|---|"]
+    for s in shapes:
+        h, b, t = (int(v) for v in s.split("x"))
+        k = persistent_ms(h, b, t) if b <= 16 and (h // 8) * -(-b // 16) <= 6 * SMS else forward_ms(h, b, t)
+        dma = 2 * 4.0 * t * b * h / PCIE_BW * 1e3
+        rows.append("| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %s |" % (
+            s, 4.0 * t * b * h / 1e6, k, host_ms(h, b, t, k, overlap=False), host_ms(h, b, t, k),
+            host_ms(h, b, t, k, pinned=True), "kernels" if k >= dma * (1 - 1.0 / CHUNKS) else "PCIe"))
+    return "\n".join(rows)
+
+
 def table(shapes):
     rows = ["| shape HxBxT | GFLOP | projection fp32 / tf32 µs | step µs | forward eager ms | graph ms | graph+tf32 ms "
             "| persistent ms | bound |",
@@ -90,5 +125,7 @@ def table(shapes):
 
 
 if __name__ == "__main__":
-    print(table(sys.argv[1:] or ["128x1x1000", "512x1x100", "512x16x100", "1024x16x100", "1024x64x50",
-                                 "2048x64x100"]))
+    shapes = sys.argv[1:] or ["128x1x1000", "512x1x100", "512x16x100", "1024x16x100", "1024x64x50", "2048x64x100"]
+    print(table(shapes))
+    print()
+    print(host_table(shapes))

@@ -212,7 +212,8 @@ final class CudaBackend implements LstmBackend {
             // A training forward keeps x in the workspace: its backward needs it again (Calls.Backward.x).
             DeviceBuffer x = ws != null ? ws.x : scratch.floats(Slot.X, rows * in);
             if (ws != null) ws.forgetInput();   // until this forward has succeeded
-            Device.Mark[] xIn = uploadRows(chunks, seq, f.x(), in, x, false);
+            CopyPipeline copies = new CopyPipeline(device, chunks, seq, false);
+            copies.input(f.x(), in, x);
             DeviceBuffer h0 = f.h0() == null ? null : upload(Slot.H0, f.h0(), (long) batch * out);
             DeviceBuffer c = uploadOrZero(Slot.C, f.c0(), (long) batch * hid);
             DeviceBuffer y = scratch.floats(Slot.Y, rows * out);
@@ -220,59 +221,20 @@ final class CudaBackend implements LstmBackend {
             boolean persistent = persistent(cfg, w, seq);
             for (int k = 0; k < chunks.count(); k++) {
                 int from = chunks.from(k), to = chunks.to(k);
-                if (xIn != null) device.await(Device.Stream.MAIN, xIn[k]);
+                copies.beforeKernels(k);
                 if (persistent) {
                     forwardPersistent(cfg, w, ws, seq, x, h0, c, y, hLast, from, to);
                 } else {
                     // the projection and the steps as one chain of launches: one CUDA graph launch on a GPU
                     device.run(kernels.record(() -> forwardOnDevice(cfg, w, ws, seq, x, h0, c, y, hLast, from, to)));
                 }
-                downloadRows(chunks, k, seq, y, out, f.y());
+                copies.output(k, y, out, f.y());
             }
             download(hLast, f.hT(), (long) batch * out);
             download(c, f.cT(), (long) batch * hid);
             device.synchronize();
             if (ws != null) ws.holdInput(f.x());
         }
-    }
-
-    /**
-     * Uploads the rows of {@code src} ({@code width} floats each) into {@code dst}: cut by {@code chunks} on the copy
-     * stream, in the order the kernels need them (backward: {@code lastFirst}), returning the mark after each chunk
-     * for the kernels to await; or whole on the main stream (null).
-     */
-    private Device.Mark[] uploadRows(StepChunks chunks, Sequence seq, MemorySegment src, long width, DeviceBuffer dst,
-                                     boolean lastFirst) {
-        if (!chunks.overlapped()) {
-            upload(src, seq.rows() * width, dst);
-            return null;
-        }
-        Device.Mark[] marks = new Device.Mark[chunks.count()];
-        for (int i = 0; i < chunks.count(); i++) {
-            int k = lastFirst ? chunks.count() - 1 - i : i;
-            long first = seq.firstRow(chunks.from(k)) * width * Float.BYTES;
-            long bytes = seq.firstRow(chunks.to(k)) * width * Float.BYTES - first;
-            device.upload(Device.Stream.COPY, src.asSlice(first, bytes), dst, first);
-            marks[k] = device.mark(Device.Stream.COPY);
-        }
-        return marks;
-    }
-
-    /**
-     * Downloads chunk k's rows of {@code src} ({@code width} floats each) into {@code dst} once the kernels issued so
-     * far have written them, on the copy stream, so that it overlaps the next chunk's kernels; unchunked, all rows on
-     * the main stream. Nothing if {@code dst} is null.
-     */
-    private void downloadRows(StepChunks chunks, int k, Sequence seq, DeviceBuffer src, long width, MemorySegment dst) {
-        if (dst == null) return;
-        if (!chunks.overlapped()) {
-            download(src, dst, seq.rows() * width);
-            return;
-        }
-        long first = seq.firstRow(chunks.from(k)) * width * Float.BYTES;
-        long bytes = seq.firstRow(chunks.to(k)) * width * Float.BYTES - first;
-        device.await(Device.Stream.COPY, device.mark(Device.Stream.MAIN));
-        device.download(Device.Stream.COPY, src, first, dst.asSlice(first, bytes));
     }
 
     /** {@link #forwardOnDevice(LstmConfig, CudaWeights, CudaWorkspace, Sequence, DeviceBuffer, DeviceBuffer,
@@ -419,7 +381,8 @@ final class CudaBackend implements LstmBackend {
             StepChunks chunks = StepChunks.of(steps, seq.contiguousSteps(),
                     rows * ((b.dy() != null ? out : 0) + (b.dx() != null ? in : 0)) * Float.BYTES);
             DeviceBuffer dy = b.dy() == null ? null : scratch.floats(Slot.DY, rows * out);
-            Device.Mark[] dyIn = dy == null ? null : uploadRows(chunks, seq, b.dy(), out, dy, true);
+            CopyPipeline copies = new CopyPipeline(device, chunks, seq, true);
+            copies.input(b.dy(), out, dy);
             DeviceBuffer dhLast = b.dhT() == null ? null : upload(Slot.DH_LAST, b.dhT(), (long) batch * out);
             DeviceBuffer dc = uploadOrZero(Slot.DC, b.dcT(), (long) batch * hid);
             DeviceBuffer dA = ws.projected;   // the projection is not needed any more: it becomes the gate gradients
@@ -433,20 +396,22 @@ final class CudaBackend implements LstmBackend {
             // [B_{t+1}, B_t) are at their own last step and receive dh_T instead (the kernels' row bound), and their dc
             // (still dc_T: no later step touched it) from the dense dc. Uniform: B_{t+1} = B except at the last step.
             if (persistentBackward(cfg, w, seq)) {
-                if (dyIn != null) device.await(Device.Stream.MAIN, dyIn[0]);   // chunk 0 went up last
+                copies.beforeKernelsOnAll();
                 kernels.backwardSequence(w.cell, steps, batch, hid, w.wHh, dhLast,
                         dy == null ? Rows.NONE : seq.step(dy, 0, out), seq.stepFloats(out),
                         seq.step(ws.gates, 0, gateCols), seq.stepFloats(gateCols), seq.step(ws.cPrev, 0, hid),
                         seq.stepFloats(hid), dc, seq.step(dA, 0, gateCols), seq.stepFloats(gateCols),
                         peepRows == null ? Rows.NONE : seq.step(peepRows, 0, 3L * hid), seq.stepFloats(3L * hid));
-                for (int k = chunks.count() - 1; k >= 0; k--) inputGradient(cfg, chunks, k, seq, dA, w, dx, b.dx());
+                for (int i = 0; i < chunks.count(); i++) {
+                    inputGradient(cfg, chunks, copies.chunk(i), seq, dA, w, dx, b.dx(), copies);
+                }
             } else {
-                for (int k = chunks.count() - 1; k >= 0; k--) {
-                    int from = chunks.from(k), to = chunks.to(k);
-                    if (dyIn != null) device.await(Device.Stream.MAIN, dyIn[k]);
+                for (int i = 0; i < chunks.count(); i++) {
+                    int k = copies.chunk(i), from = chunks.from(k), to = chunks.to(k);
+                    copies.beforeKernels(k);
                     device.run(kernels.record(() -> backwardSteps(cfg, seq, w, ws, dy, dhLast, dc, dA, peepRows,
                             dhRows, mRows, from, to)));
-                    inputGradient(cfg, chunks, k, seq, dA, w, dx, b.dx());   // its dA rows are final
+                    inputGradient(cfg, chunks, k, seq, dA, w, dx, b.dx(), copies);   // its dA rows are final
                 }
             }
             if (b.dh0() != null) {
@@ -587,17 +552,17 @@ final class CudaBackend implements LstmBackend {
 
     /**
      * {@code dx = dA·W_ih} for the rows of chunk k into {@code dx} (null: not wanted), in the configured precision,
-     * and down to {@code out} beside the next chunk's kernels ({@link #downloadRows}).
+     * and down to {@code out} beside the next chunk's kernels ({@link CopyPipeline#output}).
      */
     private void inputGradient(LstmConfig cfg, StepChunks chunks, int k, Sequence seq, DeviceBuffer dA, CudaWeights w,
-                               DeviceBuffer dx, MemorySegment out) {
+                               DeviceBuffer dx, MemorySegment out, CopyPipeline copies) {
         if (dx == null) return;
         int in = cfg.inputSize();
         long gateCols = 4L * cfg.hiddenSize();
         long first = seq.firstRow(chunks.from(k)), rows = seq.firstRow(chunks.to(k)) - first;
         kernels.gemm(Gemm.NN, cfg.matmulPrecision(), (int) rows, in, (int) gateCols, dA.floatAt(first * gateCols),
                 gateCols, w.wIh.floatAt(0), in, null, 0f, dx.floatAt(first * in), in, 0);
-        downloadRows(chunks, k, seq, dx, in, out);
+        copies.output(k, dx, in, out);
     }
 
     /** {@code dx = dA·W_ih} over {@code rows} rows, if wanted, in {@code p} (one step: the cell call). */

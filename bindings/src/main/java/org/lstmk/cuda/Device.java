@@ -74,6 +74,13 @@ public interface Device extends AutoCloseable {
     void await(Stream stream, Mark mark);
 
     /**
+     * Waits on the host until {@code mark}'s stream has reached it ({@code cuEventSynchronize}) and completes the
+     * downloads issued to that stream before it: their destinations hold the data when this returns, while the device
+     * goes on with what came after. Reports execution errors as {@link #synchronize()} does. The mark stays valid.
+     */
+    void complete(Mark mark);
+
+    /**
      * Host memory that this device copies fastest, in the lifetime of {@code arena} (freed when it closes): pinned
      * ({@code cuMemAllocHost}) on a GPU, so copies to and from it skip the staging copy and run truly asynchronously.
      * 64-byte aligned, contents zero. The caller keeps the device open until {@code arena} closes.

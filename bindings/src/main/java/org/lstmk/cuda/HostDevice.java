@@ -150,15 +150,20 @@ public final class HostDevice implements Device {
 
     @Override
     public synchronized void await(Stream stream, Mark mark) {
-        open();
-        if (!(mark instanceof HostMark m) || m.device != this || m.epoch != epoch) {
-            throw new IllegalArgumentException("cuStreamWaitEvent: the mark is not one of this device's since its "
-                    + "last synchronize");
-        }
+        HostMark m = mine(mark, "cuStreamWaitEvent");
         enqueue(stream, new Op("cuStreamWaitEvent", null) {
             @Override boolean ready() { return queue(m.stream).done >= m.position; }
             @Override void run() {}
         });
+    }
+
+    private HostMark mine(Mark mark, String call) {
+        open();
+        if (!(mark instanceof HostMark m) || m.device != this || m.epoch != epoch) {
+            throw new IllegalArgumentException(call + ": the mark is not one of this device's since its last "
+                    + "synchronize");
+        }
+        return m;
     }
 
     @Override
@@ -294,29 +299,8 @@ public final class HostDevice implements Device {
     @Override
     public synchronized void synchronize() {
         open();
-        Stream preferred = switch (STREAM_ORDER.get()) {
-            case COPY_FIRST -> Stream.COPY;
-            case MAIN_FIRST -> Stream.MAIN;
-            case ALTERNATE -> (synchronizations++ & 1) == 0 ? Stream.COPY : Stream.MAIN;
-        };
-        Queue first = queue(preferred), second = queue(preferred == Stream.MAIN ? Stream.COPY : Stream.MAIN);
         try {
-            while (!first.ops.isEmpty() || !second.ops.isEmpty()) {
-                Queue q = first.ready() ? first : second.ready() ? second : null;
-                if (q == null) {
-                    throw new DeviceException("cuStreamSynchronize: the streams wait for each other's marks");
-                }
-                Op op = q.ops.poll();
-                try {
-                    op.run();
-                } catch (RuntimeException e) {
-                    // Like a CUDA stream after a fault: nothing issued after the failure runs.
-                    throw new DeviceException("cuStreamSynchronize failed after " + op.call + ": " + e.getMessage());
-                } finally {
-                    op.release();
-                }
-                q.done++;
-            }
+            runUntil(null);
         } finally {
             for (Queue q : queues) {
                 q.ops.forEach(Op::release);
@@ -324,6 +308,47 @@ public final class HostDevice implements Device {
                 q.issued = q.done = 0;
             }
             epoch++;   // marks of this round are spent
+        }
+    }
+
+    @Override
+    public synchronized void complete(Mark mark) {
+        HostMark m = mine(mark, "cuEventSynchronize");
+        try {
+            runUntil(m);
+        } catch (RuntimeException e) {
+            for (Queue q : queues) {   // as synchronize after a failure: nothing issued after it runs
+                q.ops.forEach(Op::release);
+                q.ops.clear();
+                q.issued = q.done = 0;
+            }
+            epoch++;
+            throw e;
+        }
+    }
+
+    /** Runs queued operations until {@code until} is reached (null: until both queues are empty). */
+    private void runUntil(HostMark until) {
+        Stream preferred = switch (STREAM_ORDER.get()) {
+            case COPY_FIRST -> Stream.COPY;
+            case MAIN_FIRST -> Stream.MAIN;
+            case ALTERNATE -> (synchronizations++ & 1) == 0 ? Stream.COPY : Stream.MAIN;
+        };
+        Queue first = queue(preferred), second = queue(preferred == Stream.MAIN ? Stream.COPY : Stream.MAIN);
+        while (until == null ? !first.ops.isEmpty() || !second.ops.isEmpty()
+                : queue(until.stream).done < until.position) {
+            Queue q = first.ready() ? first : second.ready() ? second : null;
+            if (q == null) throw new DeviceException("cuStreamSynchronize: the streams wait for each other's marks");
+            Op op = q.ops.poll();
+            try {
+                op.run();
+            } catch (RuntimeException e) {
+                // Like a CUDA stream after a fault: nothing issued after the failure runs.
+                throw new DeviceException("cuStreamSynchronize failed after " + op.call + ": " + e.getMessage());
+            } finally {
+                op.release();
+            }
+            q.done++;
         }
     }
 

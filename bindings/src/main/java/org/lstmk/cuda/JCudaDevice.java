@@ -221,7 +221,7 @@ final class JCudaDevice implements Device {
         markedEvents.add(e);
         CUevent recorded = e;
         check("cuEventRecord", () -> cuEventRecord(recorded, stream(on)));
-        return new EventMark(this, on, e, epoch);
+        return new EventMark(this, on, e, epoch, staging.downloadsIssued(on));
     }
 
     @Override
@@ -236,7 +236,20 @@ final class JCudaDevice implements Device {
 
     private static final int EVENT_DISABLE_TIMING = 2;   // CU_EVENT_DISABLE_TIMING: the cheapest event
 
-    private record EventMark(JCudaDevice device, Stream stream, CUevent event, long epoch) implements Mark {}
+    /** An event, and how many staged downloads its stream had been given when it was recorded. */
+    private record EventMark(JCudaDevice device, Stream stream, CUevent event, long epoch, long downloadsBefore)
+            implements Mark {}
+
+    @Override
+    public synchronized void complete(Mark mark) {
+        bind();
+        if (!(mark instanceof EventMark m) || m.device != this || m.epoch != epoch) {
+            throw new IllegalArgumentException("cuEventSynchronize: the mark is not one of this device's since its "
+                    + "last synchronize");
+        }
+        check("cuEventSynchronize", () -> cuEventSynchronize(m.event));
+        staging.completeDownloads(m.stream, m.downloadsBefore);
+    }
 
     /**
      * Pinned memory ({@code cuMemAllocHost}) that {@link Staging} copies to and from directly, freed when

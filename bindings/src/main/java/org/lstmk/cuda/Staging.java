@@ -65,7 +65,11 @@ final class Staging<H, D> {
     private final long chunk;
     private final long align;
     private final long firstCapacity;
-    private final List<Runnable> afterSync = new ArrayList<>();   // staged downloads to copy out
+    private final List<CopyOut> afterSync = new ArrayList<>();   // staged downloads to copy out, in issue order
+    private final long[] downloadsIssued = new long[Device.Stream.values().length];
+
+    /** A staged download's copy out of staging: the stream and issue number of its copy, and the copy itself. */
+    private record CopyOut(Device.Stream stream, long number, Runnable copy) {}
     private Pinned<H> pinned;
     private long used;
     /** Pinned memory handed out to callers ({@link #register}), by start address: copied to and from directly. */
@@ -123,8 +127,29 @@ final class Staging<H, D> {
             long part = Math.min(chunk, n - done), into = done, at = stage(part);
             driver.copyToHost(stream, pinned.handle(), at, src, srcOffset + done, part);
             MemorySegment landing = pinned.segment();   // staging is only replaced after a synchronize has run this
-            afterSync.add(add ? () -> HostFloats.addInto(landing.asSlice(at, part), dst.asSlice(into, part))
-                    : () -> MemorySegment.copy(landing, at, dst, into, part));
+            afterSync.add(new CopyOut(stream, downloadsIssued[stream.ordinal()]++,
+                    add ? () -> HostFloats.addInto(landing.asSlice(at, part), dst.asSlice(into, part))
+                            : () -> MemorySegment.copy(landing, at, dst, into, part)));
+        }
+    }
+
+    /** How many staged downloads have been issued to {@code stream} so far (a mark's position among them). */
+    long downloadsIssued(Device.Stream stream) {
+        return downloadsIssued[stream.ordinal()];
+    }
+
+    /**
+     * Copies out the staged downloads of {@code stream} issued before the first {@code issued} ones had been
+     * ({@link #downloadsIssued} when a mark was recorded), once the caller has waited for that mark: their copies have
+     * landed. Staging space is only reclaimed by {@link #synchronize()}.
+     */
+    void completeDownloads(Device.Stream stream, long issued) {
+        for (var it = afterSync.iterator(); it.hasNext(); ) {
+            CopyOut c = it.next();
+            if (c.stream() == stream && c.number() < issued) {
+                it.remove();
+                c.copy().run();
+            }
         }
     }
 
@@ -163,7 +188,7 @@ final class Staging<H, D> {
     void synchronize() {
         try {
             driver.synchronizeStream();
-            afterSync.forEach(Runnable::run);
+            afterSync.forEach(c -> c.copy().run());
         } finally {
             afterSync.clear();
             used = 0;

@@ -293,4 +293,23 @@ abstract class DeviceContractTest {
         }
         assertTrue(!pinned.scope().isAlive(), "freed with the arena");
     }
+
+    @Test
+    void completeLandsTheDownloadsIssuedBeforeItsMark() {
+        float[] early = new float[4], late = new float[4];
+        try (DeviceBuffer b = device.allocate(4 * Float.BYTES)) {
+            device.upload(MemorySegment.ofArray(sequence(4, 1)), b, 0);
+            device.await(Device.Stream.COPY, device.mark(Device.Stream.MAIN));
+            device.download(Device.Stream.COPY, b, 0, MemorySegment.ofArray(early));
+            Device.Mark m = device.mark(Device.Stream.COPY);
+            device.download(Device.Stream.COPY, b, 0, MemorySegment.ofArray(late));
+            device.complete(m);
+            assertArrayEquals(sequence(4, 1), early, "landed by complete");
+            device.await(Device.Stream.MAIN, m);   // still valid after complete
+            device.await(Device.Stream.MAIN, device.mark(Device.Stream.COPY));   // after the late download
+            device.fillZero(b, 0, 4);
+            device.synchronize();
+        }
+        assertArrayEquals(sequence(4, 1), late, "landed by synchronize");
+    }
 }

@@ -555,4 +555,27 @@ class StagingTest {
         staging.synchronize();
         driver.freeHost(handed.handle());
     }
+
+    @Test
+    void completingAStreamsDownloadsCopiesOutOnlyThoseIssuedBeforeTheMark() {
+        FakeDriver.Mem mem = new FakeDriver.Mem(30);
+        byte[] data = random(new Random(12), 30);
+        staging.upload(Device.Stream.MAIN, MemorySegment.ofArray(data), mem, 0);
+        staging.synchronize();
+        byte[] a = filled(10, 0), b = filled(10, 0), c = filled(10, 0);
+        staging.download(Device.Stream.COPY, mem, 0, MemorySegment.ofArray(a), false);
+        long mark = staging.downloadsIssued(Device.Stream.COPY);
+        assertEquals(1, mark);
+        staging.download(Device.Stream.COPY, mem, 10, MemorySegment.ofArray(b), false);
+        staging.download(Device.Stream.MAIN, mem, 20, MemorySegment.ofArray(c), false);
+        driver.synchronizeStream();   // what waiting for the mark's event does (here: every copy landed)
+        staging.completeDownloads(Device.Stream.COPY, mark);
+        assertArrayEquals(slice(data, 0, 10), a, "issued before the mark: copied out");
+        assertArrayEquals(filled(10, 0), b, "issued after the mark: waits");
+        assertArrayEquals(filled(10, 0), c, "another stream: waits");
+        assertEquals(2, staging.pendingDownloads());
+        staging.synchronize();
+        assertArrayEquals(slice(data, 10, 10), b);
+        assertArrayEquals(slice(data, 20, 10), c);
+    }
 }
