@@ -5,6 +5,7 @@ I = H, zero initial state, time-major), timed the way our kernels are timed:
   fp32_ms      device time of one forward on inputs already on the GPU, CUDA events, TF32 off (pure fp32 like ours)
   tf32_ms      the same with TF32 allowed (PyTorch's default for cuDNN; tensor cores) - for reference only
   fp32_e2e_ms  wall time of x (host) -> GPU -> forward -> y (host), as an application calling our Java API sees it
+  fp32_e2e_pinned_ms  the same from and into pinned host tensors (non_blocking copies), as with Lstm.allocateHost
 
 Medians over --reps runs after --warmup runs. Writes JSON (--out) and prints one line per shape.
 Usage: python3 cudnn_lstm.py --shapes 512x16x100,1024x64x100 --out cudnn.json [--reps 20] [--warmup 5]
@@ -94,6 +95,13 @@ def main():
             set_tf32(torch, False)
             row["fp32_ms"] = median_device_ms(torch, lambda: lstm(x), args.reps, args.warmup)
             row["fp32_e2e_ms"] = median_wall_ms(torch, lambda: lstm(x_host.cuda())[0].cpu(), args.reps, args.warmup)
+            x_pinned = x_host.pin_memory()
+            y_pinned = torch.empty(steps, batch, hidden).pin_memory()
+
+            def pinned_call():
+                y_pinned.copy_(lstm(x_pinned.cuda(non_blocking=True))[0], non_blocking=True)
+                torch.cuda.current_stream().synchronize()
+            row["fp32_e2e_pinned_ms"] = median_wall_ms(torch, pinned_call, args.reps, args.warmup)
             set_tf32(torch, True)
             row["tf32_ms"] = median_device_ms(torch, lambda: lstm(x), args.reps, args.warmup)
             set_tf32(torch, False)
@@ -101,7 +109,7 @@ def main():
             results.append(row)
             print("%-12s fp32 %9.3f ms (%6.2f TFLOP/s)  tf32 %9.3f ms  fp32 end-to-end %9.3f ms"
                   % (row["shape"], row["fp32_ms"], row["fp32_tflops"], row["tf32_ms"], row["fp32_e2e_ms"]))
-            del lstm, x, x_host
+            del lstm, x, x_host, x_pinned, y_pinned
             torch.cuda.empty_cache()
     info = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(), "results": results}

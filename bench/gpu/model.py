@@ -30,6 +30,7 @@ GRID_SYNC_US = 1.5         # one grid-wide barrier of a cooperative launch (the 
 PCIE_BW = 45e9             # B/s, one direction, DMA from/to pinned host memory
 STAGE_BW = 8e9             # B/s, the calling thread's memcpy into / out of pinned staging (one core, pageable memory)
 CHUNKS = 4                 # StepChunks.MAX_CHUNKS: copies cut by steps, overlapped with the kernels
+MIN_BYTES = 1 << 20        # StepChunks.DEFAULT_MIN_BYTES: smaller calls' copies stay whole, on the main stream
 
 
 def gemm_us(m, n, k, tf32=False):
@@ -77,30 +78,34 @@ def host_ms(h, b, t, kernels_ms, pinned=False, overlap=True):
     """A whole forward call from host memory: x [t*b, h] up, the kernels, y [t*b, h] down (I = H).
 
     Serial (-Dlstmk.cuda.overlap=false): staging memcpy, DMA up, kernels, DMA down, memcpy out, one after another.
-    Overlapped (StepChunks): chunk k's DMA beside chunk k-1's kernels, so only the first chunk up and the last chunk
-    down are exposed; ordinary (pageable) memory still pays the calling thread's staging memcpy in full (uploads are
-    staged before the first launch is issued, downloads copied out at the synchronize); pinned memory pays none.
+    Overlapped (StepChunks, CopyPipeline): three resources run side by side -- the calling thread (staging memcpys),
+    the copy engine (DMA) and the SMs (kernels) -- so only the first chunk's way up and the last chunk's way down are
+    exposed, and the rest costs the busiest of the three. Pinned memory has no staging memcpy at all.
     """
     one_way = 4.0 * t * b * h
-    dma_ms = 2 * one_way / PCIE_BW * 1e3
-    stage_ms = 0.0 if pinned else 2 * one_way / STAGE_BW * 1e3
-    if not overlap:
-        return stage_ms + dma_ms + kernels_ms
-    exposed = dma_ms / CHUNKS                       # first chunk up + last chunk down (each half a chunk's round trip)
-    return stage_ms + exposed + max(kernels_ms, dma_ms - exposed)
+    stage = 0.0 if pinned else one_way / STAGE_BW * 1e3    # ms, one direction
+    dma = one_way / PCIE_BW * 1e3
+    if not overlap or 2 * one_way < MIN_BYTES or t < 4:   # StepChunks: not cut
+        return 2 * stage + 2 * dma + kernels_ms
+    head = tail = (stage + dma) / CHUNKS
+    rest = 1 - 1.0 / CHUNKS
+    return head + max(kernels_ms, 2 * stage * rest, 2 * dma * rest) + tail
 
 
 def host_table(shapes):
     rows = ["| shape HxBxT | MB each way | kernels ms (graph) | serial, ordinary memory ms | overlapped, ordinary ms "
-            "| overlapped, pinned ms | bound (pinned) |",
+            "| overlapped, pinned ms | bound |",
             "|---|---:|---:|---:|---:|---:|---|"]
     for s in shapes:
         h, b, t = (int(v) for v in s.split("x"))
         k = persistent_ms(h, b, t) if b <= 16 and (h // 8) * -(-b // 16) <= 6 * SMS else forward_ms(h, b, t)
         dma = 2 * 4.0 * t * b * h / PCIE_BW * 1e3
+        stage = 2 * 4.0 * t * b * h / STAGE_BW * 1e3
+        rest = 1 - 1.0 / CHUNKS
+        bound = ("kernels" if k >= dma * rest else "PCIe") + ("" if k >= stage * rest else "; ordinary memory: staging memcpy")
         rows.append("| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %s |" % (
             s, 4.0 * t * b * h / 1e6, k, host_ms(h, b, t, k, overlap=False), host_ms(h, b, t, k),
-            host_ms(h, b, t, k, pinned=True), "kernels" if k >= dma * (1 - 1.0 / CHUNKS) else "PCIe"))
+            host_ms(h, b, t, k, pinned=True), bound))
     return "\n".join(rows)
 
 

@@ -128,6 +128,26 @@ def build(timing, device, jmh, cudnn, cudnn_info):
                                                     else model.forward_ms(h, b, steps)), fmt(cd), fmt(ratio, 2), fmt(ours_tf, 2), fmt(c["fp32_tflops"] if c else None, 2),
             fmt(tf32), fmt(c["tf32_ms"] if c else None), fmt(bf16), e2e_cell(e2e), fmt(c["fp32_e2e_ms"] if c else None)))
     lines.append("")
+    lines.append("Host path (whole Lstm.forward calls from host memory, wall clock, GpuTiming; model: bench/gpu/model.py's "
+                 "host_ms on the model's kernel time, not a measurement): serial = copies whole before and after the "
+                 "kernels (-Dlstmk.cuda.overlap=false); ordinary = native memory, copies staged and overlapped in chunks; "
+                 "pinned = Lstm.allocateHost memory, copied directly")
+    lines.append("")
+    lines.append("| shape HxBxT | serial ms | ordinary ms | pinned ms | model serial / ordinary / pinned ms "
+                 "| cuDNN e2e ms | cuDNN e2e pinned ms |")
+    lines.append("|---|---:|---:|---:|---|---:|---:|")
+    for s in shapes:
+        t, c = timing.get(s), cudnn.get(s)
+        h, b, steps = (int(v) for v in s.split("x"))
+        k = (model.persistent_ms(h, b, steps) if b <= 16 and (h // 8) * -(-b // 16) <= 6 * model.SMS
+             else model.forward_ms(h, b, steps))
+        col = lambda name: float(t[name]) if t and name in t else None
+        lines.append("| %s | %s | %s | %s | %s / %s / %s | %s | %s |" % (
+            s, fmt(col("e2e_serial_ms_median")), fmt(col("e2e_ms_median")), fmt(col("e2e_pinned_ms_median")),
+            fmt(model.host_ms(h, b, steps, k, overlap=False)), fmt(model.host_ms(h, b, steps, k)),
+            fmt(model.host_ms(h, b, steps, k, pinned=True)), fmt(c["fp32_e2e_ms"] if c else None),
+            fmt(c.get("fp32_e2e_pinned_ms") if c else None)))
+    lines.append("")
     if worst_b16 is not None:
         lines.append("Issue 4 goal (within 2x of cuDNN fp32 for B >= 16): %s (worst ratio %.2f)"
                      % ("met" if worst_b16 <= 2.0 else "NOT met", worst_b16))

@@ -22,6 +22,12 @@ final class CudaPaths {
                 "small batch: B <= 4 runs the forward steps on a 4-row batch tile (-D" + Kernels.SMALL_TILE_PROPERTY
                         + "=false: the 16-row tile)",
                 "tensor cores: LstmConfig.matmulPrecision TF32 or BF16 puts the input projection, dx and the weight "
-                        + "gradients on wmma GEMMs (the recurrence stays fp32)");
+                        + "gradients on wmma GEMMs (the recurrence stays fp32)",
+                "overlapped copies: a time-major or packed call whose sequence copies reach "
+                        + StepChunks.DEFAULT_MIN_BYTES / 1024 + " KiB moves x/y (dy/dx) in up to "
+                        + StepChunks.MAX_CHUNKS + " chunks of steps on a copy stream beside the kernels (-D"
+                        + StepChunks.PROPERTY + "=false)" + (on(StepChunks.PROPERTY) ? "" : " [off]"),
+                "host memory: Lstm.allocateHost gives pinned memory, copied without staging; a training forward's x "
+                        + "stays on the device for its backward; ACCUMULATE adds gradients as they come down");
     }
 }

@@ -20,7 +20,9 @@ import org.lstmk.verify.RandomData;
  * Times sequence-forward inference of the CUDA backend on DeepBench-like shapes ({@code I = H}, zero initial state),
  * two ways: <b>device</b> time of the kernels alone (input projection + T fused steps, inputs already on the GPU),
  * measured with CUDA events, which is what cuDNN's time is compared with; and <b>end-to-end</b> time of
- * {@link Lstm#forward} from native host memory (uploads, kernels, downloads), wall clock. Prints one tab-separated
+ * {@link Lstm#forward} from host memory (uploads, kernels, downloads), wall clock, three ways: ordinary native memory
+ * (copies staged, overlapped with the kernels), {@link Lstm#allocateHost} memory (pinned: direct copies) and ordinary
+ * memory with the overlap turned off (the serial host path). Prints one tab-separated
  * line per shape; bench/gpu/report.py joins it with JMH and cuDNN.
  *
  * <pre>java -cp ... org.lstmk.cuda.GpuTiming [--device cuda|host] [--shapes 512x16x100,...] [--reps 20] [--warmup 3]</pre>
@@ -33,7 +35,8 @@ public final class GpuTiming {
 
     /** Header of the output. */
     public static final String HEADER = "shape\thidden\tbatch\tsteps\tdevice_ms_median\tdevice_ms_min\te2e_ms_median"
-            + "\tgflop\tdevice_tflops\tgraph_ms_median\ttf32_graph_ms_median\tpersistent_ms_median\tbf16_graph_ms_median";
+            + "\tgflop\tdevice_tflops\tgraph_ms_median\ttf32_graph_ms_median\tpersistent_ms_median\tbf16_graph_ms_median"
+            + "\te2e_pinned_ms_median\te2e_serial_ms_median";
 
     public static void main(String[] args) {
         String device = "cuda";
@@ -82,14 +85,17 @@ public final class GpuTiming {
         double[] persistent = deviceTimes(gpu, cfg, weights, x, steps, batch, reps, warmup, Path.PERSISTENT);
         LstmConfig bf16 = cfg.toBuilder().matmulPrecision(MatmulPrecision.BF16).build();
         double[] bf16Graph = deviceTimes(gpu, bf16, weights, x, steps, batch, reps, warmup, Path.GRAPH);
-        double[] e2e = endToEndTimes(gpu ? CudaProvider.NAME : CudaHostProvider.NAME, cfg, weights, x, steps, batch,
-                reps, warmup);
+        String backend = gpu ? CudaProvider.NAME : CudaHostProvider.NAME;
+        double[] e2e = endToEndTimes(backend, cfg, weights, x, steps, batch, reps, warmup, HostPath.ORDINARY);
+        double[] e2ePinned = endToEndTimes(backend, cfg, weights, x, steps, batch, reps, warmup, HostPath.PINNED);
+        double[] e2eSerial = endToEndTimes(backend, cfg, weights, x, steps, batch, reps, warmup, HostPath.SERIAL);
         double gflop = 2.0 * steps * batch * 4 * hid * (2.0 * hid) / 1e9;
         double medianMs = median(device);
-        return String.format(Locale.ROOT, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.4f\t%.4f\t%.4f\t%.4f",
+        return String.format(Locale.ROOT,
+                "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6g\t%.6g\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f",
                 shape, hid, batch, steps, medianMs, Arrays.stream(device).min().orElse(0), median(e2e), gflop,
                 gflop / medianMs, median(graph), median(tf32Graph), persistent.length == 0 ? Double.NaN : median(persistent),
-                median(bf16Graph));
+                median(bf16Graph), median(e2ePinned), median(e2eSerial));
     }
 
     /** How the forward's launches are issued. */
@@ -147,15 +153,28 @@ public final class GpuTiming {
         }
     }
 
-    /** Wall time per {@link Lstm#forward} call from native host memory, as an application sees it. */
+    /** Where an end-to-end call's host memory comes from, and whether its copies are overlapped. */
+    private enum HostPath {
+        /** Ordinary native memory (staged copies), overlapped with the kernels where the call is large enough. */
+        ORDINARY,
+        /** {@link Lstm#allocateHost} memory: pinned on a GPU, copied directly. */
+        PINNED,
+        /** Ordinary memory with {@code -Dlstmk.cuda.overlap=false}: copies whole, before and after the kernels. */
+        SERIAL
+    }
+
+    /** Wall time per {@link Lstm#forward} call from host memory, as an application sees it. */
     private static double[] endToEndTimes(String backend, LstmConfig cfg, LstmWeights weights, float[] x, int steps,
-                                          int batch, int reps, int warmup) {
-        try (Arena arena = Arena.ofConfined();
+                                          int batch, int reps, int warmup, HostPath path) {
+        String overlap = System.getProperty(StepChunks.PROPERTY);
+        if (path == HostPath.SERIAL) System.setProperty(StepChunks.PROPERTY, "false");
+        try (Arena arena = Arena.ofShared();
              Lstm lstm = Lstm.builder(cfg).backend(backend).verify(false).build();
              PackedWeights w = lstm.pack(weights)) {
-            MemorySegment xs = arena.allocate((long) x.length * Float.BYTES, 64);
+            long xBytes = (long) x.length * Float.BYTES, yBytes = (long) steps * batch * cfg.hiddenSize() * Float.BYTES;
+            MemorySegment xs = path == HostPath.PINNED ? lstm.allocateHost(xBytes, arena) : arena.allocate(xBytes, 64);
+            MemorySegment ys = path == HostPath.PINNED ? lstm.allocateHost(yBytes, arena) : arena.allocate(yBytes, 64);
             MemorySegment.copy(x, 0, xs, ValueLayout.JAVA_FLOAT, 0, x.length);
-            MemorySegment ys = arena.allocate((long) steps * batch * cfg.hiddenSize() * Float.BYTES, 64);
             List<Double> ms = new ArrayList<>();
             for (int i = -warmup; i < reps; i++) {
                 long t0 = System.nanoTime();
@@ -163,6 +182,9 @@ public final class GpuTiming {
                 if (i >= 0) ms.add((System.nanoTime() - t0) / 1e6);
             }
             return ms.stream().mapToDouble(Double::doubleValue).toArray();
+        } finally {
+            if (overlap == null) System.clearProperty(StepChunks.PROPERTY);
+            else System.setProperty(StepChunks.PROPERTY, overlap);
         }
     }
 

@@ -40,9 +40,10 @@ class CudaProvidersTest {
     void bothListThePathsTheyChooseAmongAndHowToTurnThemOff() {
         for (List<String> paths : List.of(new CudaProvider().paths(), new CudaHostProvider().paths())) {
             String all = String.join("\n", paths);
-            assertEquals(4, paths.size(), all);
+            assertEquals(6, paths.size(), all);
             for (String p : List.of("graphs:", "persistent:", "tensor cores:", "-Dlstmk.cuda.graphs=false",
-                    "-Dlstmk.cuda.persistent=false", "TF32 or BF16", "-Dlstmk.cuda.smallBatchTile=false")) {
+                    "-Dlstmk.cuda.persistent=false", "TF32 or BF16", "-Dlstmk.cuda.smallBatchTile=false",
+                    "overlapped copies:", "-Dlstmk.cuda.overlap=false", "Lstm.allocateHost")) {
                 assertTrue(all.contains(p), p + " in\n" + all);
             }
         }
